@@ -1,0 +1,30 @@
+/**
+ * The storage capability the engine runs on: bytes in, bytes out, with a time to live.
+ *
+ * A `Store` knows nothing of keys' meaning, values' types or metrics; it moves opaque bytes. Every
+ * operation is a `TaskEither` whose left side is a `CacheError` value; a store never throws and never
+ * rejects. Interpreters: `memoryStore` (in-process) and, from the next release, `daprStore`.
+ * Every interpreter passes the same conformance suite (`test/storeConformance.ts`).
+ *
+ * @since 0.1.0
+ */
+import type * as O from 'fp-ts/lib/Option.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CacheError } from './CacheError.js'
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface Store {
+  /** A short name for logs and metrics (`"memory"`, the Dapr store's name, ...). */
+  readonly name: string
+  /** The bytes stored under `key`, or none when absent or expired. */
+  readonly get: (key: string) => TE.TaskEither<CacheError, O.Option<Uint8Array>>
+  /** Stores `value` under `key` for `ttlSeconds` (a positive integer) seconds. */
+  readonly set: (key: string, value: Uint8Array, ttlSeconds: number) => TE.TaskEither<CacheError, void>
+  /** Removes `key`; succeeds whether or not it was there. */
+  readonly delete: (key: string) => TE.TaskEither<CacheError, void>
+  /** Releases what the store holds (sockets, timers). Optional; idempotent where present. */
+  readonly close?: () => Promise<void>
+}

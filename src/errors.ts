@@ -1,0 +1,121 @@
+/**
+ * The facade's `Error` classes, with the Python library's names.
+ *
+ * The engine works with `CacheError` values (see `CacheError.ts`); these classes exist for code that
+ * catches: what `invalidate` rejects with, and what `cacheable` throws for a bad option at wrap time.
+ * Each instance carries the stable `code`, the `key` when known, and the value it was made from
+ * (`failure`), so nothing about the original error is lost.
+ *
+ * @since 0.1.0
+ */
+import type * as CE from './CacheError.js'
+
+/**
+ * Base class of every error the library throws or rejects with.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export class CacheError extends Error {
+  override readonly name: string = 'CacheError'
+  readonly code: CE.Code
+  readonly key: string | undefined
+  /** The error value this was made from. */
+  readonly failure: CE.CacheError
+
+  constructor(failure: CE.CacheError) {
+    super(failure.message, failure.cause === undefined ? undefined : { cause: failure.cause })
+    this.code = failure.code
+    this.key = failure.key
+    this.failure = failure
+  }
+}
+
+/**
+ * The arguments cannot be made into a key (or a custom key is not acceptable).
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export class CacheKeyError extends CacheError {
+  override readonly name: string = 'CacheKeyError'
+}
+
+/**
+ * A value could not be serialized, deserialized, or validated against the pipeline's decoder.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export class CacheSerializationError extends CacheError {
+  override readonly name: string = 'CacheSerializationError'
+}
+
+/**
+ * The store could not be reached, or did not answer in time.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export class CacheConnectionError extends CacheError {
+  override readonly name: string = 'CacheConnectionError'
+}
+
+/**
+ * The store answered and refused (an HTTP error status from the sidecar, for example).
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export class CacheStoreError extends CacheError {
+  override readonly name: string = 'CacheStoreError'
+  /** The HTTP status, `0` when the store has none. */
+  readonly status: number
+  /** Dapr's own `errorCode`, when the sidecar sent one. */
+  readonly errorCode: string | undefined
+
+  constructor(failure: CE.StoreRejected) {
+    super(failure)
+    this.status = failure.status
+    this.errorCode = failure.errorCode
+  }
+}
+
+/**
+ * An option is not acceptable. Thrown when a function is wrapped or a store is built, never at call time.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export class CacheOptionsError extends CacheError {
+  override readonly name: string = 'CacheOptionsError'
+  readonly option: string
+
+  constructor(failure: CE.InvalidOptions) {
+    super(failure)
+    this.option = failure.option
+  }
+}
+
+/**
+ * The `Error` for a `CacheError` value: the class matches the kind of failure.
+ *
+ * @category destructors
+ * @since 0.1.0
+ */
+export const toError = (failure: CE.CacheError): CacheError => {
+  switch (failure._tag) {
+    case 'KeyError':
+      return new CacheKeyError(failure)
+    case 'SerializationError':
+    case 'ValidationError':
+      return new CacheSerializationError(failure)
+    case 'ConnectionError':
+    case 'TimeoutError':
+      return new CacheConnectionError(failure)
+    case 'StoreRejected':
+      return new CacheStoreError(failure)
+    case 'InvalidOptions':
+      return new CacheOptionsError(failure)
+  }
+}
