@@ -1,0 +1,63 @@
+/**
+ * Single flight: concurrent calls for one key share one lookup, one computation and one write.
+ *
+ * The first call for a key starts the work and leaves its promise in the in-flight map; calls that
+ * arrive while it is there get the same promise, and with it the same value or the same failure.
+ * The entry is removed as soon as the promise settles, whatever the outcome, so nothing leaks and a
+ * failure is never remembered. The map belongs to one pipeline and is made when the pipeline is
+ * built (`withDedup()`), never at module load.
+ *
+ * It deduplicates within one process only; it does not lock across processes.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface Dedup {
+  /**
+   * Runs `work` for `key` unless a run for `key` is in flight, in which case `onJoin` is called and
+   * the in-flight promise is returned. `work` must not throw synchronously.
+   */
+  readonly run: <T>(key: string, work: () => Promise<T>, onJoin?: (key: string) => void) => Promise<T>
+  /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
+  readonly forget: (key: string) => void
+  /** How many keys are in flight now. */
+  readonly size: () => number
+}
+
+/**
+ * A new, empty in-flight map.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const dedup = (): Dedup => {
+  const inFlight = new Map<string, Promise<unknown>>()
+
+  const run = <T>(key: string, work: () => Promise<T>, onJoin?: (key: string) => void): Promise<T> => {
+    const existing = inFlight.get(key)
+    if (existing !== undefined) {
+      onJoin?.(key)
+      return existing as Promise<T>
+    }
+    const running = work()
+    inFlight.set(key, running)
+    const release = (): void => {
+      if (inFlight.get(key) === running) inFlight.delete(key)
+    }
+    // Both branches handled: this bookkeeping chain can never be an unhandled rejection.
+    running.then(release, release)
+    return running
+  }
+
+  return {
+    run,
+    forget: (key) => {
+      inFlight.delete(key)
+    },
+    size: () => inFlight.size,
+  }
+}

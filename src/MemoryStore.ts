@@ -1,0 +1,158 @@
+/**
+ * An in-process `Store`: for development, tests, and as the near tier in front of a remote store.
+ *
+ * Values are kept as the serialized bytes the engine hands over (copied in and copied out), so a
+ * value read from memory behaves exactly like one read from Dapr: nobody shares a mutable object.
+ * It is bounded by entry count and by bytes, evicting the least recently used entry first, and
+ * honours TTLs to the millisecond of its clock: an entry written at `t` with `ttlSeconds = n` is
+ * readable while `now < t + n * 1000`. Expired entries are dropped lazily (no timers to leak).
+ *
+ * It does not share anything between processes, persist, or emulate Dapr's HTTP semantics (that is
+ * the test sidecar's job, in `dapr-state-cache/testing`).
+ *
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CacheError } from './CacheError.js'
+import * as CE from './CacheError.js'
+import type { Clock } from './Clock.js'
+import { systemClock } from './Clock.js'
+import { toError } from './errors.js'
+import type { Store } from './Store.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface MemoryStoreOptions {
+  /** At most this many entries (default 10,000). */
+  readonly maxEntries?: number | undefined
+  /** At most this many bytes of keys and values together (default 64 MiB). */
+  readonly maxBytes?: number | undefined
+  /** Time source for TTLs (default: the system clock). */
+  readonly clock?: Clock | undefined
+  /** A name for logs and metrics (default `"memory"`). */
+  readonly name?: string | undefined
+}
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface MemoryStore extends Store {
+  /** How many entries and bytes are held now (expired entries not yet dropped included). */
+  readonly usage: () => { readonly entries: number; readonly bytes: number }
+  /** Drops everything. */
+  readonly clear: () => void
+}
+
+interface Entry {
+  readonly bytes: Uint8Array
+  readonly expiresAt: number
+  readonly size: number
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+const DEFAULT_MAX_ENTRIES = 10_000
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+const positiveInteger = (option: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw toError(CE.invalidOptions(option, value, 'a positive integer'))
+  }
+  return value
+}
+
+const right = <A>(a: A): Promise<E.Either<CacheError, A>> => Promise.resolve(E.right(a))
+const left = (error: CacheError): Promise<E.Either<CacheError, never>> => Promise.resolve(E.left(error))
+
+/**
+ * A bounded, LRU, TTL-honouring in-memory store. Options are checked here; a bad one throws a
+ * `CacheOptionsError` naming it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
+  const maxEntries = positiveInteger('maxEntries', options.maxEntries, DEFAULT_MAX_ENTRIES)
+  const maxBytes = positiveInteger('maxBytes', options.maxBytes, DEFAULT_MAX_BYTES)
+  const clock = options.clock ?? systemClock
+  const name = options.name ?? 'memory'
+
+  // A Map iterates in insertion order: re-inserting on every read keeps the least recently used first.
+  const entries = new Map<string, Entry>()
+  let bytes = 0
+
+  const remove = (key: string, entry: Entry): void => {
+    entries.delete(key)
+    bytes -= entry.size
+  }
+
+  const evictUntilFits = (incoming: number): void => {
+    for (const [key, entry] of entries) {
+      if (entries.size < maxEntries && bytes + incoming <= maxBytes) return
+      remove(key, entry)
+    }
+  }
+
+  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => {
+    const entry = entries.get(key)
+    if (entry === undefined) return right(O.none)
+    if (clock.now() >= entry.expiresAt) {
+      remove(key, entry)
+      return right(O.none)
+    }
+    entries.delete(key)
+    entries.set(key, entry)
+    return right(O.some(entry.bytes.slice()))
+  }
+
+  const set =
+    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
+    () => {
+      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+        return left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
+      }
+      const size = key.length + value.byteLength
+      if (size > maxBytes) {
+        return left(
+          CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key }),
+        )
+      }
+      const previous = entries.get(key)
+      if (previous !== undefined) remove(key, previous)
+      evictUntilFits(size)
+      entries.set(key, { bytes: value.slice(), expiresAt: clock.now() + ttlSeconds * 1000, size })
+      bytes += size
+      return right(undefined)
+    }
+
+  const del = (key: string): TE.TaskEither<CacheError, void> => () => {
+    const entry = entries.get(key)
+    if (entry !== undefined) remove(key, entry)
+    return right(undefined)
+  }
+
+  return {
+    name,
+    get,
+    set,
+    delete: del,
+    close: () => Promise.resolve(),
+    usage: () => ({ entries: entries.size, bytes }),
+    clear: () => {
+      entries.clear()
+      bytes = 0
+    },
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * What the engine reports, and the in-memory sink that keeps it.
+ *
+ * `CacheMetrics` is the extension point (the Python library's protocol, camel-cased). The engine
+ * calls it with these meanings:
+ * - `recordHit`: a value was found and decoded; latency covers the store read and the decode.
+ * - `recordMiss`: the store answered that it had nothing (or had an expired entry); latency covers the read.
+ *   A read that failed is an error, not a miss.
+ * - `recordWrite`: a value was written; `sizeBytes` is its serialized size. Recorded after the store
+ *   accepted it (unlike the Python library, which counted refused writes too).
+ * - `recordError`: any cache-side failure (key, read, decode, validation, write, delete).
+ * - `recordCoalesced` (optional): a call joined a lookup already in flight for its key and did not
+ *   touch the store itself.
+ *
+ * Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps
+ * exact totals and per-key figures for at most `maxKeys` keys (least recently updated dropped first),
+ * so it stays bounded under any key cardinality. OpenTelemetry is a separate sink.
+ *
+ * @since 0.1.0
+ */
+import type { CacheError } from './CacheError.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface CacheMetrics {
+  recordHit(key: string, latencyMs: number): void
+  recordMiss(key: string, latencyMs: number): void
+  recordWrite(key: string, sizeBytes: number): void
+  /** `key` is undefined when the failure was in building the key itself. */
+  recordError(key: string | undefined, error: CacheError): void
+  recordCoalesced?(key: string): void
+}
+
+/**
+ * Figures for one key.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface KeyStats {
+  readonly hits: number
+  readonly misses: number
+  readonly writes: number
+  readonly errors: number
+  readonly coalesced: number
+  readonly bytesWritten: number
+  readonly totalHitLatencyMs: number
+  readonly totalMissLatencyMs: number
+  /** `hits + misses`. */
+  readonly totalOperations: number
+  /** `hits / (hits + misses)`, 0 when there were none. */
+  readonly hitRatio: number
+  readonly avgHitLatencyMs: number
+  readonly avgMissLatencyMs: number
+}
+
+/**
+ * Figures for everything a sink has seen since it was made or reset.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface CacheStats extends KeyStats {
+  /** Errors by stable code (`E_CACHE_CONNECTION`, ...). */
+  readonly errorsByCode: Readonly<Record<string, number>>
+}
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export type KeyStatsField = {
+  [K in keyof KeyStats]: KeyStats[K] extends number ? K : never
+}[keyof KeyStats]
+
+// -------------------------------------------------------------------------------------
+// instances
+// -------------------------------------------------------------------------------------
+
+/**
+ * A sink that records nothing.
+ *
+ * @category instances
+ * @since 0.1.0
+ */
+export const noMetrics: CacheMetrics = {
+  recordHit: () => undefined,
+  recordMiss: () => undefined,
+  recordWrite: () => undefined,
+  recordError: () => undefined,
+}
+
+/**
+ * One sink that forwards to several, each guarded so that a throwing sink neither breaks the call
+ * nor keeps the others from recording.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics => {
+  const each = (record: (sink: CacheMetrics) => void): void => {
+    for (const sink of sinks) {
+      try {
+        record(sink)
+      } catch {
+        // A metrics sink must never be the reason a call fails.
+      }
+    }
+  }
+  return {
+    recordHit: (key, latencyMs) => each((sink) => sink.recordHit(key, latencyMs)),
+    recordMiss: (key, latencyMs) => each((sink) => sink.recordMiss(key, latencyMs)),
+    recordWrite: (key, sizeBytes) => each((sink) => sink.recordWrite(key, sizeBytes)),
+    recordError: (key, error) => each((sink) => sink.recordError(key, error)),
+    recordCoalesced: (key) => each((sink) => sink.recordCoalesced?.(key)),
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// InMemoryMetrics
+// -------------------------------------------------------------------------------------
+
+interface Counters {
+  hits: number
+  misses: number
+  writes: number
+  errors: number
+  coalesced: number
+  bytesWritten: number
+  totalHitLatencyMs: number
+  totalMissLatencyMs: number
+}
+
+const zero = (): Counters => ({
+  hits: 0,
+  misses: 0,
+  writes: 0,
+  errors: 0,
+  coalesced: 0,
+  bytesWritten: 0,
+  totalHitLatencyMs: 0,
+  totalMissLatencyMs: 0,
+})
+
+const snapshot = (counters: Counters): KeyStats => {
+  const totalOperations = counters.hits + counters.misses
+  return {
+    ...counters,
+    totalOperations,
+    hitRatio: totalOperations === 0 ? 0 : counters.hits / totalOperations,
+    avgHitLatencyMs: counters.hits === 0 ? 0 : counters.totalHitLatencyMs / counters.hits,
+    avgMissLatencyMs: counters.misses === 0 ? 0 : counters.totalMissLatencyMs / counters.misses,
+  }
+}
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface InMemoryMetricsOptions {
+  /** Per-key figures are kept for at most this many keys (default 1,000). Totals are always exact. */
+  readonly maxKeys?: number | undefined
+}
+
+/**
+ * Keeps counts and latencies in memory, for tests, the quick start and small services.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export class InMemoryMetrics implements CacheMetrics {
+  private readonly maxKeys: number
+  private totals: Counters = zero()
+  private errorsByCode: Record<string, number> = {}
+  private readonly perKey = new Map<string, Counters>()
+
+  constructor(options: InMemoryMetricsOptions = {}) {
+    const maxKeys = options.maxKeys ?? 1000
+    if (!Number.isSafeInteger(maxKeys) || maxKeys < 0) {
+      throw new RangeError(`invalid option \`maxKeys\`: expected a non-negative integer, got ${String(maxKeys)}`)
+    }
+    this.maxKeys = maxKeys
+  }
+
+  recordHit(key: string, latencyMs: number): void {
+    this.totals.hits++
+    this.totals.totalHitLatencyMs += latencyMs
+    const forKey = this.forKey(key)
+    if (forKey !== undefined) {
+      forKey.hits++
+      forKey.totalHitLatencyMs += latencyMs
+    }
+  }
+
+  recordMiss(key: string, latencyMs: number): void {
+    this.totals.misses++
+    this.totals.totalMissLatencyMs += latencyMs
+    const forKey = this.forKey(key)
+    if (forKey !== undefined) {
+      forKey.misses++
+      forKey.totalMissLatencyMs += latencyMs
+    }
+  }
+
+  recordWrite(key: string, sizeBytes: number): void {
+    this.totals.writes++
+    this.totals.bytesWritten += sizeBytes
+    const forKey = this.forKey(key)
+    if (forKey !== undefined) {
+      forKey.writes++
+      forKey.bytesWritten += sizeBytes
+    }
+  }
+
+  recordError(key: string | undefined, error: CacheError): void {
+    this.totals.errors++
+    this.errorsByCode[error.code] = (this.errorsByCode[error.code] ?? 0) + 1
+    const forKey = key === undefined ? undefined : this.forKey(key)
+    if (forKey !== undefined) forKey.errors++
+  }
+
+  recordCoalesced(key: string): void {
+    this.totals.coalesced++
+    const forKey = this.forKey(key)
+    if (forKey !== undefined) forKey.coalesced++
+  }
+
+  /** Totals since construction or the last `reset()`. */
+  getStats(): CacheStats {
+    return { ...snapshot(this.totals), errorsByCode: { ...this.errorsByCode } }
+  }
+
+  /** Figures for one key, or undefined when it was never seen (or was dropped past `maxKeys`). */
+  getKeyStats(key: string): KeyStats | undefined {
+    const counters = this.perKey.get(key)
+    return counters === undefined ? undefined : snapshot(counters)
+  }
+
+  /** The keys with the largest `by` figure, largest first; ties keep least-recently-updated first. */
+  getTopKeys(options: { readonly by?: KeyStatsField; readonly limit?: number } = {}): Array<readonly [string, number]> {
+    const by = options.by ?? 'hits'
+    const limit = options.limit ?? 10
+    return Array.from(this.perKey, ([key, counters]) => [key, snapshot(counters)[by]] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, Math.max(0, limit))
+  }
+
+  reset(): void {
+    this.totals = zero()
+    this.errorsByCode = {}
+    this.perKey.clear()
+  }
+
+  private forKey(key: string): Counters | undefined {
+    if (this.maxKeys === 0) return undefined
+    let counters = this.perKey.get(key)
+    if (counters === undefined) {
+      if (this.perKey.size >= this.maxKeys) {
+        const oldest = this.perKey.keys().next()
+        if (oldest.done !== true) this.perKey.delete(oldest.value)
+      }
+      counters = zero()
+    } else {
+      this.perKey.delete(key)
+    }
+    this.perKey.set(key, counters)
+    return counters
+  }
+}

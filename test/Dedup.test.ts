@@ -1,0 +1,88 @@
+import fc from 'fast-check'
+import { dedup } from '../src/Dedup.js'
+
+const deferred = <T>() => {
+  let resolve!: (value: T) => void
+  let reject!: (reason: unknown) => void
+  const promise = new Promise<T>((ok, ko) => {
+    resolve = ok
+    reject = ko
+  })
+  return { promise, resolve, reject }
+}
+
+describe('dedup', () => {
+  it('runs the work once for concurrent callers of one key and shares the value', async () => {
+    const flight = dedup()
+    const gate = deferred<number>()
+    let runs = 0
+    const joined: string[] = []
+    const calls = Array.from({ length: 100 }, () =>
+      flight.run(
+        'k',
+        () => {
+          runs++
+          return gate.promise
+        },
+        (key) => joined.push(key),
+      ),
+    )
+    expect(flight.size()).toBe(1)
+    gate.resolve(42)
+    expect(await Promise.all(calls)).toEqual(Array(100).fill(42))
+    expect(runs).toBe(1)
+    expect(joined).toHaveLength(99)
+    expect(flight.size()).toBe(0)
+  })
+
+  it('shares a failure with every caller, then forgets it', async () => {
+    const flight = dedup()
+    const gate = deferred<number>()
+    const calls = Array.from({ length: 10 }, () => flight.run('k', () => gate.promise))
+    const failure = new Error('boom')
+    gate.reject(failure)
+    const settled = await Promise.allSettled(calls)
+    expect(settled.every((s) => s.status === 'rejected' && s.reason === failure)).toBe(true)
+    expect(flight.size()).toBe(0)
+    expect(await flight.run('k', () => Promise.resolve(1))).toBe(1)
+  })
+
+  it('keeps different keys apart', async () => {
+    const flight = dedup()
+    const results = await Promise.all(['a', 'b', 'a'].map((key) => flight.run(key, () => Promise.resolve(key))))
+    expect(results).toEqual(['a', 'b', 'a'])
+  })
+
+  it('forget lets the next caller start afresh while earlier callers keep theirs', async () => {
+    const flight = dedup()
+    const first = deferred<string>()
+    const early = flight.run('k', () => first.promise)
+    flight.forget('k')
+    const late = flight.run('k', () => Promise.resolve('fresh'))
+    first.resolve('stale')
+    expect(await early).toBe('stale')
+    expect(await late).toBe('fresh')
+    expect(flight.size()).toBe(0)
+  })
+
+  it('law: for any schedule of calls over a few keys, each key runs once per overlapping burst and nothing stays in flight', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { minLength: 1, maxLength: 60 }), async (keys) => {
+        const flight = dedup()
+        const runs = new Map<string, number>()
+        const gate = deferred<void>()
+        const calls = keys.map((key) =>
+          flight.run(key, async () => {
+            runs.set(key, (runs.get(key) ?? 0) + 1)
+            await gate.promise
+            return key
+          }),
+        )
+        gate.resolve()
+        expect(await Promise.all(calls)).toEqual(keys)
+        for (const key of new Set(keys)) expect(runs.get(key)).toBe(1)
+        expect(flight.size()).toBe(0)
+      }),
+    )
+  })
+})

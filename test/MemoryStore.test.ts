@@ -1,0 +1,87 @@
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import { CacheOptionsError } from '../src/errors.js'
+import { manualClock } from '../src/Clock.js'
+import { memoryStore } from '../src/MemoryStore.js'
+import { describeStore } from './storeConformance.js'
+
+describeStore('memoryStore', async () => {
+  const clock = manualClock(1_000_000)
+  const store = memoryStore({ clock, maxBytes: 8 * 1024 * 1024 })
+  return { store, clock, teardown: () => store.close?.() ?? Promise.resolve() }
+})
+
+const one = (n: number): Uint8Array => Uint8Array.of(n)
+const get = async (store: ReturnType<typeof memoryStore>, key: string) => O.toUndefined(E.getOrElseW(() => O.none)(await store.get(key)()))
+
+describe('memoryStore', () => {
+  it('evicts the least recently used entry when full', async () => {
+    const store = memoryStore({ maxEntries: 3 })
+    for (const key of ['a', 'b', 'c']) await store.set(key, one(1), 60)()
+    await store.get('a')() // a is now the most recently used
+    await store.set('d', one(1), 60)()
+    expect(await get(store, 'b')).toBeUndefined()
+    expect(await get(store, 'a')).toEqual(one(1))
+    expect(await get(store, 'c')).toEqual(one(1))
+    expect(await get(store, 'd')).toEqual(one(1))
+    expect(store.usage().entries).toBe(3)
+  })
+
+  it('stays within maxBytes, counting keys and values', async () => {
+    const store = memoryStore({ maxBytes: 100 })
+    for (let index = 0; index < 10; index++) await store.set(`k${index}`, new Uint8Array(28), 60)() // 30 bytes each
+    expect(store.usage().bytes).toBeLessThanOrEqual(100)
+    expect(store.usage().entries).toBe(3)
+    expect(await get(store, 'k9')).toBeDefined()
+    expect(await get(store, 'k0')).toBeUndefined()
+  })
+
+  it('refuses an entry larger than maxBytes, as a value, and keeps the rest', async () => {
+    const store = memoryStore({ maxBytes: 10 })
+    await store.set('a', one(1), 60)()
+    const result = await store.set('big', new Uint8Array(64), 60)()
+    expect(E.isLeft(result) && result.left).toMatchObject({ code: 'E_CACHE_STORE_REJECTED', key: 'big' })
+    expect(await get(store, 'a')).toEqual(one(1))
+  })
+
+  it('expires at the TTL to the millisecond of its clock', async () => {
+    const clock = manualClock(0)
+    const store = memoryStore({ clock })
+    await store.set('k', one(1), 1)()
+    clock.set(999)
+    expect(await get(store, 'k')).toEqual(one(1))
+    clock.set(1000)
+    expect(await get(store, 'k')).toBeUndefined()
+    expect(store.usage()).toEqual({ entries: 0, bytes: 0 })
+  })
+
+  it('accounts bytes exactly through overwrite, delete and clear', async () => {
+    const store = memoryStore()
+    await store.set('ab', new Uint8Array(10), 60)()
+    await store.set('ab', new Uint8Array(4), 60)()
+    expect(store.usage()).toEqual({ entries: 1, bytes: 6 })
+    await store.delete('ab')()
+    expect(store.usage()).toEqual({ entries: 0, bytes: 0 })
+    await store.set('x', new Uint8Array(4), 60)()
+    store.clear()
+    expect(store.usage()).toEqual({ entries: 0, bytes: 0 })
+  })
+
+  it.each([
+    ['maxEntries', 0],
+    ['maxEntries', 1.5],
+    ['maxBytes', -1],
+    ['maxBytes', Number.POSITIVE_INFINITY],
+  ])('refuses %s = %p when built', (option, value) => {
+    const build = () => memoryStore({ [option]: value })
+    expect(build).toThrow(CacheOptionsError)
+    expect(build).toThrow(new RegExp(`\`${option}\``))
+  })
+
+  it('allocates nothing shared: two stores are independent', async () => {
+    const first = memoryStore()
+    const second = memoryStore()
+    await first.set('k', one(1), 60)()
+    expect(await get(second, 'k')).toBeUndefined()
+  })
+})

@@ -1,0 +1,95 @@
+import { keyError, connectionError } from '../src/CacheError.js'
+import { InMemoryMetrics, combineMetrics } from '../src/Metrics.js'
+import type { CacheMetrics } from '../src/Metrics.js'
+
+describe('InMemoryMetrics', () => {
+  it('counts and averages exactly', () => {
+    const metrics = new InMemoryMetrics()
+    metrics.recordHit('a', 2)
+    metrics.recordHit('a', 4)
+    metrics.recordMiss('b', 10)
+    metrics.recordWrite('b', 100)
+    metrics.recordError('b', connectionError('down'))
+    metrics.recordError(undefined, keyError('bad'))
+    metrics.recordCoalesced('a')
+    expect(metrics.getStats()).toEqual({
+      hits: 2,
+      misses: 1,
+      writes: 1,
+      errors: 2,
+      coalesced: 1,
+      bytesWritten: 100,
+      totalHitLatencyMs: 6,
+      totalMissLatencyMs: 10,
+      totalOperations: 3,
+      hitRatio: 2 / 3,
+      avgHitLatencyMs: 3,
+      avgMissLatencyMs: 10,
+      errorsByCode: { E_CACHE_CONNECTION: 1, E_CACHE_KEY: 1 },
+    })
+    expect(metrics.getKeyStats('a')).toMatchObject({ hits: 2, coalesced: 1, hitRatio: 1, avgHitLatencyMs: 3 })
+    expect(metrics.getKeyStats('b')).toMatchObject({ misses: 1, writes: 1, errors: 1, bytesWritten: 100, hitRatio: 0 })
+    expect(metrics.getKeyStats('never')).toBeUndefined()
+  })
+
+  it('reports zero ratios and averages when nothing happened', () => {
+    expect(new InMemoryMetrics().getStats()).toMatchObject({ totalOperations: 0, hitRatio: 0, avgHitLatencyMs: 0, avgMissLatencyMs: 0 })
+  })
+
+  it('ranks top keys in descending order by any figure', () => {
+    const metrics = new InMemoryMetrics()
+    for (const [key, hits] of [['x', 1], ['y', 5], ['z', 3]] as const) {
+      for (let index = 0; index < hits; index++) metrics.recordHit(key, 1)
+    }
+    metrics.recordWrite('x', 500)
+    expect(metrics.getTopKeys()).toEqual([['y', 5], ['z', 3], ['x', 1]])
+    expect(metrics.getTopKeys({ by: 'hits', limit: 2 })).toEqual([['y', 5], ['z', 3]])
+    expect(metrics.getTopKeys({ by: 'bytesWritten', limit: 1 })).toEqual([['x', 500]])
+  })
+
+  it('stays bounded: per-key figures for at most maxKeys keys, totals exact', () => {
+    const metrics = new InMemoryMetrics({ maxKeys: 100 })
+    for (let index = 0; index < 10_000; index++) metrics.recordMiss(`k${index}`, 1)
+    metrics.recordHit('k9999', 1)
+    expect(metrics.getStats().misses).toBe(10_000)
+    expect(metrics.getTopKeys({ by: 'misses', limit: 1_000 })).toHaveLength(100)
+    expect(metrics.getKeyStats('k0')).toBeUndefined()
+    expect(metrics.getKeyStats('k9999')).toMatchObject({ hits: 1, misses: 1 })
+  })
+
+  it('resets everything', () => {
+    const metrics = new InMemoryMetrics()
+    metrics.recordHit('a', 1)
+    metrics.recordError('a', keyError('x'))
+    metrics.reset()
+    expect(metrics.getStats()).toMatchObject({ hits: 0, errors: 0, errorsByCode: {} })
+    expect(metrics.getKeyStats('a')).toBeUndefined()
+  })
+
+  it('refuses a bad maxKeys', () => {
+    expect(() => new InMemoryMetrics({ maxKeys: -1 })).toThrow(/maxKeys/)
+  })
+})
+
+describe('combineMetrics', () => {
+  it('forwards to every sink, and a throwing sink neither throws nor stops the others', () => {
+    const throwing: CacheMetrics = {
+      recordHit: () => {
+        throw new Error('sink down')
+      },
+      recordMiss: () => {
+        throw new Error('sink down')
+      },
+      recordWrite: () => undefined,
+      recordError: () => undefined,
+    }
+    const kept = new InMemoryMetrics()
+    const both = combineMetrics([throwing, kept])
+    expect(() => {
+      both.recordHit('a', 1)
+      both.recordMiss('a', 1)
+      both.recordCoalesced?.('a')
+    }).not.toThrow()
+    expect(kept.getStats()).toMatchObject({ hits: 1, misses: 1, coalesced: 1 })
+  })
+})

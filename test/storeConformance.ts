@@ -1,0 +1,142 @@
+/**
+ * The conformance suite every `Store` interpreter must pass: what the engine relies on, and nothing
+ * about how a store does it. A store under test comes with a manual clock that drives its TTLs, so
+ * expiry is tested without sleeping.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import type { ManualClock } from '../src/Clock.js'
+import type { Store } from '../src/Store.js'
+
+export interface StoreUnderTest {
+  readonly store: Store
+  readonly clock: ManualClock
+  readonly teardown: () => Promise<void>
+}
+
+const bytes = (...values: ReadonlyArray<number>): Uint8Array => Uint8Array.from(values)
+
+const expectRight = <A>(result: E.Either<unknown, A>): A => {
+  if (E.isLeft(result)) throw new Error(`expected Right, got Left ${JSON.stringify(result.left)}`)
+  return result.right
+}
+
+export const describeStore = (label: string, setup: () => Promise<StoreUnderTest>): void => {
+  describe(`Store conformance: ${label}`, () => {
+    let subject: StoreUnderTest
+    let store: Store
+
+    beforeEach(async () => {
+      subject = await setup()
+      store = subject.store
+    })
+    afterEach(async () => {
+      await subject.teardown()
+    })
+
+    const read = async (key: string): Promise<Uint8Array | undefined> =>
+      O.toUndefined(expectRight(await store.get(key)()))
+
+    it('has a non-empty name', () => {
+      expect(typeof store.name).toBe('string')
+      expect(store.name.length).toBeGreaterThan(0)
+    })
+
+    it('answers none for a key never written', async () => {
+      expect(await read('conformance:never-written')).toBeUndefined()
+    })
+
+    it('reads back exactly the bytes written', async () => {
+      const value = bytes(0, 1, 2, 254, 255)
+      expectRight(await store.set('conformance:a', value, 60)())
+      expect(await read('conformance:a')).toEqual(value)
+    })
+
+    it('keeps an empty value apart from a missing one', async () => {
+      expectRight(await store.set('conformance:empty', new Uint8Array(0), 60)())
+      expect(await read('conformance:empty')).toEqual(new Uint8Array(0))
+    })
+
+    it('overwrites', async () => {
+      expectRight(await store.set('conformance:o', bytes(1), 60)())
+      expectRight(await store.set('conformance:o', bytes(2, 3), 60)())
+      expect(await read('conformance:o')).toEqual(bytes(2, 3))
+    })
+
+    it('shares no buffer with its callers', async () => {
+      const value = bytes(7, 7, 7)
+      expectRight(await store.set('conformance:copy', value, 60)())
+      value[0] = 0
+      const first = await read('conformance:copy')
+      expect(first).toEqual(bytes(7, 7, 7))
+      if (first !== undefined) first[1] = 0
+      expect(await read('conformance:copy')).toEqual(bytes(7, 7, 7))
+    })
+
+    it('deletes, and deleting a missing key succeeds', async () => {
+      expectRight(await store.set('conformance:d', bytes(1), 60)())
+      expectRight(await store.delete('conformance:d')())
+      expect(await read('conformance:d')).toBeUndefined()
+      expectRight(await store.delete('conformance:d')())
+      expectRight(await store.delete('conformance:never-there')())
+    })
+
+    it('honours the TTL: readable just before it ends, gone just after', async () => {
+      expectRight(await store.set('conformance:ttl', bytes(9), 2)())
+      subject.clock.advance(1_999)
+      expect(await read('conformance:ttl')).toEqual(bytes(9))
+      subject.clock.advance(1_002)
+      expect(await read('conformance:ttl')).toBeUndefined()
+    })
+
+    it('restarts the TTL when a key is written again', async () => {
+      expectRight(await store.set('conformance:ttl2', bytes(1), 2)())
+      subject.clock.advance(1_500)
+      expectRight(await store.set('conformance:ttl2', bytes(2), 2)())
+      subject.clock.advance(1_500)
+      expect(await read('conformance:ttl2')).toEqual(bytes(2))
+    })
+
+    it('refuses a TTL that is not a positive integer, as a value', async () => {
+      for (const ttl of [0, -1, 1.5, Number.NaN]) {
+        const result = await store.set('conformance:bad-ttl', bytes(1), ttl)()
+        expect(E.isLeft(result) && result.left.code).toBe('E_CACHE_INVALID_OPTIONS')
+      }
+      expect(await read('conformance:bad-ttl')).toBeUndefined()
+    })
+
+    it('keeps keys with awkward characters apart and intact', async () => {
+      const keys = [
+        'cache:a/b:1',
+        'cache:a%2Fb:1',
+        'cache:a+b:1',
+        'cache:a b:1',
+        'cache:a?b=c:1',
+        'cache:a#b:1',
+        'cache:..:1',
+        'cache:../../etc:1',
+        'cache:José 日本 😀:1',
+        'cache:%zz:1',
+        `cache:${'k'.repeat(500)}:1`,
+      ]
+      for (const [index, key] of keys.entries()) expectRight(await store.set(key, bytes(index), 60)())
+      for (const [index, key] of keys.entries()) expect(await read(key)).toEqual(bytes(index))
+    })
+
+    it('round-trips a 1 MiB value', async () => {
+      const value = new Uint8Array(1024 * 1024).map((_, index) => (index * 31) % 256)
+      expectRight(await store.set('conformance:big', value, 60)())
+      const back = await read('conformance:big')
+      // Buffer comparison: a million-element toEqual would dominate the suite's time.
+      expect(back !== undefined && Buffer.from(back).equals(Buffer.from(value))).toBe(true)
+    })
+
+    it('serves many concurrent operations on different keys', async () => {
+      const keys = Array.from({ length: 200 }, (_, index) => `conformance:many:${index}`)
+      const writes = await Promise.all(keys.map((key, index) => store.set(key, bytes(index % 256), 60)()))
+      expect(writes.every(E.isRight)).toBe(true)
+      const reads = await Promise.all(keys.map((key) => read(key)))
+      expect(reads).toEqual(keys.map((_, index) => bytes(index % 256)))
+    })
+  })
+}
