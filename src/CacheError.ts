@@ -53,7 +53,7 @@ interface Base<Tag extends keyof typeof codes> {
  * @category model
  * @since 0.1.0
  */
-export interface KeyError extends Base<'KeyError'> {}
+export type KeyError = Base<'KeyError'>
 
 /**
  * A value could not be turned into bytes, or bytes back into a value.
@@ -71,7 +71,7 @@ export interface SerializationError extends Base<'SerializationError'> {
  * @category model
  * @since 0.1.0
  */
-export interface ValidationError extends Base<'ValidationError'> {}
+export type ValidationError = Base<'ValidationError'>
 
 /**
  * The store could not be reached (refused, reset, closed).
@@ -79,7 +79,7 @@ export interface ValidationError extends Base<'ValidationError'> {}
  * @category model
  * @since 0.1.0
  */
-export interface ConnectionError extends Base<'ConnectionError'> {}
+export type ConnectionError = Base<'ConnectionError'>
 
 /**
  * The store did not answer within its budget.

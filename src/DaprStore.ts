@@ -1,0 +1,335 @@
+/**
+ * The `Store` that talks to a Dapr sidecar's state API over HTTP, with undici.
+ *
+ * The wire format is the Python library's, so both can share one cache: a value is sent as the
+ * base64 of its bytes inside a JSON string (Dapr's HTTP state API has no raw-binary path and stores
+ * what it receives as JSON), `ttlInSeconds` goes as a string, and keys are percent-encoded in paths.
+ * Every response becomes a typed result: 200 is bytes, 204 is a miss, any other status a
+ * `StoreRejected` carrying Dapr's `errorCode`; refused or reset connections are `ConnectionError`s,
+ * and every request has its own deadline (`TimeoutError`), because the sidecar has none.
+ *
+ * Stores that use the same sidecar address share one keep-alive connection pool; it is closed when
+ * the last of them is. This module does not retry, and does not decide what a failure means for the
+ * call: that is the engine's business (see `orElseUncached`).
+ *
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { Dispatcher } from 'undici'
+import { Pool } from 'undici'
+import type { CacheError } from './CacheError.js'
+import * as CE from './CacheError.js'
+import { toError } from './errors.js'
+import type { Store } from './Store.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface DaprStoreOptions {
+  /** The state store component's name (default `"cache"`). */
+  readonly storeName?: string | undefined
+  /** The sidecar's HTTP address. Default: `DAPR_HTTP_ENDPOINT`, else `http://{DAPR_HTTP_HOST | DAPR_RUNTIME_HOST | 127.0.0.1}:{DAPR_HTTP_PORT | 3500}`. */
+  readonly daprUrl?: string | undefined
+  /** Sent as `dapr-api-token` on every call. Default: `DAPR_API_TOKEN`. */
+  readonly apiToken?: string | undefined
+  /** The deadline of each request, in milliseconds (default 5,000, as in the Python library). */
+  readonly timeoutMs?: number | undefined
+  /** Keep-alive connections to the sidecar (default 16). */
+  readonly connections?: number | undefined
+  /** Requests larger than this are not sent (default 4 MiB, the sidecar's own default limit). */
+  readonly maxBodyBytes?: number | undefined
+  /** Where the defaults are read from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+}
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface DaprStore extends Store {
+  /** The sidecar address in use (no token in it). */
+  readonly url: string
+  readonly storeName: string
+  /** One probe of `GET /v1.0/healthz/outbound`: true when the sidecar answers 204. Never rejects. */
+  readonly isReady: () => Promise<boolean>
+  /**
+   * Polls the readiness probe until it passes; rejects with a `CacheConnectionError` after
+   * `timeoutMs` (default 60 s, as the Dapr SDKs). Cache calls never wait for it.
+   */
+  readonly waitUntilReady: (options?: { readonly timeoutMs?: number; readonly intervalMs?: number }) => Promise<void>
+  /** Releases this store's hold on the shared pool; the pool closes with its last store. */
+  readonly close: () => Promise<void>
+}
+
+// -------------------------------------------------------------------------------------
+// options
+// -------------------------------------------------------------------------------------
+
+const fail = (error: CacheError): never => {
+  throw toError(error)
+}
+
+const positiveInteger = (option: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  return Number.isSafeInteger(value) && value > 0 ? value : fail(CE.invalidOptions(option, value, 'a positive integer'))
+}
+
+/** The sidecar's origin, from the option or the environment, checked. */
+export const resolveDaprUrl = (explicit: string | undefined, env: Readonly<Record<string, string | undefined>>): string => {
+  const nonEmpty = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim())
+  const [option, raw] =
+    nonEmpty(explicit) !== undefined
+      ? ['daprUrl', nonEmpty(explicit) as string]
+      : nonEmpty(env['DAPR_HTTP_ENDPOINT']) !== undefined
+        ? ['DAPR_HTTP_ENDPOINT', nonEmpty(env['DAPR_HTTP_ENDPOINT']) as string]
+        : [
+            'DAPR_HTTP_HOST/DAPR_HTTP_PORT',
+            `http://${nonEmpty(env['DAPR_HTTP_HOST']) ?? nonEmpty(env['DAPR_RUNTIME_HOST']) ?? '127.0.0.1'}:${nonEmpty(env['DAPR_HTTP_PORT']) ?? '3500'}`,
+          ]
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return fail(CE.invalidOptions(option, raw, 'an http(s) URL such as http://127.0.0.1:3500'))
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    fail(CE.invalidOptions(option, raw, 'an http: or https: URL'))
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
+    fail(CE.invalidOptions(option, raw, 'a bare origin (scheme, host and port; no path, query or credentials)'))
+  }
+  return url.origin
+}
+
+// -------------------------------------------------------------------------------------
+// shared pools
+// -------------------------------------------------------------------------------------
+
+interface SharedPool {
+  readonly pool: Pool
+  users: number
+}
+
+// One pool per sidecar address and size, shared by the stores using it. Empty until a store is made.
+const pools = new Map<string, SharedPool>()
+
+const acquire = (origin: string, connections: number, connectTimeoutMs: number): { pool: Pool; release: () => Promise<void> } => {
+  const id = `${origin}#${connections}`
+  let shared = pools.get(id)
+  if (shared === undefined || shared.pool.closed || shared.pool.destroyed) {
+    shared = {
+      pool: new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: connectTimeoutMs } }),
+      users: 0,
+    }
+    pools.set(id, shared)
+  }
+  shared.users++
+  const mine = shared
+  let released = false
+  return {
+    pool: mine.pool,
+    release: async () => {
+      if (released) return
+      released = true
+      mine.users--
+      if (mine.users === 0) {
+        if (pools.get(id) === mine) pools.delete(id)
+        await mine.pool.close()
+      }
+    },
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// wire format
+// -------------------------------------------------------------------------------------
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** The request body Dapr expects for a save: the value as a base64 JSON string, the TTL as a string. */
+export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number): string =>
+  JSON.stringify([
+    {
+      key,
+      value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+      metadata: { ttlInSeconds: String(ttlSeconds) },
+    },
+  ])
+
+/** The bytes inside a 200 body: a JSON string holding base64. Anything else is a serialization error. */
+export const parseValue = (body: string, key: string): E.Either<CacheError, Uint8Array> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch (cause) {
+    return E.left(CE.serializationError('deserialize', `the sidecar answered 200 with a body that is not JSON (${body.length} bytes)`, { key, cause }))
+  }
+  if (typeof parsed !== 'string' || !BASE64.test(parsed)) {
+    return E.left(
+      CE.serializationError('deserialize', `the stored value is not a base64 string; it was written by something other than a dapr-state-cache client`, { key }),
+    )
+  }
+  const decoded = Buffer.from(parsed, 'base64')
+  return E.right(new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength))
+}
+
+/** A non-2xx answer as a `StoreRejected`, with Dapr's `errorCode` and message when the body is its JSON. */
+export const rejection = (status: number, body: string, key: string | undefined): CacheError => {
+  let errorCode: string | undefined
+  let message = body.trim()
+  try {
+    const parsed = JSON.parse(body) as { errorCode?: unknown; message?: unknown }
+    if (typeof parsed.errorCode === 'string') errorCode = parsed.errorCode
+    if (typeof parsed.message === 'string') message = parsed.message
+  } catch {
+    // Not JSON: a 401's "invalid api token", or a proxy's page. Keep the text.
+  }
+  const what = status === 401 ? 'the sidecar refused the API token (401)' : `the sidecar answered ${status}`
+  const detail = message === '' ? '' : `: ${message.length > 300 ? `${message.slice(0, 297)}...` : message}`
+  return CE.storeRejected(status, `${what}${errorCode === undefined ? '' : ` ${errorCode}`}${detail}`, { key, errorCode })
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED'])
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+
+const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: string | undefined, origin: string): CacheError => {
+  const code = (cause as { code?: unknown } | null)?.code
+  if (timedOut || (typeof code === 'string' && TIMEOUT_CODES.has(code))) {
+    return CE.timeoutError(timeoutMs, `the sidecar at ${origin} did not answer within ${timeoutMs} ms`, { key, cause })
+  }
+  const reason = typeof code === 'string' && CONNECTION_CODES.has(code) ? code : cause instanceof Error ? cause.message : String(cause)
+  return CE.connectionError(`cannot reach the sidecar at ${origin}: ${reason}`, { key, cause })
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+const MIB = 1024 * 1024
+
+/**
+ * A store in the Dapr state store `storeName`, through the sidecar's HTTP API. Options are checked
+ * here, and a bad one throws a `CacheOptionsError` naming it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
+  const env = options.env ?? process.env
+  const storeName = options.storeName ?? 'cache'
+  if (typeof storeName !== 'string' || storeName === '' || storeName.includes('||')) {
+    fail(CE.invalidOptions('storeName', storeName, 'a non-empty store name without "||"'))
+  }
+  const origin = resolveDaprUrl(options.daprUrl, env)
+  const apiToken = options.apiToken ?? (env['DAPR_API_TOKEN'] === '' ? undefined : env['DAPR_API_TOKEN'])
+  if (apiToken !== undefined && (typeof apiToken !== 'string' || /[\r\n]/.test(apiToken))) {
+    fail(CE.invalidOptions('apiToken', '(hidden)', 'a string without line breaks'))
+  }
+  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000)
+  const connections = positiveInteger('connections', options.connections, 16)
+  const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * MIB)
+  const { pool, release } = acquire(origin, connections, timeoutMs)
+
+  const statePath = `/v1.0/state/${encodeURIComponent(storeName)}`
+  const keyPath = (key: string) => `${statePath}/${encodeURIComponent(key)}`
+  const headers: Record<string, string> = apiToken === undefined ? {} : { 'dapr-api-token': apiToken }
+  const jsonHeaders: Record<string, string> = { ...headers, 'content-type': 'application/json' }
+
+  /** One request with its own deadline; the body is always read, so the socket goes back to the pool. */
+  const send = async (
+    request: Pick<Dispatcher.RequestOptions, 'method' | 'path' | 'headers' | 'body'>,
+    key: string | undefined,
+  ): Promise<E.Either<CacheError, { status: number; body: string }>> => {
+    const controller = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, timeoutMs)
+    try {
+      const response = await pool.request({ ...request, signal: controller.signal })
+      const body = await response.body.text()
+      return E.right({ status: response.statusCode, body })
+    } catch (cause) {
+      return E.left(failure(cause, timedOut, timeoutMs, key, origin))
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  const checkKey = (key: string): E.Either<CacheError, string> =>
+    key === ''
+      ? E.left(CE.keyError('an empty key cannot be stored in Dapr'))
+      : key.includes('||')
+        ? E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key }))
+        : E.right(key)
+
+  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked
+    const answered = await send({ method: 'GET', path: keyPath(key), headers }, key)
+    if (E.isLeft(answered)) return answered
+    const { status, body } = answered.right
+    if (status === 204) return E.right(O.none)
+    if (status !== 200) return E.left(rejection(status, body, key))
+    if (body === '') return E.left(CE.serializationError('deserialize', 'the sidecar answered 200 with an empty body', { key }))
+    const value = parseValue(body, key)
+    return E.isLeft(value) ? value : E.right(O.some(value.right))
+  }
+
+  const set =
+    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
+    async () => {
+      const checked = checkKey(key)
+      if (E.isLeft(checked)) return checked
+      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+        return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
+      }
+      const body = saveBody(key, value, ttlSeconds)
+      const size = Buffer.byteLength(body)
+      if (size > maxBodyBytes) {
+        return E.left(
+          CE.storeRejected(413, `not sent: the save request would be ${size} bytes, over the sidecar's limit of ${maxBodyBytes}`, { key }),
+        )
+      }
+      const answered = await send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key)
+      if (E.isLeft(answered)) return answered
+      const { status, body: answer } = answered.right
+      return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, key))
+    }
+
+  const del = (key: string): TE.TaskEither<CacheError, void> => async () => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked
+    const answered = await send({ method: 'DELETE', path: keyPath(key), headers }, key)
+    if (E.isLeft(answered)) return answered
+    const { status, body } = answered.right
+    return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, body, key))
+  }
+
+  const isReady = async (): Promise<boolean> => {
+    const answered = await send({ method: 'GET', path: '/v1.0/healthz/outbound', headers: {} }, undefined)
+    return E.isRight(answered) && answered.right.status === 204
+  }
+
+  const waitUntilReady = async (wait: { readonly timeoutMs?: number; readonly intervalMs?: number } = {}): Promise<void> => {
+    const deadline = Date.now() + (wait.timeoutMs ?? 60_000)
+    const interval = wait.intervalMs ?? 500
+    for (;;) {
+      if (await isReady()) return
+      if (Date.now() + interval > deadline) {
+        throw toError(CE.connectionError(`the sidecar at ${origin} was not ready within ${wait.timeoutMs ?? 60_000} ms`))
+      }
+      await new Promise((resolve) => setTimeout(resolve, interval))
+    }
+  }
+
+  return { name: storeName, storeName, url: origin, get, set, delete: del, isReady, waitUntilReady, close: release }
+}

@@ -1,0 +1,155 @@
+/**
+ * Cache keys: `{prefix}:{name}:{hash}`, the Python library's format.
+ *
+ * `hash` is the first 16 hex digits of SHA-256 over Python's `json.dumps({"args": [...], "kwargs": {}},
+ * sort_keys=True)` of the call's arguments, reproduced exactly (see `internal/pythonJson.ts`), so a
+ * TypeScript and a Python service with the same `name` share entries. Arguments that cannot be keyed
+ * (functions, symbols, circular structures, class instances without `toJSON`) are a `KeyError`
+ * value: the call runs uncached rather than risk two calls sharing one key.
+ *
+ * This module does not bind arguments to parameter names (there are no keyword arguments) and does
+ * not include `this` in keys: entries are shared across instances, as in the original.
+ *
+ * @since 0.1.0
+ */
+import { createHash } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import type { CacheError } from './CacheError.js'
+import * as CE from './CacheError.js'
+import { toError } from './errors.js'
+import { encodeArgs } from './internal/pythonJson.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * Builds the whole key for a call. May throw; the engine turns a throw into a `KeyError`.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface KeyBuilder {
+  buildKey(name: string, args: ReadonlyArray<unknown>): string
+}
+
+/**
+ * The default builder, which also answers without throwing.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface DefaultKeyBuilder extends KeyBuilder {
+  readonly prefix: string
+  tryBuildKey(name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string>
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * The exact string that is hashed for these arguments.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const hashInput = (args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
+  const encoded = encodeArgs(args)
+  return encoded.ok ? E.right(encoded.json) : E.left(CE.keyError(encoded.message))
+}
+
+/**
+ * The first 16 hex digits of the SHA-256 of `input` (as UTF-8).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const hash = (input: string): string => createHash('sha256').update(input, 'utf8').digest('hex').slice(0, 16)
+
+/**
+ * `{prefix}:{name}:{hash}` for a call with `args`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeKey = (prefix: string, name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
+  const encoded = encodeArgs(args)
+  return encoded.ok ? E.right(`${prefix}:${name}:${hash(encoded.json)}`) : E.left(CE.keyError(encoded.message))
+}
+
+// -------------------------------------------------------------------------------------
+// validation
+// -------------------------------------------------------------------------------------
+
+/**
+ * A key part given as an option (`keyPrefix`, `name`, `storeName`): a non-empty string without `||`,
+ * which Dapr reserves.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const checkKeyPart = (option: string, value: unknown): E.Either<CacheError, string> =>
+  typeof value === 'string' && value !== '' && !value.includes('||')
+    ? E.right(value)
+    : E.left(CE.invalidOptions(option, value, 'a non-empty string without "||" (Dapr reserves it)'))
+
+/**
+ * A whole key returned by a custom builder: a non-empty string without `||`.
+ *
+ * @category validation
+ * @since 0.1.0
+ */
+export const checkKey = (key: unknown): E.Either<CacheError, string> => {
+  if (typeof key !== 'string' || key === '') {
+    return E.left(CE.keyError(`the key builder returned ${CE.describe(key)}, not a non-empty string`))
+  }
+  return key.includes('||') ? E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key })) : E.right(key)
+}
+
+// -------------------------------------------------------------------------------------
+// instances
+// -------------------------------------------------------------------------------------
+
+/**
+ * The default, Python-compatible key builder for `prefix` (default `"cache"`). A bad prefix throws a
+ * `CacheOptionsError`.
+ *
+ * @category instances
+ * @since 0.1.0
+ */
+export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
+  const checked = checkKeyPart('keyPrefix', prefix)
+  if (E.isLeft(checked)) throw toError(checked.left)
+  const tryBuildKey = (name: string, args: ReadonlyArray<unknown>) => makeKey(prefix, name, args)
+  return {
+    prefix,
+    tryBuildKey,
+    buildKey: (name, args) => {
+      const key = tryBuildKey(name, args)
+      if (E.isLeft(key)) throw toError(key.left)
+      return key.right
+    },
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/**
+ * Any function at all, whatever its parameters.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export type AnyFunction = (...args: never) => unknown
+
+/**
+ * A function's own name, or undefined when it has none (anonymous).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const functionName = (fn: AnyFunction): string | undefined =>
+  typeof fn.name === 'string' && fn.name !== '' ? fn.name : undefined

@@ -1,0 +1,360 @@
+/**
+ * The functional face: lift a function into a cached one, then refine it with data-last combinators.
+ *
+ * ```ts
+ * const getUser = pipe(
+ *   loadUser,                 // (id: number) => TaskEither<LoadError, User>
+ *   cache(store),             // Cached<[id: number], LoadError | CacheError, User>
+ *   withKey('users.get'),
+ *   withTtl(300),
+ *   withDedup(),
+ *   withMetrics(metrics),
+ *   orElseUncached(),         // Cached<[id: number], LoadError, User>
+ * )
+ * ```
+ *
+ * A `Cached` is a function `(...args) => TaskEither<E, A>` with an `invalidate`. Each combinator
+ * returns a new one built from the old one's recipe and one changed part; the order of the steps does
+ * not change what a call does (the data flow is fixed, see `internal/engine.ts`), only the types.
+ * Without `orElseUncached`, cache failures are values in `E` (as `CacheError`); with it they are
+ * counted, reported and recovered from by running the function uncached, so `E` is the function's
+ * own error type again. Mutable state (the in-flight map) is made by `withDedup()` when it is applied.
+ *
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { Decoder } from 'io-ts'
+import { PathReporter } from 'io-ts/lib/PathReporter.js'
+import type { CacheError } from './CacheError.js'
+import * as CE from './CacheError.js'
+import { dedup } from './Dedup.js'
+import { toError } from './errors.js'
+import type { KeyFunction, Recipe } from './internal/engine.js'
+import { fence } from './internal/fence.js'
+import * as engine from './internal/engine.js'
+import type { AnyFunction, KeyBuilder } from './Key.js'
+import { checkKey, checkKeyPart, defaultKeyBuilder, functionName } from './Key.js'
+import type { ErrorReporter, Logger } from './Logger.js'
+import { cacheWarnings } from './Logger.js'
+import type { CacheMetrics } from './Metrics.js'
+import { combineMetrics } from './Metrics.js'
+import type { Serializer } from './Serializer.js'
+import { msgpackSerializer, toSafe } from './Serializer.js'
+import type { Store } from './Store.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * A cached function: same arguments as the original, a `TaskEither` of its error or its value.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
+  (...args: Args): TE.TaskEither<E, A>
+  /** Drops the entry for these arguments. A failure here is returned, never recovered from. */
+  readonly invalidate: (...args: Args) => TE.TaskEither<CacheError, void>
+}
+
+/**
+ * The error type of a lifted function: its own `E` for a `TaskEither`, `unknown` (whatever it throws
+ * or rejects with) otherwise.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export type ErrorOf<R> = R extends TE.TaskEither<infer E, unknown> ? E : unknown
+
+/**
+ * The value type of a lifted function: the `TaskEither`'s or the Promise's value, or the value itself.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export type ValueOf<R> = R extends TE.TaskEither<unknown, infer A> ? A : Awaited<R>
+
+/** What a combinator changes; the rest of the recipe is kept. */
+export interface Parts {
+  readonly name: string | undefined
+  readonly prefix: string
+  readonly keyBuilder: KeyBuilder | undefined
+  readonly ttlSeconds: number | ((value: never) => number)
+  readonly serializer: Serializer
+  readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
+  readonly dedup: ReturnType<typeof dedup> | undefined
+  readonly metrics: ReadonlyArray<CacheMetrics>
+  readonly onCacheError: ErrorReporter | undefined
+}
+
+/** A whole recipe before it is built; the Promise facade starts from one too. */
+export interface Definition extends Parts {
+  readonly fn: Recipe['fn']
+  readonly lift: Recipe['lift']
+  readonly store: Store
+}
+
+const DEFINITION = Symbol('dapr-state-cache/definition')
+
+const DEFAULT_TTL_SECONDS = 3600
+const DEFAULT_PREFIX = 'cache'
+
+// -------------------------------------------------------------------------------------
+// internal
+// -------------------------------------------------------------------------------------
+
+const fail = (error: CacheError): never => {
+  throw toError(error)
+}
+
+const keyFunction = (definition: Definition): KeyFunction => {
+  const { name, keyBuilder } = definition
+  if (name === undefined) {
+    const missing = E.left(
+      CE.keyError('the cached function has no name: give it one with `withKey(name)` (anonymous functions have none)'),
+    )
+    return () => missing
+  }
+  if (keyBuilder === undefined) {
+    const builder = defaultKeyBuilder(definition.prefix)
+    return (args) => builder.tryBuildKey(name, args)
+  }
+  return (args) => {
+    try {
+      return checkKey(keyBuilder.buildKey(name, args))
+    } catch (cause) {
+      return E.left(CE.keyError(`the custom key builder failed: ${String(cause)}`, { cause }))
+    }
+  }
+}
+
+const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definition): Cached<Args, Err, A> => {
+  const recipe: Recipe = {
+    fn: definition.fn,
+    lift: definition.lift,
+    store: definition.store,
+    name: definition.name,
+    key: keyFunction(definition),
+    ttlSeconds: definition.ttlSeconds as Recipe['ttlSeconds'],
+    serializer: toSafe(definition.serializer),
+    decode: definition.decode,
+    dedup: definition.dedup,
+    fence: fence(),
+    metrics: combineMetrics(definition.metrics),
+    onCacheError: definition.onCacheError,
+  }
+  const cached = function (this: unknown, ...args: Args) {
+    return () => engine.run(recipe, this, args)
+  } as Cached<Args, Err, A>
+  Object.defineProperty(cached, 'invalidate', {
+    value: (...args: Args) => () => engine.invalidate(recipe, args),
+  })
+  Object.defineProperty(cached, DEFINITION, { value: definition })
+  if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
+  return cached
+}
+
+const definitionOf = (cached: unknown): Definition => {
+  const definition =
+    typeof cached === 'function' ? (cached as unknown as { [DEFINITION]?: Definition })[DEFINITION] : undefined
+  return definition ?? fail(CE.invalidOptions('self', cached, 'a function made by `cache(store)`'))
+}
+
+const refine =
+  (patch: (definition: Definition) => Partial<Parts>) =>
+  <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>): Cached<Args, Err, A> => {
+    const definition = definitionOf(self)
+    return build({ ...definition, ...patch(definition) })
+  }
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Lifts a function into a cached one over `store`. The function may return a `TaskEither`, a
+ * Promise or a plain value (a returned function is taken to be a `TaskEither`). Defaults: the
+ * function's own name, prefix `"cache"`, one hour, MessagePack, no single flight, no metrics, and
+ * cache failures surfaced as `CacheError` values in the error channel.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const cache =
+  (store: Store) =>
+  <Args extends ReadonlyArray<unknown>, R>(f: (...args: Args) => R): Cached<Args, ErrorOf<R> | CacheError, ValueOf<R>> =>
+    build(define(store, f, 'auto'))
+
+/** The starting recipe for `f`, shared by `cache` and the Promise facade. */
+export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Definition => {
+  if (typeof f !== 'function') fail(CE.invalidOptions('fn', f, 'a function'))
+  if (!isStore(store)) fail(CE.invalidOptions('store', store, 'a Store (an object with get, set and delete)'))
+  return {
+    fn: f as Recipe['fn'],
+    lift,
+    store,
+    name: functionName(f),
+    prefix: DEFAULT_PREFIX,
+    keyBuilder: undefined,
+    ttlSeconds: DEFAULT_TTL_SECONDS,
+    serializer: msgpackSerializer(),
+    decode: undefined,
+    dedup: undefined,
+    metrics: [],
+    onCacheError: undefined,
+  }
+}
+
+const isStore = (u: unknown): u is Store =>
+  typeof u === 'object' &&
+  u !== null &&
+  typeof (u as Store).get === 'function' &&
+  typeof (u as Store).set === 'function' &&
+  typeof (u as Store).delete === 'function'
+
+/** Builds a `Cached` from a finished recipe: for the Promise facade. */
+export const fromDefinition = build
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface KeyOptions {
+  /** The first part of every key (default `"cache"`). */
+  readonly prefix?: string | undefined
+  /** Builds the whole key instead of the default builder; `prefix` is then unused. */
+  readonly keyBuilder?: KeyBuilder | undefined
+}
+
+/**
+ * Names the cached function in its keys (`{prefix}:{name}:{hash}`): use the Python library's
+ * `module.qualname` to share entries with a Python service.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withKey = (name: string, options: KeyOptions = {}) => {
+  const checkedName = E.getOrElseW(fail)(checkKeyPart('name', name))
+  const prefix = options.prefix === undefined ? DEFAULT_PREFIX : E.getOrElseW(fail)(checkKeyPart('keyPrefix', options.prefix))
+  const keyBuilder = options.keyBuilder
+  if (keyBuilder !== undefined && typeof (keyBuilder as Partial<KeyBuilder>).buildKey !== 'function') {
+    fail(CE.invalidOptions('keyBuilder', keyBuilder, 'an object with a buildKey(name, args) method'))
+  }
+  return refine(() => ({ name: checkedName, prefix, keyBuilder }))
+}
+
+/**
+ * How long a written value lives, in whole seconds: a number, or a function of the value (so that,
+ * say, an empty result can live shorter than a full one).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export function withTtl(
+  ttlSeconds: number,
+): <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>) => Cached<Args, Err, A>
+export function withTtl<A>(
+  ttlSeconds: (value: A) => number,
+): <Args extends ReadonlyArray<unknown>, Err, B extends A>(self: Cached<Args, Err, B>) => Cached<Args, Err, B>
+export function withTtl(ttlSeconds: number | ((value: never) => number)) {
+  if (typeof ttlSeconds !== 'function' && !(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0)) {
+    fail(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer number of seconds'))
+  }
+  return refine(() => ({ ttlSeconds }))
+}
+
+/**
+ * Concurrent calls with the same key share one read, one computation and one write. The in-flight
+ * map is made here, when the step is applied.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withDedup = () => refine(() => ({ dedup: dedup() }))
+
+/**
+ * Sends hits, misses, writes and errors to `metrics`. Applied more than once, every sink records.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withMetrics = (metrics: CacheMetrics) => {
+  for (const method of ['recordHit', 'recordMiss', 'recordWrite', 'recordError'] as const) {
+    if (typeof metrics?.[method] !== 'function') {
+      fail(CE.invalidOptions('metrics', metrics, `a CacheMetrics sink (missing ${method})`))
+    }
+  }
+  return refine((definition) => ({ metrics: [...definition.metrics, metrics] }))
+}
+
+/**
+ * How values become bytes and back (default: MessagePack).
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withSerializer = (serializer: Serializer) => {
+  if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
+    fail(CE.invalidOptions('serializer', serializer, 'an object with serialize and deserialize methods'))
+  }
+  return refine(() => ({ serializer }))
+}
+
+/**
+ * Validates every cached value with an io-ts decoder before it is served. A value that fails is
+ * counted as a `ValidationError`, recomputed and overwritten, so a deploy that changes a type never
+ * serves the old shape. The result takes the decoder's type.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withDecoder = <A>(decoder: Decoder<unknown, A>) => {
+  if (typeof decoder?.decode !== 'function') {
+    fail(CE.invalidOptions('decoder', decoder, 'an io-ts decoder'))
+  }
+  const decode = (value: unknown): E.Either<CacheError, unknown> => {
+    const result = decoder.decode(value)
+    return E.isRight(result)
+      ? result
+      : E.left(CE.validationError(`the cached value does not match the decoder: ${PathReporter.report(result).join('; ')}`))
+  }
+  return <Args extends ReadonlyArray<unknown>, Err>(self: Cached<Args, Err, A>): Cached<Args, Err, A> =>
+    refine(() => ({ decode }))(self)
+}
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface FallbackOptions {
+  /** Where warnings go (default `console`); they are rate-limited per error code. */
+  readonly logger?: Logger | undefined
+  /** Replaces the warnings altogether: called once per cache failure. */
+  readonly onError?: ErrorReporter | undefined
+}
+
+/**
+ * Best effort: a cache failure (key, read, decode, validation, write) is counted, reported, and the
+ * call runs the function uncached instead (a failed write still returns the computed value). The
+ * function's own failures are untouched: never swallowed, never cached. `CacheError` leaves the
+ * error type.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const orElseUncached = (options: FallbackOptions = {}) => {
+  const onCacheError = options.onError ?? cacheWarnings({ logger: options.logger })
+  return <Args extends ReadonlyArray<unknown>, Err, A>(
+    self: Cached<Args, Err, A>,
+  ): Cached<Args, Exclude<Err, CacheError>, A> => refine(() => ({ onCacheError }))(self) as Cached<
+    Args,
+    Exclude<Err, CacheError>,
+    A
+  >
+}

@@ -1,0 +1,324 @@
+/**
+ * How values become bytes and back.
+ *
+ * The default is MessagePack, byte-for-byte the Python library's for the types both languages share
+ * (null, booleans, integers, floats, strings, bytes, arrays, plain objects). Beyond those,
+ * `undefined`, `Date`, `BigInt`, `Map`, `Set` and `-0` come back with their types, through
+ * MessagePack extension types. A value that would come back different (a class instance, a Buffer,
+ * a function, a circular structure) is a `SerializationError` naming where it is: the result is
+ * returned to the caller and not cached, never silently reshaped.
+ *
+ * `jsonSerializer` is the readable alternative for plain JSON data. User serializers may throw;
+ * `toSafe` turns their throws into values.
+ *
+ * @since 0.1.0
+ */
+import { Decoder, Encoder, ExtData, ExtensionCodec } from '@msgpack/msgpack'
+import * as E from 'fp-ts/lib/Either.js'
+import type { CacheError } from './CacheError.js'
+import * as CE from './CacheError.js'
+import { toError } from './errors.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface Serializer {
+  serialize(value: unknown): Uint8Array
+  deserialize(bytes: Uint8Array): unknown
+}
+
+/**
+ * A serializer that also answers without throwing.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface SafeSerializer extends Serializer {
+  trySerialize(value: unknown): E.Either<CacheError, Uint8Array>
+  tryDeserialize(bytes: Uint8Array): E.Either<CacheError, unknown>
+}
+
+/**
+ * The MessagePack extension type numbers this library writes.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export const extensionTypes = {
+  /** Standard MessagePack timestamp, written by the library itself for `Date`. */
+  Date: -1,
+  undefined: 0,
+  BigInt: 1,
+  Map: 2,
+  Set: 3,
+  NegativeZero: 4,
+} as const
+
+// -------------------------------------------------------------------------------------
+// internal
+// -------------------------------------------------------------------------------------
+
+const MAX_DEPTH = 100
+
+class Refused {
+  constructor(readonly message: string) {}
+}
+
+const kind = (value: object): string => {
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
+  return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object with a custom prototype'
+}
+
+const where = (path: string): string => (path === '' ? 'the value' : `the value at ${path}`)
+
+const refuse = (path: string, what: string, supported: string): never => {
+  throw new Refused(`cannot cache ${where(path)}: ${what} (${supported})`)
+}
+
+const isPlainObject = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value) as object | null
+  return proto === Object.prototype || proto === null
+}
+
+const checkPlainKeys = (value: object, path: string, supported: string): ReadonlyArray<string> => {
+  if (Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
+    refuse(path, 'an object with symbol keys', supported)
+  }
+  const keys = Object.keys(value)
+  if (keys.includes('__proto__')) refuse(path, 'an object with an own "__proto__" key', supported)
+  return keys
+}
+
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+const MSGPACK_SUPPORTED = 'only null, booleans, numbers, bigints, strings, Uint8Array, Date, Map, Set, undefined, arrays and plain objects round-trip'
+
+/**
+ * Checks a value for MessagePack and returns it ready to encode: the value itself when nothing needs
+ * an extension the encoder cannot pick by itself, else a copy with `ExtData` in those places.
+ */
+const preparer = (encoder: Encoder) => {
+  const prepare = (value: unknown, path: string, ancestors: Set<object>, depth: number): unknown => {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value
+      case 'number':
+        return Object.is(value, -0) ? new ExtData(extensionTypes.NegativeZero, new Uint8Array(0)) : value
+      case 'undefined':
+        return new ExtData(extensionTypes.undefined, new Uint8Array(0))
+      case 'bigint':
+        return new ExtData(extensionTypes.BigInt, utf8.encode(value.toString()))
+      case 'symbol':
+        return refuse(path, 'a symbol', MSGPACK_SUPPORTED)
+      case 'function':
+        return refuse(path, 'a function', MSGPACK_SUPPORTED)
+    }
+    if (value === null) return null
+    if (depth > MAX_DEPTH) refuse(path, `nesting deeper than ${MAX_DEPTH}`, MSGPACK_SUPPORTED)
+    const object = value as object
+    if (ancestors.has(object)) refuse(path, 'a circular reference', MSGPACK_SUPPORTED)
+    ancestors.add(object)
+    try {
+      return prepareObject(object, path, ancestors, depth)
+    } finally {
+      ancestors.delete(object)
+    }
+  }
+
+  const prepareObject = (value: object, path: string, ancestors: Set<object>, depth: number): unknown => {
+    const proto = Object.getPrototypeOf(value) as object | null
+    if (Array.isArray(value)) {
+      if (proto !== Array.prototype) refuse(path, kind(value), MSGPACK_SUPPORTED)
+      let copy: Array<unknown> | undefined
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i]
+        const prepared = prepare(item, `${path}[${i}]`, ancestors, depth + 1)
+        if (prepared !== item && copy === undefined) copy = value.slice(0, i)
+        copy?.push(prepared)
+      }
+      return copy ?? value
+    }
+    if (proto === Date.prototype) {
+      if (Number.isNaN((value as Date).getTime())) refuse(path, 'an invalid Date', MSGPACK_SUPPORTED)
+      return value
+    }
+    if (proto === Uint8Array.prototype) return value
+    if (proto === Map.prototype) {
+      const flat: Array<unknown> = []
+      let index = 0
+      for (const [k, v] of value as Map<unknown, unknown>) {
+        flat.push(prepare(k, `${path}.<map key ${index}>`, ancestors, depth + 1))
+        flat.push(prepare(v, `${path}.<map value ${index}>`, ancestors, depth + 1))
+        index++
+      }
+      return new ExtData(extensionTypes.Map, encoder.encode(flat))
+    }
+    if (proto === Set.prototype) {
+      const items = Array.from(value as Set<unknown>, (item, index) => prepare(item, `${path}.<set element ${index}>`, ancestors, depth + 1))
+      return new ExtData(extensionTypes.Set, encoder.encode(items))
+    }
+    if (!isPlainObject(value)) {
+      const what = ArrayBuffer.isView(value) || value instanceof ArrayBuffer ? `${kind(value)} (it would come back as a Uint8Array or not at all)` : kind(value)
+      refuse(path, what, MSGPACK_SUPPORTED)
+    }
+    const keys = checkPlainKeys(value, path, MSGPACK_SUPPORTED)
+    let copy: Record<string, unknown> | undefined
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      const item = (value as Record<string, unknown>)[key]
+      const prepared = prepare(item, `${path}.${key}`, ancestors, depth + 1)
+      if (prepared !== item && copy === undefined) {
+        copy = {}
+        for (let j = 0; j < i; j++) copy[keys[j] as string] = (value as Record<string, unknown>)[keys[j] as string]
+      }
+      if (copy !== undefined) copy[key] = prepared
+    }
+    return copy ?? value
+  }
+
+  return (value: unknown): unknown => prepare(value, '', new Set(), 0)
+}
+
+const guard = <A>(operation: 'serialize' | 'deserialize', run: () => A): E.Either<CacheError, A> => {
+  try {
+    return E.right(run())
+  } catch (cause) {
+    const message = cause instanceof Refused ? cause.message : `cannot ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`
+    return E.left(CE.serializationError(operation, message, cause instanceof Refused ? undefined : { cause }))
+  }
+}
+
+const throwing = (safe: Pick<SafeSerializer, 'trySerialize' | 'tryDeserialize'>): SafeSerializer => ({
+  ...safe,
+  serialize: (value) => {
+    const bytes = safe.trySerialize(value)
+    if (E.isLeft(bytes)) throw toError(bytes.left)
+    return bytes.right
+  },
+  deserialize: (bytes) => {
+    const value = safe.tryDeserialize(bytes)
+    if (E.isLeft(value)) throw toError(value.left)
+    return value.right
+  },
+})
+
+// -------------------------------------------------------------------------------------
+// instances
+// -------------------------------------------------------------------------------------
+
+/**
+ * The default serializer: MessagePack, compatible with the Python library.
+ *
+ * @category instances
+ * @since 0.1.0
+ */
+export const msgpackSerializer = (): SafeSerializer => {
+  const codec = new ExtensionCodec()
+  const decoder = new Decoder({ extensionCodec: codec })
+  const none = (): null => null
+  const decodeArray = (data: Uint8Array, what: string): Array<unknown> => {
+    const items = decoder.decode(data)
+    if (!Array.isArray(items)) throw new Error(`a ${what} extension does not hold an array`)
+    return items
+  }
+  codec.register({ type: extensionTypes.undefined, encode: none, decode: () => undefined })
+  codec.register({ type: extensionTypes.BigInt, encode: none, decode: (data) => BigInt(fromUtf8.decode(data)) })
+  codec.register({
+    type: extensionTypes.Map,
+    encode: none,
+    decode: (data) => {
+      const flat = decodeArray(data, 'Map')
+      const map = new Map<unknown, unknown>()
+      for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i], flat[i + 1])
+      return map
+    },
+  })
+  codec.register({ type: extensionTypes.Set, encode: none, decode: (data) => new Set(decodeArray(data, 'Set')) })
+  codec.register({ type: extensionTypes.NegativeZero, encode: none, decode: () => -0 })
+  const encoder = new Encoder({ extensionCodec: codec })
+  const prepare = preparer(encoder)
+
+  return throwing({
+    trySerialize: (value) => guard('serialize', () => encoder.encode(prepare(value))),
+    tryDeserialize: (bytes) => guard('deserialize', () => decoder.decode(bytes)),
+  })
+}
+
+const JSON_SUPPORTED = 'only null, booleans, finite numbers, strings, arrays and plain objects round-trip through JSON'
+
+const checkJson = (value: unknown, path: string, ancestors: Set<object>): void => {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return
+    case 'number':
+      if (!Number.isFinite(value) || Object.is(value, -0)) refuse(path, String(Object.is(value, -0) ? '-0' : value), JSON_SUPPORTED)
+      return
+    case 'object':
+      break
+    default:
+      refuse(path, typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`, JSON_SUPPORTED)
+  }
+  if (typeof value !== 'object' || value === null) return
+  if (ancestors.has(value)) refuse(path, 'a circular reference', JSON_SUPPORTED)
+  ancestors.add(value)
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) refuse(path, kind(value), JSON_SUPPORTED)
+    for (let i = 0; i < value.length; i++) checkJson(value[i], `${path}[${i}]`, ancestors)
+  } else {
+    if (!isPlainObject(value)) refuse(path, kind(value), JSON_SUPPORTED)
+    for (const key of checkPlainKeys(value, path, JSON_SUPPORTED)) {
+      checkJson((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors)
+    }
+  }
+  ancestors.delete(value)
+}
+
+/**
+ * UTF-8 JSON: readable in the store, for plain JSON data only.
+ *
+ * @category instances
+ * @since 0.1.0
+ */
+export const jsonSerializer = (): SafeSerializer =>
+  throwing({
+    trySerialize: (value) =>
+      guard('serialize', () => {
+        checkJson(value, '', new Set())
+        return utf8.encode(JSON.stringify(value))
+      }),
+    tryDeserialize: (bytes) => guard('deserialize', () => JSON.parse(fromUtf8.decode(bytes)) as unknown),
+  })
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * A user serializer made safe: its throws become `SerializationError` values, and `serialize` must
+ * return a `Uint8Array`. A serializer that is already safe is returned as it is.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const toSafe = (serializer: Serializer): SafeSerializer => {
+  if (typeof (serializer as Partial<SafeSerializer>).trySerialize === 'function' && typeof (serializer as Partial<SafeSerializer>).tryDeserialize === 'function') {
+    return serializer as SafeSerializer
+  }
+  return throwing({
+    trySerialize: (value) =>
+      guard('serialize', () => {
+        const bytes = serializer.serialize(value)
+        if (!(bytes instanceof Uint8Array)) throw new Error(`the serializer returned ${CE.describe(bytes)}, not a Uint8Array`)
+        return bytes
+      }),
+    tryDeserialize: (bytes) => guard('deserialize', () => serializer.deserialize(bytes)),
+  })
+}

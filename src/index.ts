@@ -1,0 +1,49 @@
+/**
+ * dapr-state-cache: a transparent, composable cache for function results, stored in a Dapr State
+ * Store. Two faces over one engine: the fp-ts pipeline (`cache`, `withKey`, `withTtl`, ...) and the
+ * Promise facade (`cacheable`).
+ *
+ * The `CacheError` exported here is the `Error` class the facade throws; the tagged error values the
+ * pipeline works with are in the `CE` namespace (`CE.CacheError`, `CE.connectionError(...)`, `CE.match`).
+ *
+ * @since 0.1.0
+ */
+export * as CE from './CacheError.js'
+export {
+  CacheConnectionError,
+  CacheError,
+  CacheKeyError,
+  CacheOptionsError,
+  CacheSerializationError,
+  CacheStoreError,
+  toError,
+} from './errors.js'
+export type { Store } from './Store.js'
+export type { Clock, ManualClock } from './Clock.js'
+export { manualClock, systemClock } from './Clock.js'
+export type { DaprStore, DaprStoreOptions } from './DaprStore.js'
+export { daprStore } from './DaprStore.js'
+export type { MemoryStore, MemoryStoreOptions } from './MemoryStore.js'
+export { memoryStore } from './MemoryStore.js'
+export type { DefaultKeyBuilder, KeyBuilder } from './Key.js'
+export { defaultKeyBuilder, hashInput, makeKey } from './Key.js'
+export type { SafeSerializer, Serializer } from './Serializer.js'
+export { jsonSerializer, msgpackSerializer } from './Serializer.js'
+export type { CacheMetrics, CacheStats, InMemoryMetricsOptions, KeyStats, KeyStatsField } from './Metrics.js'
+export { InMemoryMetrics, combineMetrics, noMetrics } from './Metrics.js'
+export type { ErrorReporter, Logger } from './Logger.js'
+export { cacheWarnings, silentLogger } from './Logger.js'
+export type { Dedup } from './Dedup.js'
+export type { Cached, ErrorOf, FallbackOptions, KeyOptions, ValueOf } from './Pipeline.js'
+export {
+  cache,
+  orElseUncached,
+  withDecoder,
+  withDedup,
+  withKey,
+  withMetrics,
+  withSerializer,
+  withTtl,
+} from './Pipeline.js'
+export type { Cacheable, CacheableFunction, CacheableOptions } from './cacheable.js'
+export { cacheable, invalidate } from './cacheable.js'

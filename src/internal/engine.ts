@@ -1,0 +1,179 @@
+/**
+ * The one engine behind both faces: what a cached call does, given a finished recipe.
+ *
+ * The data flow is fixed (key, single-flight gate, read, decode, validate; on a miss, compute,
+ * serialize, write); the recipe only supplies its parts. It is written as one async function per
+ * call rather than a chain of `TaskEither` steps because it is the hot path: one promise per call
+ * instead of one per step. Its contract is still `TaskEither`'s: it never rejects, every failure is
+ * a `Left`.
+ *
+ * Cache failures go to the metrics and then either become the result (strict recipe) or are reported
+ * and recovered from by running the function uncached (`onCacheError` set, see `orElseUncached`).
+ * The function's own failure is returned as is and never written.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+import type { Dedup } from '../Dedup.js'
+import type { Fence } from './fence.js'
+import type { ErrorReporter } from '../Logger.js'
+import type { CacheMetrics } from '../Metrics.js'
+import type { SafeSerializer } from '../Serializer.js'
+import type { Store } from '../Store.js'
+
+/** Builds the key for one call's arguments. */
+export type KeyFunction = (args: ReadonlyArray<unknown>) => E.Either<CacheError, string>
+
+/** What the engine runs: everything a pipeline's combinators decided, resolved. */
+export interface Recipe {
+  /** The user's function; returns a `TaskEither`, a Promise, or a plain value (see `lift`). */
+  readonly fn: (this: unknown, ...args: ReadonlyArray<never>) => unknown
+  /** `'auto'`: a returned function is a `TaskEither`; `'promise'`: the result is a value or a Promise. */
+  readonly lift: 'auto' | 'promise'
+  readonly store: Store
+  readonly name: string | undefined
+  readonly key: KeyFunction
+  readonly ttlSeconds: number | ((value: unknown) => number)
+  readonly serializer: SafeSerializer
+  readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
+  readonly dedup: Dedup | undefined
+  /** Keeps a computation that began before an invalidation from storing its value. */
+  readonly fence: Fence
+  readonly metrics: CacheMetrics
+  /** Set: cache failures are reported here and the call runs uncached. Unset: they are the result. */
+  readonly onCacheError: ErrorReporter | undefined
+}
+
+type Outcome = E.Either<unknown, unknown>
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === 'object' && u !== null && typeof (u as { then?: unknown }).then === 'function'
+
+/** Runs the user's function, whatever it returns, as an `Either` of its own failure or its value. */
+const compute = async (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => {
+  try {
+    const out: unknown = Reflect.apply(recipe.fn, self, args)
+    if (recipe.lift === 'auto' && typeof out === 'function') {
+      return await (out as TE.TaskEither<unknown, unknown>)()
+    }
+    return E.right(isThenable(out) ? await out : out)
+  } catch (failure) {
+    return E.left(failure)
+  }
+}
+
+const ttlFor = (recipe: Recipe, value: unknown): E.Either<CacheError, number> => {
+  const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
+  return Number.isSafeInteger(ttl) && ttl > 0
+    ? E.right(ttl)
+    : E.left(CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds'))
+}
+
+/** Serializes and stores a fresh value. */
+const write = async (recipe: Recipe, key: string, value: unknown): Promise<E.Either<CacheError, number>> => {
+  const ttl = ttlFor(recipe, value)
+  if (E.isLeft(ttl)) return ttl
+  const bytes = recipe.serializer.trySerialize(value)
+  if (E.isLeft(bytes)) return bytes
+  const stored = await recipe.store.set(key, bytes.right, ttl.right)()
+  return E.isLeft(stored) ? stored : E.right(bytes.right.byteLength)
+}
+
+/** Decodes stored bytes and, when the recipe has a decoder, validates them. */
+const read = (recipe: Recipe, bytes: Uint8Array): E.Either<CacheError, unknown> => {
+  const value = recipe.serializer.tryDeserialize(bytes)
+  return recipe.decode === undefined || E.isLeft(value) ? value : recipe.decode(value.right)
+}
+
+/**
+ * A cache failure on the way: counted, then either the result (strict) or reported and recovered
+ * from by `recover`.
+ */
+const failed = async (
+  recipe: Recipe,
+  key: string | undefined,
+  error: CacheError,
+  recover: () => Promise<Outcome>,
+): Promise<Outcome> => {
+  const located = key === undefined ? error : CE.withKey(key)(error)
+  recipe.metrics.recordError(key, located)
+  if (recipe.onCacheError === undefined) return E.left(located)
+  recipe.onCacheError(key, located)
+  return recover()
+}
+
+/** The whole flow for one key: read; on a miss (or an unreadable entry), compute and write. */
+const lookupOrCompute = async (
+  recipe: Recipe,
+  key: string,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+): Promise<Outcome> => {
+  const started = performance.now()
+  const found = await recipe.store.get(key)()
+  if (E.isLeft(found)) {
+    // The store is in trouble: run uncached, and do not add a write to its load.
+    return failed(recipe, key, found.left, () => compute(recipe, self, args))
+  }
+  if (O.isSome(found.right)) {
+    const cached = read(recipe, found.right.value)
+    if (E.isRight(cached)) {
+      recipe.metrics.recordHit(key, performance.now() - started)
+      return cached
+    }
+    // Unreadable or of an old shape: counted, then recomputed and overwritten below.
+    recipe.metrics.recordError(key, CE.withKey(key)(cached.left))
+    if (recipe.onCacheError === undefined) return E.left(CE.withKey(key)(cached.left))
+    recipe.onCacheError(key, CE.withKey(key)(cached.left))
+  } else {
+    recipe.metrics.recordMiss(key, performance.now() - started)
+  }
+
+  const ticket = recipe.fence.begin(key)
+  try {
+    const fresh = await compute(recipe, self, args)
+    if (E.isLeft(fresh)) return fresh
+    if (!recipe.fence.mayWrite(key, ticket)) return fresh // invalidated while computing: not stored
+    const written = await write(recipe, key, fresh.right)
+    if (E.isLeft(written)) return failed(recipe, key, written.left, () => Promise.resolve(fresh))
+    recipe.metrics.recordWrite(key, written.right)
+    // An invalidation that arrived while the write was on its way must still win.
+    if (!recipe.fence.mayWrite(key, ticket)) await recipe.store.delete(key)()
+    return fresh
+  } finally {
+    recipe.fence.end(key)
+  }
+}
+
+/** One cached call. Never rejects. */
+export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => {
+  const key = recipe.key(args)
+  if (E.isLeft(key)) return failed(recipe, undefined, key.left, () => compute(recipe, self, args))
+  const dedup = recipe.dedup
+  if (dedup === undefined) return lookupOrCompute(recipe, key.right, self, args)
+  return dedup.run(
+    key.right,
+    () => lookupOrCompute(recipe, key.right, self, args),
+    recipe.metrics.recordCoalesced === undefined ? undefined : (joined) => recipe.metrics.recordCoalesced?.(joined),
+  )
+}
+
+/** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
+export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {
+  const key = recipe.key(args)
+  if (E.isLeft(key)) {
+    recipe.metrics.recordError(undefined, key.left)
+    return key
+  }
+  recipe.fence.invalidate(key.right)
+  recipe.dedup?.forget(key.right)
+  const deleted = await recipe.store.delete(key.right)()
+  if (E.isLeft(deleted)) {
+    const located = CE.withKey(key.right)(deleted.left)
+    recipe.metrics.recordError(key.right, located)
+    return E.left(located)
+  }
+  return deleted
+}

@@ -1,0 +1,214 @@
+import { cacheable, invalidate } from '../src/cacheable.js'
+import * as CE from '../src/CacheError.js'
+import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
+import { memoryStore } from '../src/MemoryStore.js'
+import { InMemoryMetrics } from '../src/Metrics.js'
+import { brokenStore, collectingLogger, deferred, probeStore } from './helpers.js'
+
+describe('cacheable(options)(fn)', () => {
+  it('computes once, then reads the stored value until invalidated', async () => {
+    const store = probeStore(memoryStore())
+    let calls = 0
+    const getUser = cacheable({ store, ttlSeconds: 60 })(async function getUser(id: number) {
+      calls++
+      return { id, name: `user ${id}` }
+    })
+    expect(await getUser(1)).toEqual({ id: 1, name: 'user 1' })
+    expect(await getUser(1)).toEqual({ id: 1, name: 'user 1' })
+    expect(calls).toBe(1)
+    await getUser.invalidate(1)
+    expect(await getUser(1)).toEqual({ id: 1, name: 'user 1' })
+    expect(calls).toBe(2)
+    expect(store.keys.set[0]).toMatch(/^cache:getUser:[0-9a-f]{16}$/)
+  })
+
+  it('wraps a sync function: the wrapper returns a Promise of its value', async () => {
+    const square = cacheable({ store: memoryStore() })(function square(n: number) {
+      return n * n
+    })
+    const result = square(4)
+    expect(result).toBeInstanceOf(Promise)
+    expect(await result).toBe(16)
+  })
+
+  it('rejects with exactly what the function threw, sync or async, and never caches it', async () => {
+    const store = probeStore(memoryStore())
+    const failure = new RangeError('bad id')
+    let calls = 0
+    const sync = cacheable({ store })(function syncFails(_: number): number {
+      calls++
+      throw failure
+    })
+    const async = cacheable({ store })(async function asyncFails(_: number): Promise<number> {
+      calls++
+      throw failure
+    })
+    await expect(sync(1)).rejects.toBe(failure)
+    await expect(sync(1)).rejects.toBe(failure)
+    await expect(async(1)).rejects.toBe(failure)
+    expect(calls).toBe(3)
+    expect(store.counts.set).toBe(0)
+  })
+
+  it('never fails a call for a cache reason: the store down, the value is still returned and counted', async () => {
+    const metrics = new InMemoryMetrics()
+    const logger = collectingLogger()
+    const add = cacheable({ store: brokenStore(), metrics, logger })(async function add(a: number, b: number) {
+      return a + b
+    })
+    for (let index = 0; index < 50; index++) expect(await add(index, 1)).toBe(index + 1)
+    expect(metrics.getStats()).toMatchObject({ errors: 50, errorsByCode: { E_CACHE_CONNECTION: 50 } })
+    expect(logger.lines).toHaveLength(1) // rate-limited: one warning per code per minute
+    expect(logger.lines[0]).toMatch(/E_CACHE_CONNECTION/)
+  })
+
+  it('invalidate rejects with a CacheError when the store cannot delete', async () => {
+    const f = cacheable({ store: brokenStore(), logger: collectingLogger() })(async function f(n: number) {
+      return n
+    })
+    await expect(f.invalidate(1)).rejects.toBeInstanceOf(CacheConnectionError)
+  })
+
+  it('computes once for a concurrent burst', async () => {
+    const store = probeStore(memoryStore())
+    const gate = deferred()
+    let calls = 0
+    const slow = cacheable({ store })(async function slow(n: number) {
+      calls++
+      await gate.promise
+      return n
+    })
+    const burst = Array.from({ length: 100 }, () => slow(1))
+    gate.resolve()
+    expect(await Promise.all(burst)).toEqual(Array(100).fill(1))
+    expect({ calls, reads: store.counts.get, writes: store.counts.set }).toEqual({ calls: 1, reads: 1, writes: 1 })
+  })
+
+  it('passes `this` through and keeps the name and arity', async () => {
+    const store = memoryStore()
+    const wrapped = cacheable({ store })(function scaled(this: { factor: number }, n: number) {
+      return this.factor * n
+    })
+    expect(wrapped.name).toBe('scaled')
+    expect(wrapped.length).toBe(1)
+    expect(await wrapped.call({ factor: 3 }, 2)).toBe(6)
+  })
+
+  it('shares entries with another wrapper of the same name, and honours keyPrefix and name', async () => {
+    const store = probeStore(memoryStore())
+    const first = cacheable({ store, name: 'myapp.services.get_user' })(async (id: number) => ({ id, from: 'first' }))
+    const second = cacheable({ store, name: 'myapp.services.get_user' })(async (id: number) => ({ id, from: 'second' }))
+    await first(123)
+    expect(await second(123)).toEqual({ id: 123, from: 'first' })
+    expect(store.keys.set).toEqual(['cache:myapp.services.get_user:2e35095596df2383'])
+    const prefixed = cacheable({ store, keyPrefix: 'v2', name: 'n' })(async (id: number) => id)
+    await prefixed(1)
+    expect(store.keys.set[1]).toMatch(/^v2:n:/)
+  })
+
+  describe('options are checked when the function is wrapped', () => {
+    const fn = async function f(n: number) {
+      return n
+    }
+    const store = memoryStore()
+    it.each([
+      [{ store, ttlSeconds: 0 }, 'ttlSeconds'],
+      [{ store, ttlSeconds: -1 }, 'ttlSeconds'],
+      [{ store, ttlSeconds: 1.5 }, 'ttlSeconds'],
+      [{ store, ttlSeconds: '60' as unknown as number }, 'ttlSeconds'],
+      [{ store, keyPrefix: 'a||b' }, 'keyPrefix'],
+      [{ store, keyPrefix: '' }, 'keyPrefix'],
+      [{ store, name: '' }, 'name'],
+      [{ store, storeName: 'x||y' }, 'storeName'],
+      [{ store, keyBuilder: { build: () => 'k' } as never }, 'keyBuilder'],
+      [{ store, serializer: { serialize: () => new Uint8Array() } as never }, 'serializer'],
+      [{ store, metrics: { recordHit: () => undefined } as never }, 'metrics'],
+      [{ store, logger: {} as never }, 'logger'],
+      [{ store: {} as never }, 'store'],
+      [{ store, ttl: 60 }, 'ttl'],
+      [{}, 'store'],
+    ])('%p is refused, naming `%s`', (options, option) => {
+      expect(() => cacheable(options)(fn)).toThrow(CacheOptionsError)
+      try {
+        cacheable(options)(fn)
+      } catch (error) {
+        expect((error as CacheOptionsError).option).toBe(option)
+        expect((error as Error).message).toContain(`\`${option}\``)
+      }
+    })
+
+    it('an anonymous function without a name is refused', () => {
+      expect(() => cacheable({ store })([async (n: number) => n][0] ?? (async (n: number) => n))).toThrow(/`name`/)
+    })
+  })
+})
+
+describe('@cacheable(options) on methods', () => {
+  const store = probeStore(memoryStore())
+  let loads = 0
+
+  class UserService {
+    constructor(readonly label: string) {}
+
+    @cacheable({ store, ttlSeconds: 60 })
+    async getUser(id: number): Promise<{ id: number; by: string }> {
+      loads++
+      return { id, by: this.label }
+    }
+
+    @cacheable({ store })
+    static async version(major: number): Promise<string> {
+      return `v${major}`
+    }
+  }
+
+  class AdminService extends UserService {}
+
+  beforeEach(() => {
+    loads = 0
+  })
+
+  it('shares entries across instances, keyed by Class.method without `this`', async () => {
+    const a = new UserService('a')
+    const b = new UserService('b')
+    expect(await a.getUser(1)).toEqual({ id: 1, by: 'a' })
+    expect(await b.getUser(1)).toEqual({ id: 1, by: 'a' })
+    expect(loads).toBe(1)
+    expect(store.keys.set).toContainEqual(expect.stringMatching(/^cache:UserService\.getUser:[0-9a-f]{16}$/))
+  })
+
+  it('an inherited method keeps its defining class in the key', async () => {
+    await new AdminService('admin').getUser(2)
+    expect(store.keys.get).toContainEqual(expect.stringMatching(/^cache:UserService\.getUser:/))
+    expect(store.keys.get.some((key) => key.startsWith('cache:AdminService'))).toBe(false)
+  })
+
+  it('works on static methods', async () => {
+    expect(await UserService.version(2)).toBe('v2')
+    expect(store.keys.set).toContainEqual(expect.stringMatching(/^cache:UserService\.version:/))
+  })
+
+  it('invalidates through the helper', async () => {
+    const service = new UserService('c')
+    await service.getUser(3)
+    await invalidate(service.getUser, 3)
+    await service.getUser(3)
+    expect(loads).toBe(2)
+  })
+
+  it('the helper refuses a function that is not cached', async () => {
+    await expect(invalidate(async (n: number) => n, 1)).rejects.toBeInstanceOf(CacheOptionsError)
+  })
+})
+
+describe('cacheable(fn) with the defaults', () => {
+  it('needs a store in this release, and says so at wrap time', () => {
+    expect(() => cacheable(async function f(n: number) {
+      return n
+    })).toThrow(/`store`/)
+  })
+
+  it('keeps CacheError values apart from facade classes', () => {
+    expect(CE.isCacheError(new CacheConnectionError(CE.connectionError('x')))).toBe(false)
+  })
+})

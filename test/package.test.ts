@@ -1,0 +1,57 @@
+/**
+ * The published shape: both builds load in Node itself (not only in bundlers), through the
+ * package's own `exports` map, and `internal/` stays private. Builds `dist/` once for the file.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+
+const root = path.join(__dirname, '..')
+const node = (args: ReadonlyArray<string>): string =>
+  execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+
+const program = `
+  const names = ['cacheable', 'cache', 'withKey', 'withTtl', 'withDedup', 'withMetrics', 'orElseUncached',
+    'memoryStore', 'InMemoryMetrics', 'CacheError', 'CacheConnectionError', 'CacheSerializationError', 'CacheKeyError']
+  const missing = names.filter((name) => typeof lib[name] !== 'function')
+  if (missing.length > 0) throw new Error('missing exports: ' + missing.join(', '))
+  let calls = 0
+  const square = lib.cacheable({ store: lib.memoryStore() })(function square(n) { calls++; return n * n })
+  Promise.all([square(3), square(3)]).then(async (values) => {
+    await square(3)
+    console.log(JSON.stringify({ values, calls, sidecar: typeof testing.startTestSidecar }))
+  })
+`
+
+describe('package', () => {
+  beforeAll(() => {
+    node(['scripts/build.mjs'])
+  }, 120_000)
+
+  it('emits both builds with their module type and declarations', () => {
+    for (const file of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/testing/index.js']) {
+      expect(existsSync(path.join(root, file))).toBe(true)
+    }
+    expect(node(['-p', "require('./dist/esm/package.json').type + ' ' + require('./dist/cjs/package.json').type"]).trim()).toBe(
+      'module commonjs',
+    )
+  })
+
+  it('loads with require (CommonJS)', () => {
+    const out = node(['-e', `const lib = require('dapr-state-cache'); const testing = require('dapr-state-cache/testing'); ${program}`])
+    expect(JSON.parse(out)).toEqual({ values: [9, 9], calls: 1, sidecar: 'function' })
+  })
+
+  it('loads with import (ES modules)', () => {
+    const out = node([
+      '--input-type=module',
+      '-e',
+      `import * as lib from 'dapr-state-cache'; import * as testing from 'dapr-state-cache/testing'; ${program}`,
+    ])
+    expect(JSON.parse(out)).toEqual({ values: [9, 9], calls: 1, sidecar: 'function' })
+  })
+
+  it('keeps internal modules private', () => {
+    expect(() => node(['-e', "require('dapr-state-cache/internal/engine')"])).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
+  })
+})

@@ -1,0 +1,118 @@
+/**
+ * Inferred types of every public function and combinator. These assertions are checked by `tsc`
+ * (`npm run typecheck`); the Jest run only makes sure the file loads.
+ */
+import { expectTypeOf } from 'expect-type'
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import * as t from 'io-ts'
+import type { CacheError } from '../src/CacheError.js'
+import type { CacheableFunction } from '../src/cacheable.js'
+import { cacheable, invalidate } from '../src/cacheable.js'
+import { memoryStore } from '../src/MemoryStore.js'
+import { InMemoryMetrics } from '../src/Metrics.js'
+import type { Cached } from '../src/Pipeline.js'
+import {
+  cache,
+  orElseUncached,
+  withDecoder,
+  withDedup,
+  withKey,
+  withMetrics,
+  withSerializer,
+  withTtl,
+} from '../src/Pipeline.js'
+import { msgpackSerializer } from '../src/Serializer.js'
+
+interface User {
+  readonly id: number
+  readonly name: string
+}
+interface LoadError {
+  readonly _tag: 'LoadError'
+}
+const loadUser = (id: number, includeRoles: boolean): TE.TaskEither<LoadError, User> => () =>
+  Promise.resolve(includeRoles ? E.right({ id, name: 'x' }) : E.left({ _tag: 'LoadError' }))
+const store = memoryStore()
+
+describe('types', () => {
+  it('cache(store) keeps parameters and value, adding CacheError to the error channel', () => {
+    const cached = cache(store)(loadUser)
+    expectTypeOf(cached).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+    expectTypeOf(cached).parameters.toEqualTypeOf<[id: number, includeRoles: boolean]>()
+    expectTypeOf(cached(1, true)).toEqualTypeOf<TE.TaskEither<LoadError | CacheError, User>>()
+    expectTypeOf(cached.invalidate).toEqualTypeOf<(id: number, includeRoles: boolean) => TE.TaskEither<CacheError, void>>()
+  })
+
+  it('lifts Promise-returning and plain functions with an unknown error', () => {
+    const fromPromise = cache(store)(async (id: number) => ({ id }))
+    expectTypeOf(fromPromise).toEqualTypeOf<Cached<[id: number], unknown, { id: number }>>()
+    const fromValue = cache(store)((a: string, b: number) => a.repeat(b))
+    expectTypeOf(fromValue).toEqualTypeOf<Cached<[a: string, b: number], unknown, string>>()
+  })
+
+  it('every combinator keeps the types through pipe, and orElseUncached removes CacheError', () => {
+    const getUser = pipe(
+      loadUser,
+      cache(store),
+      withKey('users.get', { prefix: 'v2' }),
+      withTtl(300),
+      withDedup(),
+      withMetrics(new InMemoryMetrics()),
+      withSerializer(msgpackSerializer()),
+      orElseUncached(),
+    )
+    expectTypeOf(getUser).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError, User>>()
+  })
+
+  it('withTtl given a function checks it against the value type', () => {
+    const byValue = pipe(loadUser, cache(store), withTtl((user: User) => (user.id > 0 ? 60 : 5)))
+    expectTypeOf(byValue).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+    // @ts-expect-error a TTL function over another type is refused
+    pipe(loadUser, cache(store), withTtl((s: string) => s.length))
+  })
+
+  it('withDecoder gives the result the decoder type, and refuses a decoder of another type', () => {
+    const UserCodec = t.type({ id: t.number, name: t.string })
+    const decoded = pipe(
+      (id: number) => Promise.resolve<t.TypeOf<typeof UserCodec>>({ id, name: 'x' }),
+      cache(store),
+      withDecoder(UserCodec),
+    )
+    expectTypeOf(decoded).toEqualTypeOf<Cached<[id: number], unknown, { id: number; name: string }>>()
+    // @ts-expect-error the decoder's type must be the function's value type
+    pipe((id: number) => Promise.resolve(id), cache(store), withDecoder(UserCodec))
+  })
+
+  it('cacheable keeps parameters and returns a Promise of the awaited result', () => {
+    const wrapped = cacheable({ store, name: 'typed' })(async (id: number, tag?: string) => ({ id, tag }))
+    expectTypeOf(wrapped).toEqualTypeOf<CacheableFunction<[id: number, tag?: string], { id: number; tag: string | undefined }>>()
+    expectTypeOf(wrapped).parameters.toEqualTypeOf<[id: number, tag?: string]>()
+    expectTypeOf(wrapped(1)).toEqualTypeOf<Promise<{ id: number; tag: string | undefined }>>()
+    expectTypeOf(wrapped.invalidate).toEqualTypeOf<(id: number, tag?: string) => Promise<void>>()
+    const sync = cacheable({ store, name: 'sum' })((a: number, b: number) => a + b)
+    expectTypeOf(sync).returns.toEqualTypeOf<Promise<number>>()
+    expectTypeOf(invalidate(wrapped, 1, 'x')).toEqualTypeOf<Promise<void>>()
+    // @ts-expect-error invalidate checks the arguments against the function
+    void invalidate(wrapped, 'not a number')
+  })
+
+  it('the decorator keeps the method type and refuses a method that does not return a Promise', () => {
+    class Service {
+      @cacheable({ store })
+      async find(id: number): Promise<User> {
+        return { id, name: 'x' }
+      }
+    }
+    expectTypeOf(new Service().find).toEqualTypeOf<(id: number) => Promise<User>>()
+    class Bad {
+      // @ts-expect-error a cached method returns a Promise, so the method must too
+      @cacheable({ store })
+      find(id: number): User {
+        return { id, name: 'x' }
+      }
+    }
+    expect(Bad).toBeDefined()
+  })
+})
