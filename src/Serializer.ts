@@ -18,6 +18,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
+import { describeInstance, kindOf } from './internal/kinds.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -69,10 +70,6 @@ class Refused {
   constructor(readonly message: string) {}
 }
 
-const kind = (value: object): string => {
-  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
-  return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object with a custom prototype'
-}
 
 const where = (path: string): string => (path === '' ? 'the value' : `the value at ${path}`)
 
@@ -80,10 +77,6 @@ const refuse = (path: string, what: string, supported: string): never => {
   throw new Refused(`cannot cache ${where(path)}: ${what} (${supported})`)
 }
 
-const isPlainObject = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value) as object | null
-  return proto === Object.prototype || proto === null
-}
 
 const checkPlainKeys = (value: object, path: string, supported: string): ReadonlyArray<string> => {
   if (Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
@@ -133,24 +126,24 @@ const preparer = (encoder: Encoder) => {
   }
 
   const prepareObject = (value: object, path: string, ancestors: Set<object>, depth: number): unknown => {
-    const proto = Object.getPrototypeOf(value) as object | null
-    if (Array.isArray(value)) {
-      if (proto !== Array.prototype) refuse(path, kind(value), MSGPACK_SUPPORTED)
+    const kind = kindOf(value)
+    if (kind === 'Array') {
+      const items = value as ReadonlyArray<unknown>
       let copy: Array<unknown> | undefined
-      for (let i = 0; i < value.length; i++) {
-        const item: unknown = value[i]
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
         const prepared = prepare(item, `${path}[${i}]`, ancestors, depth + 1)
-        if (prepared !== item && copy === undefined) copy = value.slice(0, i)
+        if (prepared !== item && copy === undefined) copy = items.slice(0, i)
         copy?.push(prepared)
       }
       return copy ?? value
     }
-    if (proto === Date.prototype) {
+    if (kind === 'Date') {
       if (Number.isNaN((value as Date).getTime())) refuse(path, 'an invalid Date', MSGPACK_SUPPORTED)
       return value
     }
-    if (proto === Uint8Array.prototype) return value
-    if (proto === Map.prototype) {
+    if (kind === 'Uint8Array') return value
+    if (kind === 'Map') {
       const flat: Array<unknown> = []
       let index = 0
       for (const [k, v] of value as Map<unknown, unknown>) {
@@ -160,12 +153,12 @@ const preparer = (encoder: Encoder) => {
       }
       return new ExtData(extensionTypes.Map, encoder.encode(flat))
     }
-    if (proto === Set.prototype) {
+    if (kind === 'Set') {
       const items = Array.from(value as Set<unknown>, (item, index) => prepare(item, `${path}.<set element ${index}>`, ancestors, depth + 1))
       return new ExtData(extensionTypes.Set, encoder.encode(items))
     }
-    if (!isPlainObject(value)) {
-      const what = ArrayBuffer.isView(value) || value instanceof ArrayBuffer ? `${kind(value)} (it would come back as a Uint8Array or not at all)` : kind(value)
+    if (kind !== 'Object') {
+      const what = ArrayBuffer.isView(value) || value instanceof ArrayBuffer ? `${describeInstance(value)} (it would come back as a Uint8Array or not at all)` : describeInstance(value)
       refuse(path, what, MSGPACK_SUPPORTED)
     }
     const keys = checkPlainKeys(value, path, MSGPACK_SUPPORTED)
@@ -242,7 +235,18 @@ export const msgpackSerializer = (): SafeSerializer => {
   })
   codec.register({ type: extensionTypes.Set, encode: none, decode: (data) => new Set(decodeArray(data, 'Set')) })
   codec.register({ type: extensionTypes.NegativeZero, encode: none, decode: () => -0 })
-  const encoder = new Encoder({ extensionCodec: codec })
+  // Any other extension type was written by another serializer: refuse it rather than hand out ExtData.
+  const unknownType = (type: number) => () => {
+    throw new Error(`unknown MessagePack extension type ${type}`)
+  }
+  for (let type = -128; type <= 127; type++) {
+    if (type !== extensionTypes.Date && !Object.values(extensionTypes).includes(type as 0)) {
+      codec.register({ type, encode: none, decode: unknownType(type) })
+    }
+  }
+  // The encoder needs no custom extensions: `prepare` hands it ExtData for those already, and a codec
+  // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
+  const encoder = new Encoder({ extensionCodec: new ExtensionCodec() })
   const prepare = preparer(encoder)
 
   return throwing({
@@ -269,11 +273,12 @@ const checkJson = (value: unknown, path: string, ancestors: Set<object>): void =
   if (typeof value !== 'object' || value === null) return
   if (ancestors.has(value)) refuse(path, 'a circular reference', JSON_SUPPORTED)
   ancestors.add(value)
-  if (Array.isArray(value)) {
-    if (Object.getPrototypeOf(value) !== Array.prototype) refuse(path, kind(value), JSON_SUPPORTED)
-    for (let i = 0; i < value.length; i++) checkJson(value[i], `${path}[${i}]`, ancestors)
+  const kind = kindOf(value)
+  if (kind === 'Array') {
+    const items = value as ReadonlyArray<unknown>
+    for (let i = 0; i < items.length; i++) checkJson(items[i], `${path}[${i}]`, ancestors)
   } else {
-    if (!isPlainObject(value)) refuse(path, kind(value), JSON_SUPPORTED)
+    if (kind !== 'Object') refuse(path, describeInstance(value), JSON_SUPPORTED)
     for (const key of checkPlainKeys(value, path, JSON_SUPPORTED)) {
       checkJson((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors)
     }

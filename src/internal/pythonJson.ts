@@ -11,6 +11,8 @@
  * It never throws: what cannot be keyed is reported as a message with the path where it was found.
  */
 
+import { describeInstance, kindOf } from './kinds.js'
+
 export type Encoded = { readonly ok: true; readonly json: string } | { readonly ok: false; readonly message: string }
 
 const HEX = '0123456789abcdef'
@@ -90,10 +92,6 @@ export const byCodePoint = (a: string, b: string): number => {
 
 const tag = (name: string, json: string): string => `{${pythonString(`\u0000${name}`)}: ${json}}`
 
-const describeInstance = (value: object): string => {
-  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
-  return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object with a custom prototype'
-}
 
 class Unkeyable {
   constructor(readonly message: string) {}
@@ -132,29 +130,29 @@ const encode = (value: unknown, path: string, seen: Set<object>): string => {
 }
 
 const encodeObject = (value: object, path: string, seen: Set<object>): string => {
-  if (Array.isArray(value)) {
+  const kind = Array.isArray(value) ? 'Array' : kindOf(value)
+  if (kind === 'Array') {
+    const items = value as ReadonlyArray<unknown>
     const parts: Array<string> = []
-    for (let i = 0; i < value.length; i++) parts.push(encode(value[i], `${path}[${i}]`, seen))
+    for (let i = 0; i < items.length; i++) parts.push(encode(items[i], `${path}[${i}]`, seen))
     return `[${parts.join(', ')}]`
   }
-  const proto = Object.getPrototypeOf(value) as object | null
-  if (value instanceof Date && proto === Date.prototype) {
-    return tag('Date', Number.isNaN(value.getTime()) ? 'null' : pythonString(value.toISOString()))
+  if (kind === 'Date') {
+    const date = value as Date
+    return tag('Date', Number.isNaN(date.getTime()) ? 'null' : pythonString(date.toISOString()))
   }
-  if (value instanceof Uint8Array && (proto === Uint8Array.prototype || Buffer.isBuffer(value))) {
-    return tag('Uint8Array', pythonString(hex(value)))
-  }
-  if (value instanceof Map && proto === Map.prototype) {
-    const entries = Array.from(value, ([k, v], i) => [encode(k, `${path}.<map key ${i}>`, seen), v] as const)
+  if (kind === 'Uint8Array' || Buffer.isBuffer(value)) return tag('Uint8Array', pythonString(hex(value as Uint8Array)))
+  if (kind === 'Map') {
+    const entries = Array.from(value as Map<unknown, unknown>, ([k, v], i) => [encode(k, `${path}.<map key ${i}>`, seen), v] as const)
       .sort((a, b) => byCodePoint(a[0], b[0]))
       .map(([k, v]) => `[${k}, ${encode(v, `${path}.<map value ${k}>`, seen)}]`)
     return tag('Map', `[${entries.join(', ')}]`)
   }
-  if (value instanceof Set && proto === Set.prototype) {
-    const elements = Array.from(value, (v, i) => encode(v, `${path}.<set element ${i}>`, seen)).sort(byCodePoint)
+  if (kind === 'Set') {
+    const elements = Array.from(value as Set<unknown>, (v, i) => encode(v, `${path}.<set element ${i}>`, seen)).sort(byCodePoint)
     return tag('Set', `[${elements.join(', ')}]`)
   }
-  if (proto !== Object.prototype && proto !== null) {
+  if (kind !== 'Object') {
     const toJSON = (value as { toJSON?: unknown }).toJSON
     if (typeof toJSON === 'function') return encode(toJSON.call(value) as unknown, path, seen)
     throw new Unkeyable(`${path}: cannot key ${describeInstance(value)} (give it a toJSON method, or pass plain data)`)
