@@ -246,7 +246,7 @@ export const msgpackSerializer = (): SafeSerializer => {
   }
   // The encoder needs no custom extensions: `prepare` hands it ExtData for those already, and a codec
   // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
-  const encoder = new Encoder({ extensionCodec: new ExtensionCodec() })
+  const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>() })
   const prepare = preparer(encoder)
 
   return throwing({
