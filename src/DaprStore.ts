@@ -215,6 +215,13 @@ const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: stri
 const MIB = 1024 * 1024
 
 /**
+ * One path segment: percent-encoded, and `.` or `..` with their dots escaped too, since the sidecar
+ * cleans the path (resolving `..`) before it decodes the segments.
+ */
+export const pathSegment = (value: string): string =>
+  value === '.' || value === '..' ? value.replace(/\./g, '%2E') : encodeURIComponent(value)
+
+/**
  * A store in the Dapr state store `storeName`, through the sidecar's HTTP API. Options are checked
  * here, and a bad one throws a `CacheOptionsError` naming it.
  *
@@ -237,8 +244,8 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * MIB)
   const { pool, release } = acquire(origin, connections, timeoutMs)
 
-  const statePath = `/v1.0/state/${encodeURIComponent(storeName)}`
-  const keyPath = (key: string) => `${statePath}/${encodeURIComponent(key)}`
+  const statePath = `/v1.0/state/${pathSegment(storeName)}`
+  const keyPath = (key: string) => `${statePath}/${pathSegment(key)}`
   const headers: Record<string, string> = apiToken === undefined ? {} : { 'dapr-api-token': apiToken }
   const jsonHeaders: Record<string, string> = { ...headers, 'content-type': 'application/json' }
 
