@@ -31,6 +31,7 @@ import type { Cached, Definition } from './Pipeline.js'
 import { define, fromDefinition } from './Pipeline.js'
 import type { Serializer } from './Serializer.js'
 import type { Store } from './Store.js'
+import { daprStore } from './DaprStore.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -41,9 +42,9 @@ import type { Store } from './Store.js'
  * @since 0.1.0
  */
 export interface CacheableOptions {
-  /** The store to cache in. Required in this release (the Dapr store becomes the default next). */
+  /** The store to cache in (default: the Dapr store named `storeName`, at the sidecar the environment names). */
   readonly store?: Store | undefined
-  /** The Dapr state store's name (default `"cache"`); used by the default Dapr store. */
+  /** The Dapr state store's name (default `"cache"`); used by the default store only. */
   readonly storeName?: string | undefined
   /** Seconds a value lives (default 3600); a positive integer. */
   readonly ttlSeconds?: number | undefined
@@ -142,15 +143,10 @@ const resolve = (options: CacheableOptions) => {
   if (options.logger !== undefined && !hasMethods(options.logger, 'warn')) {
     fail(CE.invalidOptions('logger', options.logger, 'an object with a warn method'))
   }
-  const store =
-    options.store ??
-    fail(
-      CE.invalidOptions(
-        'store',
-        undefined,
-        `a Store (for example memoryStore()); the Dapr store for "${storeName}" is not the default yet`,
-      ),
-    )
+  if (options.store !== undefined && options.storeName !== undefined) {
+    fail(CE.invalidOptions('storeName', options.storeName, 'no storeName when a store is given (the store already names its own)'))
+  }
+  const store = options.store ?? daprStore({ storeName })
   if (!hasMethods(store, 'get', 'set', 'delete')) {
     fail(CE.invalidOptions('store', store, 'a Store (an object with get, set and delete)'))
   }

@@ -3,6 +3,8 @@ import * as CE from '../src/CacheError.js'
 import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
 import { memoryStore } from '../src/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
+import { startTestSidecar } from '../src/testing/index.js'
+import type { TestSidecar } from '../src/testing/index.js'
 import { brokenStore, collectingLogger, deferred, probeStore } from './helpers.js'
 
 describe('cacheable(options)(fn)', () => {
@@ -126,7 +128,6 @@ describe('cacheable(options)(fn)', () => {
       [{ store, logger: {} as never }, 'logger'],
       [{ store: {} as never }, 'store'],
       [{ store, ttl: 60 }, 'ttl'],
-      [{}, 'store'],
     ])('%p is refused, naming `%s`', (options, option) => {
       expect(() => cacheable(options)(fn)).toThrow(CacheOptionsError)
       try {
@@ -202,10 +203,48 @@ describe('@cacheable(options) on methods', () => {
 })
 
 describe('cacheable(fn) with the defaults', () => {
-  it('needs a store in this release, and says so at wrap time', () => {
-    expect(() => cacheable(async function f(n: number) {
-      return n
-    })).toThrow(/`store`/)
+  let sidecar: TestSidecar
+  const saved = process.env['DAPR_HTTP_ENDPOINT']
+  beforeAll(async () => {
+    sidecar = await startTestSidecar({ stores: ['cache', 'prices'] })
+    process.env['DAPR_HTTP_ENDPOINT'] = sidecar.url
+  })
+  afterAll(async () => {
+    if (saved === undefined) delete process.env['DAPR_HTTP_ENDPOINT']
+    else process.env['DAPR_HTTP_ENDPOINT'] = saved
+    await sidecar.close()
+  })
+
+  it('caches in the Dapr store "cache" at the sidecar the environment names', async () => {
+    let calls = 0
+    const double = cacheable(async function double(n: number) {
+      calls++
+      return n * 2
+    })
+    expect(await double(21)).toBe(42)
+    expect(await double(21)).toBe(42)
+    expect(calls).toBe(1)
+    expect(sidecar.state('cache').entries().map(([key]) => key)).toEqual([expect.stringMatching(/^cache:double:[0-9a-f]{16}$/)])
+  })
+
+  it('uses storeName for the default store, and refuses storeName next to a store', async () => {
+    const price = cacheable({ storeName: 'prices' })(async function price(sku: string) {
+      return sku.length
+    })
+    await price('abc')
+    expect(sidecar.state('prices').entries()).toHaveLength(1)
+    expect(() => cacheable({ store: memoryStore(), storeName: 'prices' })(price)).toThrow(/`storeName`/)
+  })
+
+  it('refuses a bad sidecar address from the environment when wrapping', () => {
+    process.env['DAPR_HTTP_ENDPOINT'] = 'not a url'
+    try {
+      expect(() => cacheable(async function f(n: number) {
+        return n
+      })).toThrow(/DAPR_HTTP_ENDPOINT/)
+    } finally {
+      process.env['DAPR_HTTP_ENDPOINT'] = sidecar.url
+    }
   })
 
   it('keeps CacheError values apart from facade classes', () => {
