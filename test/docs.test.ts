@@ -97,9 +97,13 @@ describe('documentation snippets', () => {
     })
     const load = (name: string): unknown => {
       const source = sources[name]
+      // A snippet's imports are compiled to require calls; Jest's require also compiles the sources.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       return source === undefined ? require(name) : require(source)
     }
     const exports = {}
+    // The snippet runs as the body of an async function, so that its top-level await works.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const body = new Function('require', 'exports', 'console', `return (async () => {\n${outputText}\n})()`) as (
       require: (name: string) => unknown,
       exports: object,
