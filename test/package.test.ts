@@ -2,7 +2,7 @@
  * The published shape: both builds load in Node itself (not only in bundlers), through the
  * package's own `exports` map, and `internal/` stays private. Builds `dist/` once for the file.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 
@@ -53,5 +53,28 @@ describe('package', () => {
 
   it('keeps internal modules private', () => {
     expect(() => node(['-e', "require('dapr-state-cache/internal/engine')"])).toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
+  })
+})
+
+describe('dapr-state-cache-sidecar', () => {
+  it('starts the test sidecar as a command, answers, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['dist/cjs/testing/cli.js', '--port', '0', '--store', 'cache', '--store', 'other'], { cwd: root })
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        const found = /listening on (http:\/\/\S+)/.exec(chunk.toString())
+        if (found?.[1] !== undefined) resolve(found[1])
+      })
+      child.once('exit', (code) => reject(new Error(`exited early with ${String(code)}`)))
+    })
+    const response = await fetch(`${url}/v1.0/metadata`)
+    const metadata = (await response.json()) as { components: Array<{ name: string }> }
+    expect(metadata.components.map((component) => component.name)).toEqual(['cache', 'other'])
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+  })
+
+  it('refuses a bad option with usage and exit code 2', () => {
+    expect(() => node(['dist/cjs/testing/cli.js', '--port', 'x'])).toThrow(/--port must be a port number/)
   })
 })

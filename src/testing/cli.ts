@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * `dapr-state-cache-sidecar`: the test sidecar as a command, for local development without Dapr.
+ *
+ *   dapr-state-cache-sidecar --port 3500 --store cache --store sessions --token secret
+ *
+ * Prints the address it listens on, and closes cleanly on SIGINT or SIGTERM.
+ */
+import { startTestSidecar } from './sidecar.js'
+
+const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID]
+
+A Dapr-compatible state API on loopback, in memory, for development and tests.
+  --port     port to listen on (default 3500; 0 picks a free one)
+  --host     address to bind (default 127.0.0.1)
+  --store    a state store name; repeat for several (default: cache)
+  --token    require this dapr-api-token (default: none)
+  --app-id   the app id /v1.0/metadata reports (default: test-app)`
+
+interface Parsed {
+  port: number
+  host: string
+  stores: Array<string>
+  token: string | undefined
+  appId: string | undefined
+}
+
+const parse = (args: ReadonlyArray<string>): Parsed | string => {
+  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: undefined, appId: undefined }
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]
+    if (flag === '--help' || flag === '-h') return usage
+    const value = args[i + 1]
+    if (value === undefined || value.startsWith('--')) return `${flag ?? ''} needs a value\n\n${usage}`
+    i++
+    switch (flag) {
+      case '--port': {
+        const port = Number(value)
+        if (!Number.isInteger(port) || port < 0 || port > 65535) return `--port must be a port number, got ${value}`
+        parsed.port = port
+        break
+      }
+      case '--host':
+        parsed.host = value
+        break
+      case '--store':
+        parsed.stores.push(value)
+        break
+      case '--token':
+        parsed.token = value
+        break
+      case '--app-id':
+        parsed.appId = value
+        break
+      default:
+        return `unknown option ${flag ?? ''}\n\n${usage}`
+    }
+  }
+  return parsed
+}
+
+const main = async (): Promise<void> => {
+  const parsed = parse(process.argv.slice(2))
+  if (typeof parsed === 'string') {
+    const help = parsed === usage
+    ;(help ? console.log : console.error)(parsed)
+    process.exitCode = help ? 0 : 2
+    return
+  }
+  const stores = parsed.stores.length === 0 ? ['cache'] : parsed.stores
+  const sidecar = await startTestSidecar({ port: parsed.port, host: parsed.host, stores, apiToken: parsed.token, appId: parsed.appId })
+  console.log(`dapr-state-cache test sidecar listening on ${sidecar.url} (state stores: ${stores.join(', ')}${parsed.token === undefined ? '' : '; token required'})`)
+  const stop = (): void => {
+    void sidecar.close().then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error))
+  process.exit(1)
+})
