@@ -113,20 +113,24 @@ const lookupOrCompute = async (
 ): Promise<Outcome> => {
   const started = performance.now()
   const found = await recipe.store.get(key)()
-  if (E.isLeft(found)) {
+  // A store that answered with bytes it could not decode has a corrupt entry, not a problem of its own.
+  const unreadable = E.isLeft(found) && found.left._tag === 'SerializationError' ? found.left : undefined
+  if (E.isLeft(found) && unreadable === undefined) {
     // The store is in trouble: run uncached, and do not add a write to its load.
     return failed(recipe, key, found.left, () => compute(recipe, self, args))
   }
-  if (O.isSome(found.right)) {
-    const cached = read(recipe, found.right.value)
-    if (E.isRight(cached)) {
-      recipe.metrics.recordHit(key, performance.now() - started)
-      return cached
-    }
+  const cached = E.isRight(found) && O.isSome(found.right) ? read(recipe, found.right.value) : undefined
+  if (cached !== undefined && E.isRight(cached)) {
+    recipe.metrics.recordHit(key, performance.now() - started)
+    return cached
+  }
+  const bad = unreadable ?? (cached !== undefined && E.isLeft(cached) ? cached.left : undefined)
+  if (bad !== undefined) {
     // Unreadable or of an old shape: counted, then recomputed and overwritten below.
-    recipe.metrics.recordError(key, CE.withKey(key)(cached.left))
-    if (recipe.onCacheError === undefined) return E.left(CE.withKey(key)(cached.left))
-    recipe.onCacheError(key, CE.withKey(key)(cached.left))
+    const located = CE.withKey(key)(bad)
+    recipe.metrics.recordError(key, located)
+    if (recipe.onCacheError === undefined) return E.left(located)
+    recipe.onCacheError(key, located)
   } else {
     recipe.metrics.recordMiss(key, performance.now() - started)
   }
