@@ -30,6 +30,7 @@ export const codes = {
   TimeoutError: 'E_CACHE_TIMEOUT',
   StoreRejected: 'E_CACHE_STORE_REJECTED',
   InvalidOptions: 'E_CACHE_INVALID_OPTIONS',
+  CircuitOpen: 'E_CACHE_CIRCUIT_OPEN',
 } as const
 
 /**
@@ -115,6 +116,17 @@ export interface InvalidOptions extends Base<'InvalidOptions'> {
 }
 
 /**
+ * The store failed too often in a row: its circuit breaker is open and the cache is skipped until
+ * `retryAt` (epoch milliseconds), when one probe decides.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface CircuitOpen extends Base<'CircuitOpen'> {
+  readonly retryAt: number
+}
+
+/**
  * @category model
  * @since 0.1.0
  */
@@ -126,6 +138,7 @@ export type CacheError =
   | TimeoutError
   | StoreRejected
   | InvalidOptions
+  | CircuitOpen
 
 /**
  * @category model
@@ -238,6 +251,18 @@ export const invalidOptions = (option: string, value: unknown, expected: string)
   option,
   value,
   message: `invalid option \`${option}\`: expected ${expected}, got ${describe(value)}`,
+})
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const circuitOpen = (store: string, retryAt: number, details?: Details): CacheError => ({
+  _tag: 'CircuitOpen',
+  code: codes.CircuitOpen,
+  retryAt,
+  message: `the circuit breaker of store ${JSON.stringify(store)} is open after repeated failures; the cache is skipped until ${new Date(retryAt).toISOString()}`,
+  ...optional(details),
 })
 
 /**

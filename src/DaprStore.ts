@@ -22,6 +22,8 @@ import { Pool } from 'undici'
 import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
+import type { BreakerOptions, BreakerStore } from './Breaker.js'
+import { withBreaker } from './Breaker.js'
 import type { Store } from './Store.js'
 
 // -------------------------------------------------------------------------------------
@@ -41,6 +43,12 @@ export interface DaprStoreOptions {
   readonly apiToken?: string | undefined
   /** The deadline of each request, in milliseconds (default 5,000, as in the Python library). */
   readonly timeoutMs?: number | undefined
+  /** The deadline of reads (default `timeoutMs`): a cache read is worth waiting for only while it beats computing. */
+  readonly readTimeoutMs?: number | undefined
+  /** The deadline of writes and deletes (default `timeoutMs`). */
+  readonly writeTimeoutMs?: number | undefined
+  /** The circuit breaker (on by default: 5 failures in a row open it for 5 s); `false` turns it off. */
+  readonly breaker?: BreakerOptions | false | undefined
   /** Keep-alive connections to the sidecar (default 16). */
   readonly connections?: number | undefined
   /** Requests larger than this are not sent (default 4 MiB, the sidecar's own default limit). */
@@ -54,6 +62,8 @@ export interface DaprStoreOptions {
  * @since 0.1.0
  */
 export interface DaprStore extends Store {
+  /** The circuit breaker's state; always `closed` when it is turned off. */
+  readonly breaker: BreakerStore['breaker']
   /** The sidecar address in use (no token in it). */
   readonly url: string
   readonly storeName: string
@@ -240,9 +250,11 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     fail(CE.invalidOptions('apiToken', '(hidden)', 'a string without line breaks'))
   }
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000)
+  const readTimeoutMs = positiveInteger('readTimeoutMs', options.readTimeoutMs, timeoutMs)
+  const writeTimeoutMs = positiveInteger('writeTimeoutMs', options.writeTimeoutMs, timeoutMs)
   const connections = positiveInteger('connections', options.connections, 16)
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * MIB)
-  const { pool, release } = acquire(origin, connections, timeoutMs)
+  const { pool, release } = acquire(origin, connections, Math.max(readTimeoutMs, writeTimeoutMs))
 
   const statePath = `/v1.0/state/${pathSegment(storeName)}`
   const keyPath = (key: string) => `${statePath}/${pathSegment(key)}`
@@ -253,6 +265,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const send = async (
     request: Pick<Dispatcher.RequestOptions, 'method' | 'path' | 'headers' | 'body'>,
     key: string | undefined,
+    timeoutMs: number,
   ): Promise<E.Either<CacheError, { status: number; body: string }>> => {
     const controller = new AbortController()
     let timedOut = false
@@ -281,7 +294,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
     const checked = checkKey(key)
     if (E.isLeft(checked)) return checked
-    const answered = await send({ method: 'GET', path: keyPath(key), headers }, key)
+    const answered = await send({ method: 'GET', path: keyPath(key), headers }, key, readTimeoutMs)
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
     if (status === 204) return E.right(O.none)
@@ -306,7 +319,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
           CE.storeRejected(413, `not sent: the save request would be ${size} bytes, over the sidecar's limit of ${maxBodyBytes}`, { key }),
         )
       }
-      const answered = await send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key)
+      const answered = await send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
       if (E.isLeft(answered)) return answered
       const { status, body: answer } = answered.right
       return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, key))
@@ -315,14 +328,14 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const del = (key: string): TE.TaskEither<CacheError, void> => async () => {
     const checked = checkKey(key)
     if (E.isLeft(checked)) return checked
-    const answered = await send({ method: 'DELETE', path: keyPath(key), headers }, key)
+    const answered = await send({ method: 'DELETE', path: keyPath(key), headers }, key, writeTimeoutMs)
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
     return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, body, key))
   }
 
   const isReady = async (): Promise<boolean> => {
-    const answered = await send({ method: 'GET', path: '/v1.0/healthz/outbound', headers: {} }, undefined)
+    const answered = await send({ method: 'GET', path: '/v1.0/healthz/outbound', headers: {} }, undefined, readTimeoutMs)
     return E.isRight(answered) && answered.right.status === 204
   }
 
@@ -338,5 +351,21 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     }
   }
 
-  return { name: storeName, storeName, url: origin, get, set, delete: del, isReady, waitUntilReady, close: release }
+  const raw: Store = { name: storeName, get, set, delete: del }
+  const guarded: BreakerStore =
+    options.breaker === false
+      ? { ...raw, breaker: { state: () => 'closed', failures: () => 0, reset: () => undefined } }
+      : withBreaker(raw, options.breaker ?? {})
+  return {
+    name: storeName,
+    storeName,
+    url: origin,
+    get: guarded.get,
+    set: guarded.set,
+    delete: guarded.delete,
+    breaker: guarded.breaker,
+    isReady,
+    waitUntilReady,
+    close: release,
+  }
 }

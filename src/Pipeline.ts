@@ -57,6 +57,8 @@ export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
   (...args: Args): TE.TaskEither<E, A>
   /** Drops the entry for these arguments. A failure here is returned, never recovered from. */
   readonly invalidate: (...args: Args) => TE.TaskEither<CacheError, void>
+  /** How many keys have a lookup in flight in its single flight (always 0 without `withDedup`). */
+  readonly pending: () => number
 }
 
 /**
@@ -151,6 +153,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
   Object.defineProperty(cached, 'invalidate', {
     value: (...args: Args) => () => engine.invalidate(recipe, args),
   })
+  Object.defineProperty(cached, 'pending', { value: () => definition.dedup?.size() ?? 0 })
   Object.defineProperty(cached, DEFINITION, { value: definition })
   if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
   return cached

@@ -72,6 +72,8 @@ export interface CacheableFunction<Args extends ReadonlyArray<unknown>, R> {
   (...args: Args): Promise<R>
   /** Drops the entry for these arguments. Rejects with a `CacheError` when the store could not do it. */
   readonly invalidate: (...args: Args) => Promise<void>
+  /** How many keys have a call in flight now (the single flight's size). */
+  readonly pending: () => number
 }
 
 /**
@@ -208,6 +210,7 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
   Object.defineProperty(wrapped, 'invalidate', { value: invalidate })
+  Object.defineProperty(wrapped, 'pending', { value: cached.pending })
   Object.defineProperty(wrapped, INVALIDATE, { value: invalidate })
   return wrapped as CacheableFunction<ReadonlyArray<unknown>, unknown>
 }

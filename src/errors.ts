@@ -52,7 +52,7 @@ export class CacheSerializationError extends CacheError {
 }
 
 /**
- * The store could not be reached, or did not answer in time.
+ * The store could not be reached, did not answer in time, or is skipped while its breaker is open.
  *
  * @category model
  * @since 0.1.0
@@ -112,6 +112,7 @@ export const toError = (failure: CE.CacheError): CacheError => {
       return new CacheSerializationError(failure)
     case 'ConnectionError':
     case 'TimeoutError':
+    case 'CircuitOpen':
       return new CacheConnectionError(failure)
     case 'StoreRejected':
       return new CacheStoreError(failure)

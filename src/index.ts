@@ -21,6 +21,8 @@ export {
 export type { Store } from './Store.js'
 export type { Clock, ManualClock } from './Clock.js'
 export { manualClock, systemClock } from './Clock.js'
+export type { BreakerOptions, BreakerState, BreakerStore } from './Breaker.js'
+export { isStoreTrouble, withBreaker } from './Breaker.js'
 export type { DaprStore, DaprStoreOptions } from './DaprStore.js'
 export { daprStore } from './DaprStore.js'
 export type { MemoryStore, MemoryStoreOptions } from './MemoryStore.js'

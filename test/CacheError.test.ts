@@ -17,6 +17,7 @@ const samples: ReadonlyArray<CE.CacheError> = [
   CE.timeoutError(50, 't'),
   CE.storeRejected(500, 'r', { errorCode: 'ERR_STATE_GET' }),
   CE.invalidOptions('ttlSeconds', -1, 'a positive integer'),
+  CE.circuitOpen('cache', Date.UTC(2026, 0, 1)),
 ]
 
 describe('CacheError values', () => {
@@ -29,6 +30,7 @@ describe('CacheError values', () => {
       ['TimeoutError', 'E_CACHE_TIMEOUT'],
       ['StoreRejected', 'E_CACHE_STORE_REJECTED'],
       ['InvalidOptions', 'E_CACHE_INVALID_OPTIONS'],
+      ['CircuitOpen', 'E_CACHE_CIRCUIT_OPEN'],
     ])
   })
 
@@ -49,6 +51,7 @@ describe('CacheError values', () => {
       TimeoutError: (e) => `timeout:${e.timeoutMs}`,
       StoreRejected: (e) => `rejected:${e.status}:${e.errorCode ?? ''}`,
       InvalidOptions: (e) => `options:${e.option}`,
+      CircuitOpen: (e) => `open:${new Date(e.retryAt).toISOString()}`,
     })
     expect(samples.map(describe)).toEqual([
       'key',
@@ -58,6 +61,7 @@ describe('CacheError values', () => {
       'timeout:50',
       'rejected:500:ERR_STATE_GET',
       'options:ttlSeconds',
+      'open:2026-01-01T00:00:00.000Z',
     ])
   })
 
@@ -87,6 +91,7 @@ describe('toError', () => {
       CacheConnectionError,
       CacheStoreError,
       CacheOptionsError,
+      CacheConnectionError,
     ])
     for (const [index, error] of classes.entries()) {
       expect(error).toBeInstanceOf(CacheError)

@@ -1,0 +1,141 @@
+/**
+ * A circuit breaker around a `Store`, so that a dead or hanging store costs a few calls one timeout
+ * each and nearly nothing afterwards.
+ *
+ * Closed: operations go through; failures that say the store is in trouble (connection refused or
+ * reset, timeouts, 5xx answers) are counted, and any success resets the count. After
+ * `failureThreshold` such failures in a row the breaker opens: for `cooldownMs` every operation is a
+ * `CircuitOpen` error at once, without a request. Then it is half-open: one operation goes through as
+ * a probe while the others still fail fast; the probe's success closes the breaker, its failure opens
+ * it for another cool-down. Answers that are the caller's problem (a 4xx, a corrupt value, a bad key)
+ * do not count: the store is fine.
+ *
+ * It does not retry, queue or time out anything itself: the store's own deadlines do that.
+ *
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CacheError } from './CacheError.js'
+import * as CE from './CacheError.js'
+import type { Clock } from './Clock.js'
+import { systemClock } from './Clock.js'
+import { toError } from './errors.js'
+import type { Store } from './Store.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export interface BreakerOptions {
+  /** Consecutive store failures that open the breaker (default 5). */
+  readonly failureThreshold?: number | undefined
+  /** How long it stays open before one probe is let through, in milliseconds (default 5,000). */
+  readonly cooldownMs?: number | undefined
+  readonly clock?: Clock | undefined
+}
+
+/**
+ * @category model
+ * @since 0.1.0
+ */
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+/**
+ * A store behind a breaker, with its state visible.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface BreakerStore extends Store {
+  readonly breaker: {
+    readonly state: () => BreakerState
+    /** Consecutive store failures counted so far. */
+    readonly failures: () => number
+    /** Closes it by hand (after maintenance, say). */
+    readonly reset: () => void
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/**
+ * Whether a failure says the store itself is in trouble (rather than the request being wrong).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const isStoreTrouble = (error: CacheError): boolean =>
+  error._tag === 'ConnectionError' || error._tag === 'TimeoutError' || (error._tag === 'StoreRejected' && error.status >= 500)
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+const positiveInteger = (option: string, value: number | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value <= 0) throw toError(CE.invalidOptions(option, value, 'a positive integer'))
+  return value
+}
+
+/**
+ * `store` behind a circuit breaker. Options are checked here.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withBreaker = (store: Store, options: BreakerOptions = {}): BreakerStore => {
+  const failureThreshold = positiveInteger('breaker.failureThreshold', options.failureThreshold, 5)
+  const cooldownMs = positiveInteger('breaker.cooldownMs', options.cooldownMs, 5_000)
+  const clock = options.clock ?? systemClock
+
+  let failures = 0
+  let openUntil = 0 // 0: closed
+  let probing = false
+
+  const state = (): BreakerState => (openUntil === 0 ? 'closed' : clock.now() < openUntil ? 'open' : 'half-open')
+
+  const guard =
+    <A>(operation: () => TE.TaskEither<CacheError, A>, key: string): TE.TaskEither<CacheError, A> =>
+    async () => {
+      let probe = false
+      if (openUntil !== 0) {
+        if (clock.now() < openUntil || probing) return E.left(CE.circuitOpen(store.name, Math.max(openUntil, clock.now()), { key }))
+        probing = true // half-open: this call is the one probe
+        probe = true
+      }
+      const result = await operation()()
+      if (probe) probing = false
+      if (E.isLeft(result) && isStoreTrouble(result.left)) {
+        failures++
+        if (probe || failures >= failureThreshold) openUntil = clock.now() + cooldownMs
+      } else {
+        failures = 0
+        openUntil = 0
+      }
+      return result
+    }
+
+  return {
+    name: store.name,
+    get: (key) => guard(() => store.get(key), key),
+    set: (key, value, ttlSeconds) => guard(() => store.set(key, value, ttlSeconds), key),
+    delete: (key) => guard(() => store.delete(key), key),
+    ...(store.close === undefined ? {} : { close: store.close }),
+    breaker: {
+      state,
+      failures: () => failures,
+      reset: () => {
+        failures = 0
+        openUntil = 0
+        probing = false
+      },
+    },
+  }
+}
