@@ -7,12 +7,14 @@
  * - `recordMiss`: the store answered that it had nothing (or had an expired entry); latency covers the read.
  *   A read that failed is an error, not a miss.
  * - `recordWrite`: a value was written; `sizeBytes` is its serialized size. Recorded after the store
- *   accepted it (unlike the Python library, which counted refused writes too).
+ *   accepted it (unlike the Python library, which counted refused writes too); its context says how
+ *   long the write took.
  * - `recordError`: any cache-side failure (key, read, decode, validation, write, delete).
  * - `recordCoalesced` (optional): a call joined a lookup already in flight for its key and did not
  *   touch the store itself.
  *
- * Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps
+ * Every record also gets a `MetricsContext` (the function's name and the store's), for sinks that
+ * label by them. Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps
  * exact totals and per-key figures for at most `maxKeys` keys (least recently updated dropped first),
  * so it stays bounded under any key cardinality. OpenTelemetry is a separate sink.
  *
@@ -25,16 +27,40 @@ import type { CacheError } from './CacheError.js'
 // -------------------------------------------------------------------------------------
 
 /**
+ * Which cached function and which store a record is about: the same object for every record of one
+ * pipeline, so a sink can cache what it derives from it.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface MetricsContext {
+  /** The cached function's name (the middle part of its keys), when it has one. */
+  readonly name: string | undefined
+  /** The store's name. */
+  readonly store: string
+}
+
+/**
+ * A write's context, with how long the write took.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface WriteContext extends MetricsContext {
+  readonly latencyMs: number
+}
+
+/**
  * @category model
  * @since 0.1.0
  */
 export interface CacheMetrics {
-  recordHit(key: string, latencyMs: number): void
-  recordMiss(key: string, latencyMs: number): void
-  recordWrite(key: string, sizeBytes: number): void
+  recordHit(key: string, latencyMs: number, context?: MetricsContext): void
+  recordMiss(key: string, latencyMs: number, context?: MetricsContext): void
+  recordWrite(key: string, sizeBytes: number, context?: WriteContext): void
   /** `key` is undefined when the failure was in building the key itself. */
-  recordError(key: string | undefined, error: CacheError): void
-  recordCoalesced?(key: string): void
+  recordError(key: string | undefined, error: CacheError, context?: MetricsContext): void
+  recordCoalesced?(key: string, context?: MetricsContext): void
 }
 
 /**
@@ -114,11 +140,11 @@ export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics
     }
   }
   return {
-    recordHit: (key, latencyMs) => each((sink) => sink.recordHit(key, latencyMs)),
-    recordMiss: (key, latencyMs) => each((sink) => sink.recordMiss(key, latencyMs)),
-    recordWrite: (key, sizeBytes) => each((sink) => sink.recordWrite(key, sizeBytes)),
-    recordError: (key, error) => each((sink) => sink.recordError(key, error)),
-    recordCoalesced: (key) => each((sink) => sink.recordCoalesced?.(key)),
+    recordHit: (key, latencyMs, context) => each((sink) => sink.recordHit(key, latencyMs, context)),
+    recordMiss: (key, latencyMs, context) => each((sink) => sink.recordMiss(key, latencyMs, context)),
+    recordWrite: (key, sizeBytes, context) => each((sink) => sink.recordWrite(key, sizeBytes, context)),
+    recordError: (key, error, context) => each((sink) => sink.recordError(key, error, context)),
+    recordCoalesced: (key, context) => each((sink) => sink.recordCoalesced?.(key, context)),
   }
 }
 

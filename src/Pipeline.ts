@@ -145,6 +145,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     dedup: definition.dedup,
     fence: fence(),
     metrics: combineMetrics(definition.metrics),
+    context: { name: definition.name, store: definition.store.name },
     onCacheError: definition.onCacheError,
   }
   const cached = function (this: unknown, ...args: Args) {

@@ -31,8 +31,18 @@ export type { DefaultKeyBuilder, KeyBuilder } from './Key.js'
 export { defaultKeyBuilder, hashInput, makeKey } from './Key.js'
 export type { SafeSerializer, Serializer } from './Serializer.js'
 export { jsonSerializer, msgpackSerializer } from './Serializer.js'
-export type { CacheMetrics, CacheStats, InMemoryMetricsOptions, KeyStats, KeyStatsField } from './Metrics.js'
+export type {
+  CacheMetrics,
+  CacheStats,
+  InMemoryMetricsOptions,
+  KeyStats,
+  KeyStatsField,
+  MetricsContext,
+  WriteContext,
+} from './Metrics.js'
 export { InMemoryMetrics, combineMetrics, noMetrics } from './Metrics.js'
+export type { OpenTelemetryMetricsOptions } from './OpenTelemetryMetrics.js'
+export { OpenTelemetryMetrics } from './OpenTelemetryMetrics.js'
 export type { ErrorReporter, Logger } from './Logger.js'
 export { cacheWarnings, silentLogger } from './Logger.js'
 export type { Dedup } from './Dedup.js'

@@ -19,7 +19,7 @@ import * as CE from '../CacheError.js'
 import type { Dedup } from '../Dedup.js'
 import type { Fence } from './fence.js'
 import type { ErrorReporter } from '../Logger.js'
-import type { CacheMetrics } from '../Metrics.js'
+import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 
@@ -42,6 +42,8 @@ export interface Recipe {
   /** Keeps a computation that began before an invalidation from storing its value. */
   readonly fence: Fence
   readonly metrics: CacheMetrics
+  /** Passed with every metrics record: which function, which store. */
+  readonly context: MetricsContext
   /** Set: cache failures are reported here and the call runs uncached. Unset: they are the result. */
   readonly onCacheError: ErrorReporter | undefined
 }
@@ -71,14 +73,18 @@ const ttlFor = (recipe: Recipe, value: unknown): E.Either<CacheError, number> =>
     : E.left(CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds'))
 }
 
-/** Serializes and stores a fresh value. */
-const write = async (recipe: Recipe, key: string, value: unknown): Promise<E.Either<CacheError, number>> => {
+/** Serializes and stores a fresh value; records the write when the store took it. */
+const write = async (recipe: Recipe, key: string, value: unknown): Promise<E.Either<CacheError, void>> => {
   const ttl = ttlFor(recipe, value)
   if (E.isLeft(ttl)) return ttl
   const bytes = recipe.serializer.trySerialize(value)
   if (E.isLeft(bytes)) return bytes
+  const started = performance.now()
   const stored = await recipe.store.set(key, bytes.right, ttl.right)()
-  return E.isLeft(stored) ? stored : E.right(bytes.right.byteLength)
+  if (E.isRight(stored)) {
+    recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
+  }
+  return stored
 }
 
 /** Decodes stored bytes and, when the recipe has a decoder, validates them. */
@@ -98,7 +104,7 @@ const failed = async (
   recover: () => Promise<Outcome>,
 ): Promise<Outcome> => {
   const located = key === undefined ? error : CE.withKey(key)(error)
-  recipe.metrics.recordError(key, located)
+  recipe.metrics.recordError(key, located, recipe.context)
   if (recipe.onCacheError === undefined) return E.left(located)
   recipe.onCacheError(key, located)
   return recover()
@@ -121,18 +127,18 @@ const lookupOrCompute = async (
   }
   const cached = E.isRight(found) && O.isSome(found.right) ? read(recipe, found.right.value) : undefined
   if (cached !== undefined && E.isRight(cached)) {
-    recipe.metrics.recordHit(key, performance.now() - started)
+    recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
     return cached
   }
   const bad = unreadable ?? (cached !== undefined && E.isLeft(cached) ? cached.left : undefined)
   if (bad !== undefined) {
     // Unreadable or of an old shape: counted, then recomputed and overwritten below.
     const located = CE.withKey(key)(bad)
-    recipe.metrics.recordError(key, located)
+    recipe.metrics.recordError(key, located, recipe.context)
     if (recipe.onCacheError === undefined) return E.left(located)
     recipe.onCacheError(key, located)
   } else {
-    recipe.metrics.recordMiss(key, performance.now() - started)
+    recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
   }
 
   const ticket = recipe.fence.begin(key)
@@ -142,7 +148,6 @@ const lookupOrCompute = async (
     if (!recipe.fence.mayWrite(key, ticket)) return fresh // invalidated while computing: not stored
     const written = await write(recipe, key, fresh.right)
     if (E.isLeft(written)) return failed(recipe, key, written.left, () => Promise.resolve(fresh))
-    recipe.metrics.recordWrite(key, written.right)
     // An invalidation that arrived while the write was on its way must still win.
     if (!recipe.fence.mayWrite(key, ticket)) await recipe.store.delete(key)()
     return fresh
@@ -160,7 +165,7 @@ export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>)
   return dedup.run(
     key.right,
     () => lookupOrCompute(recipe, key.right, self, args),
-    recipe.metrics.recordCoalesced === undefined ? undefined : (joined) => recipe.metrics.recordCoalesced?.(joined),
+    recipe.metrics.recordCoalesced === undefined ? undefined : (joined) => recipe.metrics.recordCoalesced?.(joined, recipe.context),
   )
 }
 
@@ -168,7 +173,7 @@ export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>)
 export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {
   const key = recipe.key(args)
   if (E.isLeft(key)) {
-    recipe.metrics.recordError(undefined, key.left)
+    recipe.metrics.recordError(undefined, key.left, recipe.context)
     return key
   }
   recipe.fence.invalidate(key.right)
@@ -176,7 +181,7 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   const deleted = await recipe.store.delete(key.right)()
   if (E.isLeft(deleted)) {
     const located = CE.withKey(key.right)(deleted.left)
-    recipe.metrics.recordError(key.right, located)
+    recipe.metrics.recordError(key.right, located, recipe.context)
     return E.left(located)
   }
   return deleted
