@@ -17,6 +17,8 @@
  *
  * @since 0.1.0
  */
+import type { Tracer } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError as CacheErrorValue } from './CacheError.js'
 import * as CE from './CacheError.js'
@@ -60,6 +62,8 @@ export interface CacheableOptions {
   readonly metrics?: CacheMetrics | ReadonlyArray<CacheMetrics> | undefined
   /** Where rate-limited warnings about cache failures go (default `console`). */
   readonly logger?: Logger | undefined
+  /** Traces every call: an OpenTelemetry `Tracer`, or `true` for the global one. Off by default. */
+  readonly tracer?: Tracer | boolean | undefined
 }
 
 /**
@@ -105,6 +109,7 @@ const known: ReadonlySet<string> = new Set<keyof CacheableOptions>([
   'serializer',
   'metrics',
   'logger',
+  'tracer',
 ])
 
 const fail = (error: CacheErrorValue): never => {
@@ -142,6 +147,14 @@ const resolve = (options: CacheableOptions) => {
       fail(CE.invalidOptions('metrics', sink, 'a CacheMetrics sink (recordHit, recordMiss, recordWrite, recordError)'))
     }
   }
+  const tracer =
+    options.tracer === undefined || options.tracer === false
+      ? undefined
+      : options.tracer === true
+        ? trace.getTracer('dapr-state-cache')
+        : hasMethods(options.tracer, 'startSpan')
+          ? options.tracer
+          : fail(CE.invalidOptions('tracer', options.tracer, 'an OpenTelemetry Tracer, or true for the global one'))
   if (options.logger !== undefined && !hasMethods(options.logger, 'warn')) {
     fail(CE.invalidOptions('logger', options.logger, 'an object with a warn method'))
   }
@@ -160,6 +173,7 @@ const resolve = (options: CacheableOptions) => {
     keyBuilder: options.keyBuilder,
     serializer: options.serializer,
     metrics,
+    tracer,
     onCacheError: cacheWarnings({ logger: options.logger }),
   }
 }
@@ -182,6 +196,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     dedup: dedup(),
     metrics: resolved.metrics,
     onCacheError: resolved.onCacheError,
+    tracer: resolved.tracer,
   }
   return fromDefinition(definition)
 }

@@ -55,6 +55,7 @@ export {
   withKey,
   withMetrics,
   withSerializer,
+  withTracing,
   withTtl,
 } from './Pipeline.js'
 export type { Cacheable, CacheableFunction, CacheableOptions } from './cacheable.js'

@@ -11,6 +11,7 @@
  * and recovered from by running the function uncached (`onCacheError` set, see `orElseUncached`).
  * The function's own failure is returned as is and never written.
  */
+import type { Tracer } from '@opentelemetry/api'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
@@ -18,6 +19,8 @@ import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import type { Dedup } from '../Dedup.js'
 import type { Fence } from './fence.js'
+import type { CallSpan } from './tracing.js'
+import { endStoreSpan, startCall } from './tracing.js'
 import type { ErrorReporter } from '../Logger.js'
 import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
@@ -44,6 +47,8 @@ export interface Recipe {
   readonly metrics: CacheMetrics
   /** Passed with every metrics record: which function, which store. */
   readonly context: MetricsContext
+  /** Spans for every call when set; nothing at all when not. */
+  readonly tracer: Tracer | undefined
   /** Set: cache failures are reported here and the call runs uncached. Unset: they are the result. */
   readonly onCacheError: ErrorReporter | undefined
 }
@@ -74,13 +79,15 @@ const ttlFor = (recipe: Recipe, value: unknown): E.Either<CacheError, number> =>
 }
 
 /** Serializes and stores a fresh value; records the write when the store took it. */
-const write = async (recipe: Recipe, key: string, value: unknown): Promise<E.Either<CacheError, void>> => {
+const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Promise<E.Either<CacheError, void>> => {
   const ttl = ttlFor(recipe, value)
   if (E.isLeft(ttl)) return ttl
   const bytes = recipe.serializer.trySerialize(value)
   if (E.isLeft(bytes)) return bytes
+  const span = call?.store('set')
   const started = performance.now()
   const stored = await recipe.store.set(key, bytes.right, ttl.right)()
+  if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
   if (E.isRight(stored)) {
     recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
   }
@@ -94,20 +101,33 @@ const read = (recipe: Recipe, bytes: Uint8Array): E.Either<CacheError, unknown> 
 }
 
 /**
- * A cache failure on the way: counted, then either the result (strict) or reported and recovered
- * from by `recover`.
+ * A cache failure on the way: counted and traced; then it is the result (a strict recipe, returned
+ * here), or it is reported and the caller recovers (undefined).
  */
-const failed = async (
+const cacheFailure = (
   recipe: Recipe,
   key: string | undefined,
   error: CacheError,
-  recover: () => Promise<Outcome>,
-): Promise<Outcome> => {
+  call: CallSpan | undefined,
+): E.Left<CacheError> | undefined => {
   const located = key === undefined ? error : CE.withKey(key)(error)
   recipe.metrics.recordError(key, located, recipe.context)
-  if (recipe.onCacheError === undefined) return E.left(located)
+  call?.cacheFailure(located)
+  if (recipe.onCacheError === undefined) {
+    call?.result('error', located)
+    return { _tag: 'Left', left: located }
+  }
   recipe.onCacheError(key, located)
-  return recover()
+  call?.result('fallback')
+  return undefined
+}
+
+/** Runs the function, inside its own span when the call is traced; notes its failure. */
+const computeTraced = async (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Promise<Outcome> => {
+  if (call === undefined) return compute(recipe, self, args)
+  const fresh = await call.compute(() => compute(recipe, self, args))
+  if (E.isLeft(fresh)) call.result('error', fresh.left)
+  return fresh
 }
 
 /** The whole flow for one key: read; on a miss (or an unreadable entry), compute and write. */
@@ -116,38 +136,41 @@ const lookupOrCompute = async (
   key: string,
   self: unknown,
   args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
 ): Promise<Outcome> => {
+  const span = call?.store('get')
   const started = performance.now()
   const found = await recipe.store.get(key)()
+  if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
   // A store that answered with bytes it could not decode has a corrupt entry, not a problem of its own.
   const unreadable = E.isLeft(found) && found.left._tag === 'SerializationError' ? found.left : undefined
   if (E.isLeft(found) && unreadable === undefined) {
     // The store is in trouble: run uncached, and do not add a write to its load.
-    return failed(recipe, key, found.left, () => compute(recipe, self, args))
+    return cacheFailure(recipe, key, found.left, call) ?? computeTraced(recipe, self, args, call)
   }
   const cached = E.isRight(found) && O.isSome(found.right) ? read(recipe, found.right.value) : undefined
   if (cached !== undefined && E.isRight(cached)) {
     recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
+    call?.result('hit')
     return cached
   }
   const bad = unreadable ?? (cached !== undefined && E.isLeft(cached) ? cached.left : undefined)
   if (bad !== undefined) {
     // Unreadable or of an old shape: counted, then recomputed and overwritten below.
-    const located = CE.withKey(key)(bad)
-    recipe.metrics.recordError(key, located, recipe.context)
-    if (recipe.onCacheError === undefined) return E.left(located)
-    recipe.onCacheError(key, located)
+    const strict = cacheFailure(recipe, key, bad, call)
+    if (strict !== undefined) return strict
   } else {
     recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
+    call?.result('miss')
   }
 
   const ticket = recipe.fence.begin(key)
   try {
-    const fresh = await compute(recipe, self, args)
+    const fresh = await computeTraced(recipe, self, args, call)
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, ticket)) return fresh // invalidated while computing: not stored
-    const written = await write(recipe, key, fresh.right)
-    if (E.isLeft(written)) return failed(recipe, key, written.left, () => Promise.resolve(fresh))
+    const written = await write(recipe, key, fresh.right, call)
+    if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
     // An invalidation that arrived while the write was on its way must still win.
     if (!recipe.fence.mayWrite(key, ticket)) await recipe.store.delete(key)()
     return fresh
@@ -156,17 +179,31 @@ const lookupOrCompute = async (
   }
 }
 
+const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Promise<Outcome> => {
+  const key = recipe.key(args)
+  if (E.isLeft(key)) {
+    return Promise.resolve(cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call))
+  }
+  call?.key(key.right)
+  const dedup = recipe.dedup
+  if (dedup === undefined) return lookupOrCompute(recipe, key.right, self, args, call)
+  const onJoin =
+    call !== undefined
+      ? (joined: string) => {
+          call.result('coalesced')
+          recipe.metrics.recordCoalesced?.(joined, recipe.context)
+        }
+      : recipe.metrics.recordCoalesced === undefined
+        ? undefined
+        : (joined: string) => recipe.metrics.recordCoalesced?.(joined, recipe.context)
+  return dedup.run(key.right, () => lookupOrCompute(recipe, key.right, self, args, call), onJoin)
+}
+
 /** One cached call. Never rejects. */
 export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => {
-  const key = recipe.key(args)
-  if (E.isLeft(key)) return failed(recipe, undefined, key.left, () => compute(recipe, self, args))
-  const dedup = recipe.dedup
-  if (dedup === undefined) return lookupOrCompute(recipe, key.right, self, args)
-  return dedup.run(
-    key.right,
-    () => lookupOrCompute(recipe, key.right, self, args),
-    recipe.metrics.recordCoalesced === undefined ? undefined : (joined) => recipe.metrics.recordCoalesced?.(joined, recipe.context),
-  )
+  if (recipe.tracer === undefined) return lookup(recipe, self, args, undefined)
+  const call = startCall(recipe.tracer, recipe.context)
+  return lookup(recipe, self, args, call).finally(call.end)
 }
 
 /** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
