@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
@@ -65,7 +65,10 @@ export const hashInput = (args: ReadonlyArray<unknown>): E.Either<CacheError, st
  * @category constructors
  * @since 0.1.0
  */
-export const hash = (input: string): string => createHash('sha256').update(input, 'utf8').digest('hex').slice(0, 16)
+export const hash: (input: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (input) => (crypto as unknown as { hash: (algorithm: string, data: string, encoding: 'hex') => string }).hash('sha256', input, 'hex').slice(0, 16)
+    : (input) => crypto.createHash('sha256').update(input, 'utf8').digest('hex').slice(0, 16)
 
 /**
  * `{prefix}:{name}:{hash}` for a call with `args`.
@@ -111,6 +114,9 @@ export const checkKey = (key: unknown): E.Either<CacheError, string> => {
 // instances
 // -------------------------------------------------------------------------------------
 
+const MEMO_ENTRIES = 4096
+const MEMO_INPUT_CHARS = 512
+
 /**
  * The default, Python-compatible key builder for `prefix` (default `"cache"`). A bad prefix throws a
  * `CacheOptionsError`.
@@ -121,7 +127,21 @@ export const checkKey = (key: unknown): E.Either<CacheError, string> => {
 export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   const checked = checkKeyPart('keyPrefix', prefix)
   if (E.isLeft(checked)) throw toError(checked.left)
-  const tryBuildKey = (name: string, args: ReadonlyArray<unknown>) => makeKey(prefix, name, args)
+  // Hot keys are built again and again: remember the hash of short inputs (bounded, made here).
+  const hashes = new Map<string, string>()
+  const tryBuildKey = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
+    const encoded = encodeArgs(args)
+    if (!encoded.ok) return E.left(CE.keyError(encoded.message))
+    let digest = hashes.get(encoded.json)
+    if (digest === undefined) {
+      digest = hash(encoded.json)
+      if (encoded.json.length <= MEMO_INPUT_CHARS) {
+        if (hashes.size >= MEMO_ENTRIES) hashes.clear()
+        hashes.set(encoded.json, digest)
+      }
+    }
+    return E.right(`${prefix}:${name}:${digest}`)
+  }
   return {
     prefix,
     tryBuildKey,

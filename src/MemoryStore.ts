@@ -3,7 +3,8 @@
  *
  * Values are kept as the serialized bytes the engine hands over (copied in and copied out), so a
  * value read from memory behaves exactly like one read from Dapr: nobody shares a mutable object.
- * It is bounded by entry count and by bytes, evicting the least recently used entry first, and
+ * It is bounded by entry count and by bytes, evicting entries not used recently first (a second-chance
+ * approximation of least-recently-used that costs a read nothing but setting a flag), and
  * honours TTLs to the millisecond of its clock: an entry written at `t` with `ttlSeconds = n` is
  * readable while `now < t + n * 1000`. Expired entries are dropped lazily (no timers to leak).
  *
@@ -56,6 +57,8 @@ interface Entry {
   readonly bytes: Uint8Array
   readonly expiresAt: number
   readonly size: number
+  /** Read since it was last considered for eviction. */
+  used: boolean
 }
 
 // -------------------------------------------------------------------------------------
@@ -89,7 +92,9 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const clock = options.clock ?? systemClock
   const name = options.name ?? 'memory'
 
-  // A Map iterates in insertion order: re-inserting on every read keeps the least recently used first.
+  // A Map iterates in insertion order. A read only marks its entry as used; eviction walks from the
+  // oldest insertion, gives a used entry a second chance (moved to the back, mark cleared) and drops
+  // the first one that was not used.
   const entries = new Map<string, Entry>()
   let bytes = 0
 
@@ -99,9 +104,17 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   }
 
   const evictUntilFits = (incoming: number): void => {
-    for (const [key, entry] of entries) {
-      if (entries.size < maxEntries && bytes + incoming <= maxBytes) return
-      remove(key, entry)
+    while (entries.size > 0 && (entries.size >= maxEntries || bytes + incoming > maxBytes)) {
+      for (const [key, entry] of entries) {
+        if (entry.used && clock.now() < entry.expiresAt) {
+          entry.used = false
+          entries.delete(key)
+          entries.set(key, entry)
+          continue
+        }
+        remove(key, entry)
+        break
+      }
     }
   }
 
@@ -112,8 +125,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
       remove(key, entry)
       return right(O.none)
     }
-    entries.delete(key)
-    entries.set(key, entry)
+    entry.used = true
     return right(O.some(entry.bytes.slice()))
   }
 
@@ -132,7 +144,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
       const previous = entries.get(key)
       if (previous !== undefined) remove(key, previous)
       evictUntilFits(size)
-      entries.set(key, { bytes: value.slice(), expiresAt: clock.now() + ttlSeconds * 1000, size })
+      entries.set(key, { bytes: value.slice(), expiresAt: clock.now() + ttlSeconds * 1000, size, used: false })
       bytes += size
       return right(undefined)
     }

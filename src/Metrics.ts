@@ -122,6 +122,49 @@ export const noMetrics: CacheMetrics = {
   recordError: () => undefined,
 }
 
+/** One sink, each record guarded, without allocating per record. */
+const guarded = (sink: CacheMetrics): CacheMetrics => ({
+  recordHit: (key, latencyMs, context) => {
+    try {
+      sink.recordHit(key, latencyMs, context)
+    } catch {
+      // A metrics sink must never be the reason a call fails.
+    }
+  },
+  recordMiss: (key, latencyMs, context) => {
+    try {
+      sink.recordMiss(key, latencyMs, context)
+    } catch {
+      // As above.
+    }
+  },
+  recordWrite: (key, sizeBytes, context) => {
+    try {
+      sink.recordWrite(key, sizeBytes, context)
+    } catch {
+      // As above.
+    }
+  },
+  recordError: (key, error, context) => {
+    try {
+      sink.recordError(key, error, context)
+    } catch {
+      // As above.
+    }
+  },
+  ...(sink.recordCoalesced === undefined
+    ? {}
+    : {
+        recordCoalesced: (key: string, context?: MetricsContext) => {
+          try {
+            sink.recordCoalesced?.(key, context)
+          } catch {
+            // As above.
+          }
+        },
+      }),
+})
+
 /**
  * One sink that forwards to several, each guarded so that a throwing sink neither breaks the call
  * nor keeps the others from recording.
@@ -130,6 +173,8 @@ export const noMetrics: CacheMetrics = {
  * @since 0.1.0
  */
 export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics => {
+  if (sinks.length === 0) return noMetrics
+  if (sinks.length === 1) return guarded(sinks[0] as CacheMetrics)
   const each = (record: (sink: CacheMetrics) => void): void => {
     for (const sink of sinks) {
       try {

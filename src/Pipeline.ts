@@ -102,6 +102,13 @@ export interface Definition extends Parts {
 }
 
 const DEFINITION = Symbol('dapr-state-cache/definition')
+const RUN = Symbol('dapr-state-cache/run')
+
+/** The engine's call for a cached function, without the `TaskEither` thunk: for the Promise facade. */
+export const runnerOf =
+  (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>) =>
+  (self: unknown, args: ReadonlyArray<unknown>): Promise<E.Either<unknown, unknown>> =>
+    (cached as unknown as { [RUN]: (self: unknown, args: ReadonlyArray<unknown>) => Promise<E.Either<unknown, unknown>> })[RUN](self, args)
 
 const DEFAULT_TTL_SECONDS = 3600
 const DEFAULT_PREFIX = 'cache'
@@ -148,6 +155,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     dedup: definition.dedup,
     fence: fence(),
     metrics: combineMetrics(definition.metrics),
+    timed: definition.metrics.length > 0,
     context: { name: definition.name, store: definition.store.name },
     tracer: definition.tracer,
     onCacheError: definition.onCacheError,
@@ -159,6 +167,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     value: (...args: Args) => () => engine.invalidate(recipe, args),
   })
   Object.defineProperty(cached, 'pending', { value: () => definition.dedup?.size() ?? 0 })
+  Object.defineProperty(cached, RUN, { value: (self: unknown, args: ReadonlyArray<unknown>) => engine.run(recipe, self, args) })
   Object.defineProperty(cached, DEFINITION, { value: definition })
   if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
   return cached

@@ -30,7 +30,7 @@ import type { Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
 import type { Cached, Definition } from './Pipeline.js'
-import { define, fromDefinition } from './Pipeline.js'
+import { define, fromDefinition, runnerOf } from './Pipeline.js'
 import type { Serializer } from './Serializer.js'
 import type { Store } from './Store.js'
 import { daprStore } from './DaprStore.js'
@@ -218,9 +218,10 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
     fail(CE.invalidOptions('name', undefined, 'a name for an anonymous function (it is part of every key)'))
   }
   const cached = pipeline(resolved, fn, name)
+  const run = runnerOf(cached)
   const invalidate = (...args: ReadonlyArray<unknown>): Promise<void> => cached.invalidate(...args)().then(invalidation)
   const wrapped = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return Reflect.apply(cached, this, args)().then(unwrap)
+    return run(this, args).then(unwrap)
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
@@ -269,7 +270,7 @@ const decorate = (
     pipelineFor(this)
   })
   const replacement = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return Reflect.apply(pipelineFor(this), this, args)().then(unwrap)
+    return runnerOf(pipelineFor(this))(this, args).then(unwrap)
   }
   const invalidate = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<void> {
     return pipelineFor(this).invalidate(...args)().then(invalidation)

@@ -45,6 +45,8 @@ export interface Recipe {
   /** Keeps a computation that began before an invalidation from storing its value. */
   readonly fence: Fence
   readonly metrics: CacheMetrics
+  /** Whether anything records latencies (when not, no clock is read). */
+  readonly timed: boolean
   /** Passed with every metrics record: which function, which store. */
   readonly context: MetricsContext
   /** Spans for every call when set; nothing at all when not. */
@@ -85,10 +87,10 @@ const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan
   const bytes = recipe.serializer.trySerialize(value)
   if (E.isLeft(bytes)) return bytes
   const span = call?.store('set')
-  const started = performance.now()
+  const started = recipe.timed ? performance.now() : 0
   const stored = await recipe.store.set(key, bytes.right, ttl.right)()
   if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
-  if (E.isRight(stored)) {
+  if (E.isRight(stored) && recipe.timed) {
     recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
   }
   return stored
@@ -139,7 +141,7 @@ const lookupOrCompute = async (
   call: CallSpan | undefined,
 ): Promise<Outcome> => {
   const span = call?.store('get')
-  const started = performance.now()
+  const started = recipe.timed ? performance.now() : 0
   const found = await recipe.store.get(key)()
   if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
   // A store that answered with bytes it could not decode has a corrupt entry, not a problem of its own.
@@ -150,7 +152,7 @@ const lookupOrCompute = async (
   }
   const cached = E.isRight(found) && O.isSome(found.right) ? read(recipe, found.right.value) : undefined
   if (cached !== undefined && E.isRight(cached)) {
-    recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
+    if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
     call?.result('hit')
     return cached
   }
@@ -160,7 +162,7 @@ const lookupOrCompute = async (
     const strict = cacheFailure(recipe, key, bad, call)
     if (strict !== undefined) return strict
   } else {
-    recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
+    if (recipe.timed) recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
     call?.result('miss')
   }
 

@@ -39,6 +39,8 @@ export interface FaultOptions {
   readonly key?: string | undefined
   /** Only the next N matching requests (default: until removed). */
   readonly times?: number | undefined
+  /** Each matching request is hit with this probability, from 0 to 1 (default 1). */
+  readonly probability?: number | undefined
   readonly delayMs?: number | undefined
   readonly status?: number | undefined
   readonly errorCode?: string | undefined
@@ -78,6 +80,9 @@ export const faultTable = (): FaultTable => {
       if (options.times !== undefined && !(Number.isSafeInteger(options.times) && options.times > 0)) {
         throw new RangeError(`fault option \`times\` must be a positive integer, got ${String(options.times)}`)
       }
+      if (options.probability !== undefined && !(options.probability >= 0 && options.probability <= 1)) {
+        throw new RangeError(`fault option \`probability\` must be between 0 and 1, got ${String(options.probability)}`)
+      }
       const fault: Fault = { ...options, remaining: options.times ?? Number.POSITIVE_INFINITY, hits: 0 }
       faults.push(fault)
       return {
@@ -92,6 +97,7 @@ export const faultTable = (): FaultTable => {
         const fault = faults[i] as Fault
         if (fault.route !== undefined && fault.route !== request.route) continue
         if (fault.key !== undefined && fault.key !== request.key) continue
+        if (fault.probability !== undefined && Math.random() >= fault.probability) continue
         fault.hits++
         fault.remaining--
         if (fault.remaining <= 0) faults.splice(i, 1)

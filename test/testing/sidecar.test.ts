@@ -444,6 +444,22 @@ describe('test sidecar: the rest of its contract', () => {
     }
   })
 
+  it('a fault with a probability hits about that share of requests', async () => {
+    const sidecar = await startTestSidecar()
+    try {
+      const handle = sidecar.fault({ route: 'get', kind: 'status', probability: 0.5 })
+      const statuses = []
+      for (let i = 0; i < 200; i++) statuses.push((await call(sidecar, 'GET', '/v1.0/state/cache/k')).status)
+      const failed = statuses.filter((status) => status === 500).length
+      expect(failed).toBe(handle.hits())
+      expect(failed).toBeGreaterThan(60)
+      expect(failed).toBeLessThan(140)
+      expect(() => sidecar.fault({ kind: 'reset', probability: 2 })).toThrow(/probability/)
+    } finally {
+      await sidecar.close()
+    }
+  })
+
   it('close() ends hanging requests and is idempotent', async () => {
     const sidecar = await startTestSidecar()
     sidecar.fault({ kind: 'hang' })

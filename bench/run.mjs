@@ -1,0 +1,353 @@
+// `npm run bench` (or `npm run bench -- --quick`): this library next to the protocol's floor and to
+// the caches a user would pick instead, measured in the same run, interleaved. Every figure is the
+// median of the repetitions with its min-max; every comparison a ratio of medians from this run.
+// Keys and values are made before any timed code. Writes bench/results.json and bench/results.md.
+import { readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { Pool } from 'undici'
+import { LRUCache } from 'lru-cache'
+import { BentoCache, bentostore } from 'bentocache'
+import { memoryDriver } from 'bentocache/drivers/memory'
+import { createCache as createCacheManager } from 'cache-manager'
+import { Cacheable } from 'cacheable'
+import { createCache as createDedupeCache } from 'async-cache-dedupe'
+import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
+import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
+import { fmt, interleaved, load, median, quick, sidecarProcess, summary, table, throughput } from './lib.mjs'
+
+const REPS = quick ? 5 : 7
+const MS = quick ? 150 : 400
+const LOAD_MS = quick ? 300 : 1000
+const sections = []
+const json = {}
+const section = (title, body) => {
+  sections.push(`### ${title}\n\n${body}\n`)
+  console.log(`\n### ${title}\n\n${body}`)
+}
+const range = ({ median: m, min, max }, digits = 0) => `${fmt(m, digits)} (${fmt(min, digits)}-${fmt(max, digits)})`
+
+// A 15-field object, as a typical cached row.
+const row = (i) => ({
+  id: i, sku: `sku-${i}`, name: `Product number ${i}`, price: 19.99 + i, currency: 'EUR', stock: i % 17, active: i % 2 === 0,
+  tags: ['a', 'b', 'c'], createdAt: '2026-01-02T03:04:05Z', rating: 4.5, vendor: 'acme', weight: 1.25, color: 'blue', size: 'M', notes: null,
+})
+
+/** A serializer that keeps values by reference, so the engine's own cost shows. */
+const identitySerializer = () => {
+  const values = []
+  return {
+    serialize: (value) => {
+      values.push(value)
+      return Uint32Array.of(values.length - 1).buffer && new Uint8Array(Uint32Array.of(values.length - 1).buffer)
+    },
+    deserialize: (bytes) => values[new Uint32Array(bytes.buffer, bytes.byteOffset, 1)[0]],
+  }
+}
+
+const silent = { warn: () => undefined }
+
+// ---------------------------------------------------------------------------------------------
+// 1. Remote hit over HTTP
+// ---------------------------------------------------------------------------------------------
+const remoteHit = async () => {
+  const sidecar = await sidecarProcess()
+  const sizes = quick ? [200] : [200, 10_000]
+  const concurrencies = [1, 16]
+  const rows = []
+  const targets = []
+  for (const size of sizes) {
+    const value = 'x'.repeat(size)
+    const keys = Array.from({ length: 100 }, (_, i) => `bench:${size}:${i}`)
+    const bytes = msgpackSerializer().serialize(value)
+    await sidecar.ask('seed', { entries: keys.map((key) => [key, JSON.stringify(Buffer.from(bytes).toString('base64'))]) })
+    // Ours: the cached function's hit path (its key builder yields these keys).
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, connections: 16 })
+    const ours = cacheable({ store, logger: silent, keyBuilder: { buildKey: (_name, args) => keys[args[0] % keys.length] } })(
+      async function remote() {
+        throw new Error('a hit never computes')
+      },
+    )
+    const pool = new Pool(sidecar.url, { connections: 16, pipelining: 1 })
+    const floor = async (i) => {
+      const response = await pool.request({ method: 'GET', path: `/v1.0/state/cache/${encodeURIComponent(keys[i % keys.length])}` })
+      return Buffer.from(JSON.parse(await response.body.text()), 'base64')
+    }
+    const fetchGet = async (i) => {
+      const response = await fetch(`${sidecar.url}/v1.0/state/cache/${encodeURIComponent(keys[i % keys.length])}`)
+      return Buffer.from(JSON.parse(await response.text()), 'base64')
+    }
+    const port = new URL(sidecar.url).port
+    const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: port, communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error } })
+    await client.start()
+    const sdk = async (i) => Buffer.from(await client.state.get('cache', keys[i % keys.length]), 'base64')
+    const contenders = [
+      { name: 'undici Pool.request (floor)', run: floor },
+      { name: 'dapr-state-cache', run: (i) => ours(i) },
+      { name: '@dapr/dapr state.get', run: sdk },
+      { name: 'global fetch', run: fetchGet },
+    ]
+    for (const contender of contenders) await load(contender.run, { concurrency: 4, ms: 100 }) // warm up
+    for (const concurrency of concurrencies) {
+      const results = await interleaved(contenders, REPS, async (contender) => {
+        const measured = await load(contender.run, { concurrency, ms: LOAD_MS })
+        await sidecar.ask('requests')
+        return measured
+      })
+      const of = (name, field) => summary(results.get(name).map((r) => r[field]))
+      const baseRps = of('undici Pool.request (floor)', 'rps').median
+      const baseCpu = of('undici Pool.request (floor)', 'cpuUs').median
+      for (const { name } of contenders) {
+        const rps = of(name, 'rps')
+        const cpu = of(name, 'cpuUs')
+        rows.push([`${size} B`, concurrency, name, range(rps), `${(rps.median / baseRps).toFixed(2)}x`, of(name, 'p50').median.toFixed(3), of(name, 'p99').median.toFixed(3), cpu.median.toFixed(1), `${(cpu.median / baseCpu).toFixed(2)}x`])
+      }
+      const oursRps = of('dapr-state-cache', 'rps').median
+      targets.push({
+        what: `${size} B, concurrency ${concurrency}`,
+        vsFloor: oursRps / baseRps,
+        cpuVsFloor: of('dapr-state-cache', 'cpuUs').median / baseCpu,
+        vsSdk: oursRps / of('@dapr/dapr state.get', 'rps').median,
+      })
+    }
+    await client.stop()
+    await pool.close()
+    await store.close()
+  }
+  await sidecar.close()
+  json.remoteHit = { rows, targets }
+  section(
+    '1. Remote hit over HTTP (sidecar in its own process)',
+    table(['value', 'concurrency', 'client', 'req/s median (min-max)', 'vs floor', 'p50 ms', 'p99 ms', 'client CPU µs/req', 'CPU vs floor'], rows) +
+      '\n\n' +
+      table(
+        ['case', 'ours / floor req/s (target ≥ 0.8)', 'ours / floor CPU (target ≤ 1.3)', 'ours / @dapr/dapr req/s (target ≥ 2.5)'],
+        targets.map((t) => [t.what, t.vsFloor.toFixed(2), t.cpuVsFloor.toFixed(2), t.vsSdk.toFixed(2)]),
+      ),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. In-process hit, and 7. observability cost on it
+// ---------------------------------------------------------------------------------------------
+const memoryHit = async () => {
+  const N = 1000
+  const values = Array.from({ length: N }, (_, i) => row(i))
+  const keys = values.map((_, i) => `row:${i}`)
+  const load1 = async (i) => values[i]
+  const oursMsgpack = cacheable({ store: memoryStore(), logger: silent, name: 'bench.msgpack' })(load1)
+  const oursIdentity = cacheable({ store: memoryStore(), logger: silent, name: 'bench.identity', serializer: identitySerializer() })(load1)
+  const map = new Map(values.map((value, i) => [keys[i], value]))
+  const lru = new LRUCache({ max: 10_000 })
+  const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 10_000 })) } })
+  const manager = createCacheManager()
+  const cacheableLib = new Cacheable()
+  const dedupe = createDedupeCache({ ttl: 3600, storage: { type: 'memory' } })
+  dedupe.define('row', async (i) => values[i])
+  const contenders = [
+    { name: 'Map (floor)', run: async (i) => map.get(keys[i % N]) },
+    { name: 'lru-cache (floor)', run: async (i) => lru.get(keys[i % N]) ?? (lru.set(keys[i % N], values[i % N]), values[i % N]) },
+    { name: 'dapr-state-cache, identity serializer', run: (i) => oursIdentity(i % N) },
+    { name: 'dapr-state-cache, MessagePack', run: (i) => oursMsgpack(i % N) },
+    { name: 'bentocache (memory)', run: (i) => bento.getOrSet({ key: keys[i % N], factory: () => values[i % N], ttl: '1h' }) },
+    { name: 'cache-manager 7 wrap', run: (i) => manager.wrap(keys[i % N], async () => values[i % N], 3_600_000) },
+    { name: 'cacheable getOrSet', run: (i) => cacheableLib.getOrSet(keys[i % N], async () => values[i % N], { ttl: '1h' }) },
+    { name: 'async-cache-dedupe', run: (i) => dedupe.row(i % N) },
+  ]
+  for (const contender of contenders) for (let i = 0; i < 2 * N; i++) await contender.run(i) // warm every key
+  const results = await interleaved(contenders, REPS, (contender) => throughput(contender.run, MS))
+  const base = median(results.get('Map (floor)'))
+  const rows = contenders.map(({ name }) => {
+    const s = summary(results.get(name))
+    return [name, range(s), `${(s.median / base).toFixed(2)}x`, `${(1e6 / s.median).toFixed(2)}`]
+  })
+  json.memoryHit = Object.fromEntries(contenders.map(({ name }) => [name, summary(results.get(name))]))
+  section('2. In-process hit (memory store, 1,000 warm keys, a 15-field object)', table(['cache', 'ops/s median (min-max)', 'vs Map', 'µs/op'], rows))
+  await bento.disconnectAll?.()
+
+  // 7. What metrics and tracing cost on that hit path, with no SDK registered.
+  const variants = [
+    { name: 'no metrics', run: (i) => oursIdentity(i % N) },
+    { name: 'InMemoryMetrics', run: cacheable({ store: memoryStore(), logger: silent, name: 'o.mem', serializer: identitySerializer(), metrics: new InMemoryMetrics() })(load1) },
+    { name: 'OpenTelemetryMetrics, no SDK', run: cacheable({ store: memoryStore(), logger: silent, name: 'o.otel', serializer: identitySerializer(), metrics: new OpenTelemetryMetrics() })(load1) },
+    { name: 'OpenTelemetryMetrics + tracing, no SDK', run: cacheable({ store: memoryStore(), logger: silent, name: 'o.trace', serializer: identitySerializer(), metrics: new OpenTelemetryMetrics(), tracer: true })(load1) },
+  ].map((variant) => ({ ...variant, run: variant.name === 'no metrics' ? variant.run : ((fn) => (i) => fn(i % N))(variant.run) }))
+  for (const variant of variants) for (let i = 0; i < 2 * N; i++) await variant.run(i)
+  const observed = await interleaved(variants, REPS, (variant) => throughput(variant.run, MS))
+  const plain = median(observed.get('no metrics'))
+  json.observability = Object.fromEntries(variants.map(({ name }) => [name, summary(observed.get(name))]))
+  section(
+    '7. Observability cost on a memory hit (identity serializer, no SDK registered)',
+    table(
+      ['variant', 'ops/s median (min-max)', 'µs/op', 'added µs/op'],
+      variants.map(({ name }) => {
+        const s = summary(observed.get(name))
+        return [name, range(s), (1e6 / s.median).toFixed(2), (1e6 / s.median - 1e6 / plain).toFixed(2)]
+      }),
+    ),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Stampede
+// ---------------------------------------------------------------------------------------------
+const stampede = async () => {
+  const KEYS = 100
+  const CALLERS = 100
+  const sleep = () => new Promise((resolve) => setTimeout(resolve, 20))
+  const rows = []
+  const contenders = [
+    {
+      name: 'dapr-state-cache',
+      make: () => {
+        const counts = { calls: 0, reads: 0, writes: 0 }
+        const inner = memoryStore()
+        const store = { name: 'counted', get: (k) => (counts.reads++, inner.get(k)), set: (k, v, t) => (counts.writes++, inner.set(k, v, t)), delete: inner.delete }
+        const fn = cacheable({ store, logger: silent, name: 'stampede' })(async (i) => (counts.calls++, await sleep(), row(i)))
+        return { counts, call: (i) => fn(i) }
+      },
+    },
+    {
+      name: 'bentocache',
+      make: () => {
+        const counts = { calls: 0 }
+        const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 10_000 })) } })
+        return { counts, call: (i) => bento.getOrSet({ key: `k${i}`, factory: async () => (counts.calls++, await sleep(), row(i)) }) }
+      },
+    },
+    {
+      name: 'cache-manager 7 wrap',
+      make: () => {
+        const counts = { calls: 0 }
+        const manager = createCacheManager()
+        return { counts, call: (i) => manager.wrap(`k${i}`, async () => (counts.calls++, await sleep(), row(i)), 60_000) }
+      },
+    },
+    {
+      name: 'cacheable getOrSet',
+      make: () => {
+        const counts = { calls: 0 }
+        const lib = new Cacheable()
+        return { counts, call: (i) => lib.getOrSet(`k${i}`, async () => (counts.calls++, await sleep(), row(i))) }
+      },
+    },
+    {
+      name: 'async-cache-dedupe',
+      make: () => {
+        const counts = { calls: 0 }
+        const cache = createDedupeCache({ ttl: 60, storage: { type: 'memory' } })
+        cache.define('f', async (i) => (counts.calls++, await sleep(), row(i)))
+        return { counts, call: (i) => cache.f(i) }
+      },
+    },
+  ]
+  const results = await interleaved(contenders, quick ? 3 : REPS, async (contender) => {
+    const { counts, call } = contender.make()
+    const started = performance.now()
+    await Promise.all(Array.from({ length: KEYS * CALLERS }, (_, n) => call(n % KEYS)))
+    return { ...counts, wall: performance.now() - started }
+  })
+  for (const { name } of contenders) {
+    const runs = results.get(name)
+    const last = runs[runs.length - 1]
+    rows.push([name, `${Math.min(...runs.map((r) => r.calls))}-${Math.max(...runs.map((r) => r.calls))}`, last.reads ?? 'n/a', last.writes ?? 'n/a', range(summary(runs.map((r) => r.wall)), 1)])
+  }
+  json.stampede = Object.fromEntries(contenders.map(({ name }) => [name, results.get(name)]))
+  section(`3. Stampede (${KEYS} cold keys x ${CALLERS} concurrent callers, a 20 ms function)`, table(['cache', 'function calls (ideal 100)', 'store reads', 'store writes', 'wall ms median (min-max)'], rows))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Cold-miss overhead
+// ---------------------------------------------------------------------------------------------
+const coldMiss = async () => {
+  const N = quick ? 20_000 : 50_000
+  const value = row(1)
+  const direct = (i) => (i >= 0 ? value : null)
+  const runs = await interleaved([{ name: 'direct' }, { name: 'cached' }], REPS, async ({ name }) => {
+    const fn = name === 'direct' ? async (i) => direct(i) : cacheable({ store: memoryStore({ maxEntries: N + 1 }), logger: silent, name: 'cold', serializer: identitySerializer() })(direct)
+    const started = performance.now()
+    for (let i = 0; i < N; i++) await fn(i) // every key new: every call a miss and a write
+    return ((performance.now() - started) * 1000) / N
+  })
+  const overhead = median(runs.get('cached')) - median(runs.get('direct'))
+  json.coldMiss = { direct: summary(runs.get('direct')), cached: summary(runs.get('cached')), overheadUs: overhead }
+  section(
+    '4. Cold-miss overhead (memory store, identity serializer)',
+    table(['call', 'µs per call median (min-max)'], [
+      ['the function, awaited', range(summary(runs.get('direct')), 2)],
+      ['through dapr-state-cache (key, lookup, miss, write)', range(summary(runs.get('cached')), 2)],
+    ]) + `\n\nOverhead per miss: **${overhead.toFixed(2)} µs** (target < 2 µs).`,
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Serializer cost and size
+// ---------------------------------------------------------------------------------------------
+const serializers = async () => {
+  const small = row(7)
+  const large = Array.from({ length: 1000 }, (_, i) => row(i))
+  const msgpack = msgpackSerializer()
+  const jsonS = jsonSerializer()
+  const wire = (bytes) => JSON.stringify(Buffer.from(bytes).toString('base64'))
+  const contenders = [
+    { name: 'MessagePack + base64 (default wire)', run: (v) => msgpack.deserialize(Buffer.from(JSON.parse(wire(msgpack.serialize(v))), 'base64')), size: (v) => wire(msgpack.serialize(v)).length },
+    { name: 'JSON (jsonSerializer + base64)', run: (v) => jsonS.deserialize(Buffer.from(JSON.parse(wire(jsonS.serialize(v))), 'base64')), size: (v) => wire(jsonS.serialize(v)).length },
+    { name: 'plain JSON.stringify/parse', run: (v) => JSON.parse(JSON.stringify(v)), size: (v) => JSON.stringify(v).length },
+  ]
+  const rows = []
+  for (const [label, value] of [['small (15 fields)', small], ['large (1,000 rows)', large]]) {
+    const results = await interleaved(contenders, REPS, (contender) => throughput(async () => contender.run(value), MS))
+    for (const contender of contenders) rows.push([label, contender.name, range(summary(results.get(contender.name))), contender.size(value)])
+  }
+  json.serializers = rows
+  section('5. Serializer round trip and size on the wire', table(['value', 'format', 'round trips/s median (min-max)', 'bytes on the wire'], rows))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Sick store
+// ---------------------------------------------------------------------------------------------
+const sickStore = async () => {
+  const sidecar = await sidecarProcess()
+  const compute = async (i) => row(i)
+  const rows = []
+  const conditions = [
+    ['healthy', null],
+    ['refusing connections', 'refuse'],
+    ['hanging', { kind: 'hang' }],
+    ['failing half its requests (500)', { kind: 'status', status: 500, probability: 0.5 }],
+  ]
+  for (const [label, fault] of conditions) {
+    for (const breaker of [true, false]) {
+      const store = daprStore({ daprUrl: sidecar.url, env: {}, timeoutMs: 50, ...(breaker ? { breaker: { failureThreshold: 5, cooldownMs: 1000 } } : { breaker: false }) })
+      const fn = cacheable({ store, logger: silent, name: `sick.${breaker}` })(compute)
+      if (fault === 'refuse') await sidecar.ask('refuse', { on: true })
+      else await sidecar.ask('fault', { fault })
+      await sidecar.ask('requests')
+      const result = await load((i) => fn(i % 200), { concurrency: 16, ms: quick ? 500 : 1500 })
+      const reached = (await sidecar.ask('requests')).count
+      if (fault === 'refuse') await sidecar.ask('refuse', { on: false })
+      await sidecar.ask('fault', { fault: null })
+      await store.close()
+      rows.push([label, breaker ? 'on' : 'off', fmt(result.rps), result.p50.toFixed(2), result.p99.toFixed(2), reached])
+    }
+  }
+  await sidecar.close()
+  json.sickStore = rows
+  section('6. Sick store (timeout 50 ms, 16 concurrent callers, 200 keys)', table(['sidecar', 'breaker', 'calls/s', 'p50 ms', 'p99 ms', 'requests that reached the sidecar'], rows))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version
+const machine = [
+  `- node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
+  `- dapr-state-cache ${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}; undici ${version('undici')}, @dapr/dapr ${version('@dapr/dapr')}, bentocache ${version('bentocache')}, cache-manager ${version('cache-manager')}, cacheable ${version('cacheable')}, async-cache-dedupe ${version('async-cache-dedupe')}, lru-cache ${version('lru-cache')}`,
+  `- \`npm run bench${quick ? ' -- --quick' : ''}\`: ${REPS} interleaved repetitions, ${MS} ms per in-process measurement, ${LOAD_MS} ms per HTTP load`,
+].join('\n')
+console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
+
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore]]
+for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
+
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)
+writeFileSync(new URL('./results.md', import.meta.url), `## Run of ${new Date().toISOString()}\n\n${machine}\n\n${sections.join('\n')}`)
