@@ -315,6 +315,10 @@ const sickStore = async () => {
     ['hanging', { kind: 'hang' }],
     ['failing half its requests (500)', { kind: 'status', status: 500, probability: 0.5 }],
   ]
+  const warm = daprStore({ daprUrl: sidecar.url, env: {}, breaker: false })
+  const warmFn = cacheable({ store: warm, logger: silent, name: 'sick.warm' })(compute)
+  await load((i) => warmFn(i % 200), { concurrency: 16, ms: 300 })
+  await warm.close()
   for (const [label, fault] of conditions) {
     for (const breaker of [true, false]) {
       const store = daprStore({ daprUrl: sidecar.url, env: {}, timeoutMs: 50, ...(breaker ? { breaker: { failureThreshold: 5, cooldownMs: 1000 } } : { breaker: false }) })

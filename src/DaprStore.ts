@@ -210,7 +210,7 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFO
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
 
 const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: string | undefined, origin: string): CacheError => {
-  const code = (cause as { code?: unknown } | null)?.code
+  const code = (cause as { code?: unknown } | null | undefined)?.code
   if (timedOut || (typeof code === 'string' && TIMEOUT_CODES.has(code))) {
     return CE.timeoutError(timeoutMs, `the sidecar at ${origin} did not answer within ${timeoutMs} ms`, { key, cause })
   }
@@ -261,28 +261,56 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const headers: Record<string, string> = apiToken === undefined ? {} : { 'dapr-api-token': apiToken }
   const jsonHeaders: Record<string, string> = { ...headers, 'content-type': 'application/json' }
 
-  /** One request with its own deadline; the body is always read, so the socket goes back to the pool. */
-  const send = async (
-    request: Pick<Dispatcher.RequestOptions, 'method' | 'path' | 'headers' | 'body'>,
+  /**
+   * One request with its own deadline (connect, send, answer and body together). It goes through
+   * undici's dispatcher with a handler that gathers the body itself: no stream, no AbortController
+   * per request, one timer. It never rejects.
+   */
+  const send = (
+    request: Pick<Dispatcher.DispatchOptions, 'method' | 'path' | 'headers' | 'body'>,
     key: string | undefined,
     timeoutMs: number,
-  ): Promise<E.Either<CacheError, { status: number; body: string }>> => {
-    const controller = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      controller.abort()
-    }, timeoutMs)
-    try {
-      const response = await pool.request({ ...request, signal: controller.signal })
-      const body = await response.body.text()
-      return E.right({ status: response.statusCode, body })
-    } catch (cause) {
-      return E.left(failure(cause, timedOut, timeoutMs, key, origin))
-    } finally {
-      clearTimeout(timer)
-    }
-  }
+  ): Promise<E.Either<CacheError, { status: number; body: string }>> =>
+    new Promise((resolve) => {
+      let status = 0
+      const chunks: Array<Buffer> = []
+      let controller: Dispatcher.DispatchController | undefined
+      let timedOut = false
+      let settled = false
+      const settle = (result: E.Either<CacheError, { status: number; body: string }>): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve(result)
+      }
+      const timer = setTimeout(() => {
+        timedOut = true
+        controller?.abort(new Error(`no answer within ${timeoutMs} ms`))
+        settle(E.left(failure(undefined, true, timeoutMs, key, origin)))
+      }, timeoutMs)
+      try {
+        pool.dispatch(request, {
+          onRequestStart: (started) => {
+            controller = started
+            if (timedOut) started.abort(new Error(`no answer within ${timeoutMs} ms`))
+          },
+          onResponseStart: (_controller, statusCode) => {
+            status = statusCode
+          },
+          onResponseData: (_controller, chunk) => {
+            chunks.push(chunk)
+          },
+          onResponseEnd: () => {
+            settle(E.right({ status, body: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') }))
+          },
+          onResponseError: (_controller, cause) => {
+            settle(E.left(failure(cause, timedOut, timeoutMs, key, origin)))
+          },
+        })
+      } catch (cause) {
+        settle(E.left(failure(cause, false, timeoutMs, key, origin)))
+      }
+    })
 
   const checkKey = (key: string): E.Either<CacheError, string> =>
     key === ''
