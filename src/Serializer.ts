@@ -179,12 +179,17 @@ const preparer = (encoder: Encoder) => {
   return (value: unknown): unknown => prepare(value, '', new Set(), 0)
 }
 
-const guard = <A>(operation: 'serialize' | 'deserialize', run: () => A): E.Either<CacheError, A> => {
+const caught = (operation: 'serialize' | 'deserialize', cause: unknown): E.Either<CacheError, never> => {
+  const message = cause instanceof Refused ? cause.message : `cannot ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`
+  return E.left(CE.serializationError(operation, message, cause instanceof Refused ? undefined : { cause }))
+}
+
+/** `run(input)` with its throw as a value; `run` is made once, so a call allocates no closure. */
+const guard = <I, A>(operation: 'serialize' | 'deserialize', run: (input: I) => A, input: I): E.Either<CacheError, A> => {
   try {
-    return E.right(run())
+    return E.right(run(input))
   } catch (cause) {
-    const message = cause instanceof Refused ? cause.message : `cannot ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`
-    return E.left(CE.serializationError(operation, message, cause instanceof Refused ? undefined : { cause }))
+    return caught(operation, cause)
   }
 }
 
@@ -248,10 +253,12 @@ export const msgpackSerializer = (): SafeSerializer => {
   // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
   const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>() })
   const prepare = preparer(encoder)
+  const encode = (value: unknown): Uint8Array => encoder.encode(prepare(value))
+  const decode = (bytes: Uint8Array): unknown => decoder.decode(bytes)
 
   return throwing({
-    trySerialize: (value) => guard('serialize', () => encoder.encode(prepare(value))),
-    tryDeserialize: (bytes) => guard('deserialize', () => decoder.decode(bytes)),
+    trySerialize: (value) => guard('serialize', encode, value),
+    tryDeserialize: (bytes) => guard('deserialize', decode, bytes),
   })
 }
 
@@ -292,15 +299,17 @@ const checkJson = (value: unknown, path: string, ancestors: Set<object>): void =
  * @category instances
  * @since 0.1.0
  */
-export const jsonSerializer = (): SafeSerializer =>
-  throwing({
-    trySerialize: (value) =>
-      guard('serialize', () => {
-        checkJson(value, '', new Set())
-        return utf8.encode(JSON.stringify(value))
-      }),
-    tryDeserialize: (bytes) => guard('deserialize', () => JSON.parse(fromUtf8.decode(bytes)) as unknown),
+export const jsonSerializer = (): SafeSerializer => {
+  const encode = (value: unknown): Uint8Array => {
+    checkJson(value, '', new Set())
+    return utf8.encode(JSON.stringify(value))
+  }
+  const decode = (bytes: Uint8Array): unknown => JSON.parse(fromUtf8.decode(bytes)) as unknown
+  return throwing({
+    trySerialize: (value) => guard('serialize', encode, value),
+    tryDeserialize: (bytes) => guard('deserialize', decode, bytes),
   })
+}
 
 // -------------------------------------------------------------------------------------
 // combinators
@@ -317,13 +326,14 @@ export const toSafe = (serializer: Serializer): SafeSerializer => {
   if (typeof (serializer as Partial<SafeSerializer>).trySerialize === 'function' && typeof (serializer as Partial<SafeSerializer>).tryDeserialize === 'function') {
     return serializer as SafeSerializer
   }
+  const encode = (value: unknown): Uint8Array => {
+    const bytes = serializer.serialize(value)
+    if (!(bytes instanceof Uint8Array)) throw new Error(`the serializer returned ${CE.describe(bytes)}, not a Uint8Array`)
+    return bytes
+  }
+  const decode = (bytes: Uint8Array): unknown => serializer.deserialize(bytes)
   return throwing({
-    trySerialize: (value) =>
-      guard('serialize', () => {
-        const bytes = serializer.serialize(value)
-        if (!(bytes instanceof Uint8Array)) throw new Error(`the serializer returned ${CE.describe(bytes)}, not a Uint8Array`)
-        return bytes
-      }),
-    tryDeserialize: (bytes) => guard('deserialize', () => serializer.deserialize(bytes)),
+    trySerialize: (value) => guard('serialize', encode, value),
+    tryDeserialize: (bytes) => guard('deserialize', decode, bytes),
   })
 }

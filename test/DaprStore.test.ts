@@ -8,7 +8,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import { manualClock } from '../src/Clock.js'
 import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
-import { daprStore, resolveDaprUrl, saveBody } from '../src/DaprStore.js'
+import { daprStore, parseValue, resolveDaprUrl, saveBody } from '../src/DaprStore.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'
 import { describeStore } from './storeConformance.js'
@@ -267,5 +267,17 @@ describe('daprStore', () => {
         expect(String(error)).not.toContain('top-secret')
       }
     })
+  })
+})
+
+describe('parseValue', () => {
+  it.each(['"AQI="', '"AQID"', '""'])('reads the base64 JSON string %s', (body) => {
+    const bytes = Buffer.from(JSON.parse(body) as string, 'base64')
+    expect(parseValue(body, 'k')).toEqual(E.right(new Uint8Array(bytes)))
+  })
+
+  it.each(['"AQI"', '"A QI="', '"AQ!I"', '"A=QI"', '"not base64!"', '123', '{"a":1}', 'not json', '"AQ I=AQI="'])('refuses %s', (body) => {
+    const result = parseValue(body, 'k')
+    expect(E.isLeft(result) && result.left).toMatchObject({ _tag: 'SerializationError', operation: 'deserialize', key: 'k' })
   })
 })
