@@ -127,9 +127,33 @@ const MEMO_INPUT_CHARS = 512
 export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   const checked = checkKeyPart('keyPrefix', prefix)
   if (E.isLeft(checked)) throw toError(checked.left)
-  // Hot keys are built again and again: remember the hash of short inputs (bounded, made here).
+  // Hot keys are built again and again: remember the hash of short inputs (bounded, made here), and
+  // for the commonest call, one number or one string, the whole key without encoding anything.
   const hashes = new Map<string, string>()
+  const byNumber = new Map<number, E.Either<CacheError, string>>()
+  const byString = new Map<string, E.Either<CacheError, string>>()
+  const remember = <K>(memo: Map<K, E.Either<CacheError, string>>, argument: K, key: E.Either<CacheError, string>) => {
+    if (memo.size >= MEMO_ENTRIES) memo.clear()
+    memo.set(argument, key)
+    return key
+  }
+  let memoName: string | undefined // the memos hold keys for one name (a pipeline has one)
   const tryBuildKey = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
+    if (name !== memoName) {
+      memoName = name
+      byNumber.clear()
+      byString.clear()
+    }
+    if (args.length === 1) {
+      const [argument] = args
+      if (typeof argument === 'number') return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args))
+      if (typeof argument === 'string' && argument.length <= MEMO_INPUT_CHARS) {
+        return byString.get(argument) ?? remember(byString, argument, build(name, args))
+      }
+    }
+    return build(name, args)
+  }
+  const build = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
     const encoded = encodeArgs(args)
     if (!encoded.ok) return E.left(CE.keyError(encoded.message))
     let digest = hashes.get(encoded.json)

@@ -118,16 +118,18 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     }
   }
 
-  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => {
+  const NONE: E.Either<CacheError, O.Option<Uint8Array>> = E.right(O.none)
+  const readNow = (key: string): E.Either<CacheError, O.Option<Uint8Array>> => {
     const entry = entries.get(key)
-    if (entry === undefined) return right(O.none)
+    if (entry === undefined) return NONE
     if (clock.now() >= entry.expiresAt) {
       remove(key, entry)
-      return right(O.none)
+      return NONE
     }
     entry.used = true
-    return right(O.some(entry.bytes.slice()))
+    return E.right(O.some(entry.bytes.slice()))
   }
+  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(readNow(key))
 
   const set =
     (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
@@ -158,6 +160,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   return {
     name,
     get,
+    readNow,
     set,
     delete: del,
     close: () => Promise.resolve(),

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as E from 'fp-ts/lib/Either.js'
 import type * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from './CacheError.js'
@@ -21,6 +22,11 @@ export interface Store {
   readonly name: string
   /** The bytes stored under `key`, or none when absent or expired. */
   readonly get: (key: string) => TE.TaskEither<CacheError, O.Option<Uint8Array>>
+  /**
+   * Optional, for in-process stores: the same read, answered at once. The engine serves a hit from
+   * it without any asynchronous step; everything else still goes through `get`.
+   */
+  readonly readNow?: (key: string) => E.Either<CacheError, O.Option<Uint8Array>>
   /** Stores `value` under `key` for `ttlSeconds` (a positive integer) seconds. */
   readonly set: (key: string, value: Uint8Array, ttlSeconds: number) => TE.TaskEither<CacheError, void>
   /** Removes `key`; succeeds whether or not it was there. */

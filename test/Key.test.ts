@@ -229,6 +229,14 @@ describe('validation and builders', () => {
     )
     expect(() => builder.buildKey('n', [() => 1])).toThrow(CacheKeyError)
     expect(() => defaultKeyBuilder('a||b')).toThrow(CacheOptionsError)
+    // Remembered keys belong to their name, and match what is built afresh.
+    const memo = defaultKeyBuilder()
+    expect([memo.buildKey('f', [123]), memo.buildKey('g', [123]), memo.buildKey('f', [123]), memo.buildKey('f', ['123'])]).toEqual([
+      E.getOrElse(() => '')(makeKey('cache', 'f', [123])),
+      E.getOrElse(() => '')(makeKey('cache', 'g', [123])),
+      E.getOrElse(() => '')(makeKey('cache', 'f', [123])),
+      E.getOrElse(() => '')(makeKey('cache', 'f', ['123'])),
+    ])
     expect(defaultKeyBuilder().prefix).toBe('cache')
   })
 

@@ -181,10 +181,31 @@ const lookupOrCompute = async (
   }
 }
 
+/**
+ * A hit served at once by a store that can read synchronously (the memory store): no promise until
+ * the result's own. Anything else (a miss, a failure, a value that does not decode) returns undefined
+ * and takes the ordinary path, which reads again.
+ */
+const hitNow = (recipe: Recipe, key: string): Outcome | undefined => {
+  const readNow = recipe.store.readNow
+  if (readNow === undefined) return undefined
+  const started = recipe.timed ? performance.now() : 0
+  const found = readNow(key)
+  if (E.isLeft(found) || O.isNone(found.right)) return undefined
+  const cached = read(recipe, found.right.value)
+  if (E.isLeft(cached)) return undefined
+  if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
+  return cached
+}
+
 const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Promise<Outcome> => {
   const key = recipe.key(args)
   if (E.isLeft(key)) {
     return Promise.resolve(cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call))
+  }
+  if (call === undefined) {
+    const hit = hitNow(recipe, key.right)
+    if (hit !== undefined) return Promise.resolve(hit)
   }
   call?.key(key.right)
   const dedup = recipe.dedup
