@@ -283,6 +283,31 @@ describe('cache pipeline', () => {
       expect(metrics.getStats()).toMatchObject({ misses: 1, writes: 1, coalesced: 999 })
     })
 
+    it('with a store that reads synchronously (the memory store), a burst is still one miss, one call, one write', async () => {
+      const store = memoryStore()
+      expect(store.readNow).toBeDefined()
+      const metrics = new InMemoryMetrics()
+      let calls = 0
+      const f = pipe(
+        async (id: number) => {
+          calls++
+          await new Promise((resolve) => setImmediate(resolve))
+          return id
+        },
+        cache(store),
+        withKey('burst.now'),
+        withDedup(),
+        withMetrics(metrics),
+        quiet,
+      )
+      expect(await Promise.all(Array.from({ length: 1000 }, () => f(1)()))).toEqual(Array(1000).fill(E.right(1)))
+      expect(calls).toBe(1)
+      expect(metrics.getStats()).toMatchObject({ misses: 1, writes: 1, coalesced: 999, hits: 0 })
+      expect(await f(1)()).toEqual(E.right(1))
+      expect(metrics.getStats()).toMatchObject({ hits: 1, totalOperations: 2 })
+      expect(f.pending()).toBe(0)
+    })
+
     it('shares the same failure with every caller and forgets it', async () => {
       const store = probeStore(memoryStore())
       let calls = 0

@@ -139,7 +139,13 @@ const lookupOrCompute = async (
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
+  absentAfterMs: number | undefined,
 ): Promise<Outcome> => {
+  if (absentAfterMs !== undefined) {
+    // The synchronous read found nothing, in this same tick: a miss, no second read.
+    if (recipe.timed) recipe.metrics.recordMiss(key, absentAfterMs, recipe.context)
+    return computeAndWrite(recipe, key, self, args, call)
+  }
   const span = call?.store('get')
   const started = recipe.timed ? performance.now() : 0
   const found = await recipe.store.get(key)()
@@ -165,7 +171,17 @@ const lookupOrCompute = async (
     if (recipe.timed) recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
     call?.result('miss')
   }
+  return computeAndWrite(recipe, key, self, args, call)
+}
 
+/** On a miss: compute, and store the fresh value unless an invalidation came in the meantime. */
+const computeAndWrite = async (
+  recipe: Recipe,
+  key: string,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
+): Promise<Outcome> => {
   const ticket = recipe.fence.begin(key)
   try {
     const fresh = await computeTraced(recipe, self, args, call)
@@ -183,15 +199,17 @@ const lookupOrCompute = async (
 
 /**
  * A hit served at once by a store that can read synchronously (the memory store): no promise until
- * the result's own. Anything else (a miss, a failure, a value that does not decode) returns undefined
- * and takes the ordinary path, which reads again.
+ * the result's own. A miss gives the time its read took, so that the computation that follows in the
+ * same tick need not read again (and the miss is counted only by a call that does not join a flight). A failure or a value that does not decode returns undefined and
+ * takes the ordinary path, which reads again.
  */
-const hitNow = (recipe: Recipe, key: string): Outcome | undefined => {
+const hitNow = (recipe: Recipe, key: string): Outcome | number | undefined => {
   const readNow = recipe.store.readNow
   if (readNow === undefined) return undefined
   const started = recipe.timed ? performance.now() : 0
   const found = readNow(key)
-  if (E.isLeft(found) || O.isNone(found.right)) return undefined
+  if (E.isLeft(found)) return undefined
+  if (O.isNone(found.right)) return recipe.timed ? performance.now() - started : 0
   const cached = read(recipe, found.right.value)
   if (E.isLeft(cached)) return undefined
   if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
@@ -203,13 +221,15 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   if (E.isLeft(key)) {
     return Promise.resolve(cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call))
   }
+  let absentAfterMs: number | undefined
   if (call === undefined) {
     const hit = hitNow(recipe, key.right)
-    if (hit !== undefined) return Promise.resolve(hit)
+    if (typeof hit === 'number') absentAfterMs = hit
+    else if (hit !== undefined) return Promise.resolve(hit)
   }
   call?.key(key.right)
   const dedup = recipe.dedup
-  if (dedup === undefined) return lookupOrCompute(recipe, key.right, self, args, call)
+  if (dedup === undefined) return lookupOrCompute(recipe, key.right, self, args, call, absentAfterMs)
   const onJoin =
     call !== undefined
       ? (joined: string) => {
@@ -219,7 +239,8 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
       : recipe.metrics.recordCoalesced === undefined
         ? undefined
         : (joined: string) => recipe.metrics.recordCoalesced?.(joined, recipe.context)
-  return dedup.run(key.right, () => lookupOrCompute(recipe, key.right, self, args, call), onJoin)
+  // A leader starts in this same tick, so a miss just read synchronously still holds for it.
+  return dedup.run(key.right, () => lookupOrCompute(recipe, key.right, self, args, call, absentAfterMs), onJoin)
 }
 
 /** One cached call. Never rejects. */
