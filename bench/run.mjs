@@ -240,12 +240,14 @@ const stampede = async () => {
       },
     },
   ]
-  const results = await interleaved(contenders, quick ? 3 : REPS, async (contender) => {
+  const burst = async (contender) => {
     const { counts, call } = contender.make()
     const started = performance.now()
     await Promise.all(Array.from({ length: KEYS * CALLERS }, (_, n) => call(n % KEYS)))
     return { ...counts, wall: performance.now() - started }
-  })
+  }
+  for (const contender of contenders) for (let i = 0; i < 3; i++) await burst(contender) // warm up, each alike
+  const results = await interleaved(contenders, REPS, burst)
   for (const { name } of contenders) {
     const runs = results.get(name)
     const last = runs[runs.length - 1]
