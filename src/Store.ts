@@ -3,7 +3,8 @@
  *
  * A `Store` knows nothing of keys' meaning, values' types or metrics; it moves opaque bytes. Every
  * operation is a `TaskEither` whose left side is a `CacheError` value; a store never throws and never
- * rejects. Interpreters: `memoryStore` (in-process) and, from the next release, `daprStore`.
+ * rejects. Interpreters: `daprStore` (a Dapr state store over HTTP) and `memoryStore` (in-process);
+ * `withBreaker` wraps any of them.
  * Every interpreter passes the same conformance suite (`test/storeConformance.ts`).
  *
  * @since 0.1.0

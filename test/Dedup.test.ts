@@ -1,15 +1,6 @@
 import fc from 'fast-check'
 import { dedup } from '../src/Dedup.js'
-
-const deferred = <T>() => {
-  let resolve!: (value: T) => void
-  let reject!: (reason: unknown) => void
-  const promise = new Promise<T>((ok, ko) => {
-    resolve = ok
-    reject = ko
-  })
-  return { promise, resolve, reject }
-}
+import { deferred } from './helpers.js'
 
 describe('dedup', () => {
   it('runs the work once for concurrent callers of one key and shares the value', async () => {
