@@ -139,13 +139,7 @@ const lookupOrCompute = async (
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
-  absentAfterMs: number | undefined,
 ): Promise<Outcome> => {
-  if (absentAfterMs !== undefined) {
-    // The synchronous read found nothing, in this same tick: a miss, no second read.
-    if (recipe.timed) recipe.metrics.recordMiss(key, absentAfterMs, recipe.context)
-    return computeAndWrite(recipe, key, self, args, call)
-  }
   const span = call?.store('get')
   const started = recipe.timed ? performance.now() : 0
   const found = await recipe.store.get(key)()
@@ -229,7 +223,15 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   }
   call?.key(key.right)
   const dedup = recipe.dedup
-  if (dedup === undefined) return lookupOrCompute(recipe, key.right, self, args, call, absentAfterMs)
+  const work =
+    absentAfterMs === undefined
+      ? () => lookupOrCompute(recipe, key.right, self, args, call)
+      : () => {
+          // The synchronous read found nothing, in this same tick: a miss, and no second read.
+          if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
+          return computeAndWrite(recipe, key.right, self, args, call)
+        }
+  if (dedup === undefined) return work()
   const onJoin =
     call !== undefined
       ? (joined: string) => {
@@ -240,7 +242,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
         ? undefined
         : (joined: string) => recipe.metrics.recordCoalesced?.(joined, recipe.context)
   // A leader starts in this same tick, so a miss just read synchronously still holds for it.
-  return dedup.run(key.right, () => lookupOrCompute(recipe, key.right, self, args, call, absentAfterMs), onJoin)
+  return dedup.run(key.right, work, onJoin)
 }
 
 /** One cached call. Never rejects. */
