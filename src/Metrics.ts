@@ -122,47 +122,26 @@ export const noMetrics: CacheMetrics = {
   recordError: () => undefined,
 }
 
-/** One sink, each record guarded, without allocating per record. */
+/** `record`, made never to throw: a metrics sink must never be the reason a call fails. */
+const safely =
+  <Args extends ReadonlyArray<unknown>>(record: (...args: Args) => void) =>
+  (...args: Args): void => {
+    try {
+      record(...args)
+    } catch {
+      // Ignored for this record; the sink keeps getting the next ones.
+    }
+  }
+
+/** One sink, each record guarded. */
 const guarded = (sink: CacheMetrics): CacheMetrics => ({
-  recordHit: (key, latencyMs, context) => {
-    try {
-      sink.recordHit(key, latencyMs, context)
-    } catch {
-      // A metrics sink must never be the reason a call fails.
-    }
-  },
-  recordMiss: (key, latencyMs, context) => {
-    try {
-      sink.recordMiss(key, latencyMs, context)
-    } catch {
-      // As above.
-    }
-  },
-  recordWrite: (key, sizeBytes, context) => {
-    try {
-      sink.recordWrite(key, sizeBytes, context)
-    } catch {
-      // As above.
-    }
-  },
-  recordError: (key, error, context) => {
-    try {
-      sink.recordError(key, error, context)
-    } catch {
-      // As above.
-    }
-  },
+  recordHit: safely((key: string, latencyMs: number, context?: MetricsContext) => sink.recordHit(key, latencyMs, context)),
+  recordMiss: safely((key: string, latencyMs: number, context?: MetricsContext) => sink.recordMiss(key, latencyMs, context)),
+  recordWrite: safely((key: string, sizeBytes: number, context?: WriteContext) => sink.recordWrite(key, sizeBytes, context)),
+  recordError: safely((key: string | undefined, error: CacheError, context?: MetricsContext) => sink.recordError(key, error, context)),
   ...(sink.recordCoalesced === undefined
     ? {}
-    : {
-        recordCoalesced: (key: string, context?: MetricsContext) => {
-          try {
-            sink.recordCoalesced?.(key, context)
-          } catch {
-            // As above.
-          }
-        },
-      }),
+    : { recordCoalesced: safely((key: string, context?: MetricsContext) => sink.recordCoalesced?.(key, context)) }),
 })
 
 /**
@@ -174,22 +153,14 @@ const guarded = (sink: CacheMetrics): CacheMetrics => ({
  */
 export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics => {
   if (sinks.length === 0) return noMetrics
-  if (sinks.length === 1) return guarded(sinks[0] as CacheMetrics)
-  const each = (record: (sink: CacheMetrics) => void): void => {
-    for (const sink of sinks) {
-      try {
-        record(sink)
-      } catch {
-        // A metrics sink must never be the reason a call fails.
-      }
-    }
-  }
+  const each = sinks.map(guarded)
+  if (each.length === 1) return each[0] as CacheMetrics
   return {
-    recordHit: (key, latencyMs, context) => each((sink) => sink.recordHit(key, latencyMs, context)),
-    recordMiss: (key, latencyMs, context) => each((sink) => sink.recordMiss(key, latencyMs, context)),
-    recordWrite: (key, sizeBytes, context) => each((sink) => sink.recordWrite(key, sizeBytes, context)),
-    recordError: (key, error, context) => each((sink) => sink.recordError(key, error, context)),
-    recordCoalesced: (key, context) => each((sink) => sink.recordCoalesced?.(key, context)),
+    recordHit: (key, latencyMs, context) => each.forEach((sink) => sink.recordHit(key, latencyMs, context)),
+    recordMiss: (key, latencyMs, context) => each.forEach((sink) => sink.recordMiss(key, latencyMs, context)),
+    recordWrite: (key, sizeBytes, context) => each.forEach((sink) => sink.recordWrite(key, sizeBytes, context)),
+    recordError: (key, error, context) => each.forEach((sink) => sink.recordError(key, error, context)),
+    recordCoalesced: (key, context) => each.forEach((sink) => sink.recordCoalesced?.(key, context)),
   }
 }
 
