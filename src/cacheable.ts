@@ -124,7 +124,9 @@ const resolve = (options: CacheableOptions) => {
   if (typeof options !== 'object' || options === null) fail(CE.invalidOptions('options', options, 'an options object'))
   for (const option of Object.keys(options)) {
     if (!known.has(option)) {
-      fail(CE.invalidOptions(option, (options as Record<string, unknown>)[option], `one of ${[...known].join(', ')}`))
+      const near = [...known].find((name) => name.toLowerCase().startsWith(option.toLowerCase()) || option.toLowerCase().startsWith(name.toLowerCase()))
+      const expected = `a known option${near === undefined ? '' : ` (did you mean \`${near}\`?)`}; the options are ${[...known].join(', ')}`
+      fail(CE.invalidOptions(option, (options as Record<string, unknown>)[option], expected))
     }
   }
   const ttlSeconds = options.ttlSeconds ?? 3600

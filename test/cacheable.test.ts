@@ -138,6 +138,12 @@ describe('cacheable(options)(fn)', () => {
       }
     })
 
+    it('an unknown option is named, with the likely one', () => {
+      expect(() => cacheable({ store, ttl: 60 } as never)(fn)).toThrow(
+        'invalid option `ttl`: expected a known option (did you mean `ttlSeconds`?); the options are store, storeName, ttlSeconds',
+      )
+    })
+
     it('an anonymous function without a name is refused', () => {
       expect(() => cacheable({ store })([async (n: number) => n][0] ?? (async (n: number) => n))).toThrow(/`name`/)
     })
