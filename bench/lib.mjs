@@ -2,6 +2,12 @@
 // baseline measured in the same run. Nothing here is timed itself.
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+
+v8.setFlagsFromString('--expose-gc')
+/** A full collection, so that one contender's garbage is not collected during the next one's run. */
+export const collect = vm.runInNewContext('gc')
 
 export const quick = process.argv.includes('--quick')
 
@@ -18,7 +24,10 @@ export const interleaved = async (contenders, reps, runOnce) => {
   const results = new Map(contenders.map((contender) => [contender.name, []]))
   for (let rep = 0; rep < reps; rep++) {
     const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length])
-    for (const contender of order) results.get(contender.name).push(await runOnce(contender))
+    for (const contender of order) {
+      collect()
+      results.get(contender.name).push(await runOnce(contender))
+    }
   }
   return results
 }

@@ -22,6 +22,8 @@ export interface Dedup {
    * the in-flight promise is returned. `work` must not throw synchronously.
    */
   readonly run: <T>(key: string, work: () => Promise<T>, onJoin?: (key: string) => void) => Promise<T>
+  /** The run in flight for `key`, if any (and `onJoin` is called): joining needs no work to be made. */
+  readonly join: <T>(key: string, onJoin?: (key: string) => void) => Promise<T> | undefined
   /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
   readonly forget: (key: string) => void
   /** How many keys are in flight now. */
@@ -53,8 +55,15 @@ export const dedup = (): Dedup => {
     return running
   }
 
+  const join = <T>(key: string, onJoin?: (key: string) => void): Promise<T> | undefined => {
+    const existing = inFlight.get(key)
+    if (existing !== undefined) onJoin?.(key)
+    return existing as Promise<T> | undefined
+  }
+
   return {
     run,
+    join,
     forget: (key) => {
       inFlight.delete(key)
     },

@@ -143,6 +143,8 @@ const keyFunction = (definition: Definition): KeyFunction => {
 }
 
 const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definition): Cached<Args, Err, A> => {
+  const metrics = combineMetrics(definition.metrics)
+  const context = { name: definition.name, store: definition.store.name }
   const recipe: Recipe = {
     fn: definition.fn,
     lift: definition.lift,
@@ -154,9 +156,10 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     decode: definition.decode,
     dedup: definition.dedup,
     fence: fence(),
-    metrics: combineMetrics(definition.metrics),
+    metrics,
     timed: definition.metrics.length > 0,
-    context: { name: definition.name, store: definition.store.name },
+    context,
+    coalesced: metrics.recordCoalesced === undefined ? undefined : (key) => metrics.recordCoalesced?.(key, context),
     tracer: definition.tracer,
     onCacheError: definition.onCacheError,
   }

@@ -49,6 +49,8 @@ export interface Recipe {
   readonly timed: boolean
   /** Passed with every metrics record: which function, which store. */
   readonly context: MetricsContext
+  /** Records a call that joined a flight, when a sink wants to know (made once per recipe). */
+  readonly coalesced: ((key: string) => void) | undefined
   /** Spans for every call when set; nothing at all when not. */
   readonly tracer: Tracer | undefined
   /** Set: cache failures are reported here and the call runs uncached. Unset: they are the result. */
@@ -215,6 +217,17 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   if (E.isLeft(key)) {
     return Promise.resolve(cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call))
   }
+  const dedup = recipe.dedup
+  const onJoin =
+    call !== undefined
+      ? (joined: string) => {
+          call.result('coalesced')
+          recipe.metrics.recordCoalesced?.(joined, recipe.context)
+        }
+      : recipe.coalesced
+  // A call whose key is in flight joins it before anything else: no read, no work of its own.
+  const joined = dedup?.join<Outcome>(key.right, onJoin)
+  if (joined !== undefined) return joined
   let absentAfterMs: number | undefined
   if (call === undefined) {
     const hit = hitNow(recipe, key.right)
@@ -222,7 +235,6 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
     else if (hit !== undefined) return Promise.resolve(hit)
   }
   call?.key(key.right)
-  const dedup = recipe.dedup
   const work =
     absentAfterMs === undefined
       ? () => lookupOrCompute(recipe, key.right, self, args, call)
@@ -231,18 +243,8 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
           if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
           return computeAndWrite(recipe, key.right, self, args, call)
         }
-  if (dedup === undefined) return work()
-  const onJoin =
-    call !== undefined
-      ? (joined: string) => {
-          call.result('coalesced')
-          recipe.metrics.recordCoalesced?.(joined, recipe.context)
-        }
-      : recipe.metrics.recordCoalesced === undefined
-        ? undefined
-        : (joined: string) => recipe.metrics.recordCoalesced?.(joined, recipe.context)
   // A leader starts in this same tick, so a miss just read synchronously still holds for it.
-  return dedup.run(key.right, work, onJoin)
+  return dedup === undefined ? work() : dedup.run(key.right, work, onJoin)
 }
 
 /** One cached call. Never rejects. */
