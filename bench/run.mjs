@@ -38,7 +38,7 @@ const identitySerializer = () => {
   return {
     serialize: (value) => {
       values.push(value)
-      return Uint32Array.of(values.length - 1).buffer && new Uint8Array(Uint32Array.of(values.length - 1).buffer)
+      return new Uint8Array(Uint32Array.of(values.length - 1).buffer)
     },
     deserialize: (bytes) => values[new Uint32Array(bytes.buffer, bytes.byteOffset, 1)[0]],
   }
