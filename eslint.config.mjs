@@ -29,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS files (Jest's configs and global setup) load their dependencies with require.
+    files: ['**/*.js', '**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': 'off',

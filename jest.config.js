@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The real-runtime suite (daprd, Redis, Python) runs with `npm run test:dapr`, not here.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/dapr/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
   },

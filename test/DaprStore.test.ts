@@ -11,7 +11,7 @@ import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
 import { daprStore, parseValue, resolveDaprUrl, saveBody } from '../src/DaprStore.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'
-import { describeStore } from './storeConformance.js'
+import { describeStore, manualTime } from './storeConformance.js'
 
 interface ValueVector {
   readonly value: unknown
@@ -28,7 +28,7 @@ describeStore('daprStore over HTTP', async () => {
   const store = daprStore({ daprUrl: sidecar.url, env: {} })
   return {
     store,
-    clock,
+    elapse: manualTime(clock),
     teardown: async () => {
       await store.close()
       await sidecar.close()

@@ -3,12 +3,12 @@ import * as O from 'fp-ts/lib/Option.js'
 import { CacheOptionsError } from '../src/errors.js'
 import { manualClock } from '../src/Clock.js'
 import { memoryStore } from '../src/MemoryStore.js'
-import { describeStore } from './storeConformance.js'
+import { describeStore, manualTime } from './storeConformance.js'
 
 describeStore('memoryStore', async () => {
   const clock = manualClock(1_000_000)
   const store = memoryStore({ clock, maxBytes: 8 * 1024 * 1024 })
-  return { store, clock, teardown: () => store.close?.() ?? Promise.resolve() }
+  return { store, elapse: manualTime(clock), teardown: () => store.close?.() ?? Promise.resolve() }
 })
 
 const one = (n: number): Uint8Array => Uint8Array.of(n)
