@@ -1,0 +1,77 @@
+/**
+ * The Dapr store against the real runtime, on both components: the Store conformance suite (TTLs in
+ * real time), the Python wire format in both directions, checked on daprd's answers and, on Redis,
+ * on the bytes Redis itself holds.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { daprStore } from '../../src/DaprStore.js'
+import type { Daprd } from '../../src/testing/index.js'
+import { startDaprd } from '../../src/testing/index.js'
+import { describeStore } from '../storeConformance.js'
+import { flavours, raw, redisCli, sleep } from './helpers.js'
+
+interface ValueVector {
+  readonly value: unknown
+  readonly wire: string
+  readonly msgpack_hex: string
+}
+const vectors = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'python-vectors.json'), 'utf8')) as {
+  readonly values: ReadonlyArray<ValueVector>
+}
+
+describe.each(flavours)('daprStore on real daprd (%s)', (flavour) => {
+  let daprd: Daprd
+  beforeAll(async () => {
+    daprd = await startDaprd({ flavour })
+  })
+  afterAll(async () => {
+    await daprd.close()
+  })
+
+  describeStore(`daprStore on real daprd (${flavour})`, async () => {
+    const store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false })
+    return {
+      store,
+      // daprd's clock is the real one: time passes by waiting, and checks keep clear of a TTL's end.
+      elapse: sleep,
+      marginMs: 300,
+      teardown: () => store.close(),
+    }
+  })
+
+  describe('the Python wire format', () => {
+    let store: ReturnType<typeof daprStore>
+    beforeAll(() => {
+      store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false })
+    })
+    afterAll(() => store.close())
+
+    it.each(vectors.values.map((vector) => [vector.wire.slice(0, 40), vector] as const))('stores %s exactly as Python does', async (_wire, vector) => {
+      const key = `cache:wire:${vector.msgpack_hex.slice(0, 16)}`
+      expect(E.isRight(await store.set(key, Buffer.from(vector.msgpack_hex, 'hex'), 60)())).toBe(true)
+      const answer = await raw(daprd.url, 'GET', `/v1.0/state/cache/${encodeURIComponent(key)}`)
+      expect([answer.status, answer.body]).toEqual([200, vector.wire])
+      if (daprd.redis !== undefined) {
+        // What Redis holds: a hash per key under `<appId>||<key>`, the value in its `data` field.
+        expect(await redisCli(daprd.redis.port, 'HGET', `test-app||${key}`, 'data')).toBe(vector.wire)
+      }
+    })
+
+    it.each(vectors.values.map((vector) => [vector.wire.slice(0, 40), vector] as const))('reads %s as Python wrote it', async (_wire, vector) => {
+      const key = `cache:python:${vector.msgpack_hex.slice(0, 16)}`
+      // The request the Python library sends: the base64 string as the JSON value, the TTL as a string.
+      const body = `[{"key": ${JSON.stringify(key)}, "value": ${vector.wire}, "metadata": {"ttlInSeconds": "60"}}]`
+      expect((await raw(daprd.url, 'POST', '/v1.0/state/cache', body)).status).toBe(204)
+      expect(await store.get(key)()).toEqual(E.right(O.some(new Uint8Array(Buffer.from(vector.msgpack_hex, 'hex')))))
+    })
+
+    it('refuses a key containing || before any request, as daprd would', async () => {
+      const result = await store.get('a||b')()
+      expect(E.isLeft(result) && result.left._tag).toBe('KeyError')
+      expect((await raw(daprd.url, 'GET', `/v1.0/state/cache/${encodeURIComponent('a||b')}`)).status).toBe(400)
+    })
+  })
+})
