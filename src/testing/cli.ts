@@ -2,20 +2,21 @@
 /**
  * `dapr-state-cache-sidecar`: the test sidecar as a command, for local development without Dapr.
  *
- *   dapr-state-cache-sidecar --port 3500 --store cache --store sessions --token secret
+ *   dapr-state-cache-sidecar --port 3500 --store cache --store sessions --token secret --flavour redis
  *
  * Prints the address it listens on, and closes cleanly on SIGINT or SIGTERM.
  */
 import { startTestSidecar } from './sidecar.js'
 
-const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID]
+const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID] [--flavour in-memory|redis]
 
 A Dapr-compatible state API on loopback, in memory, for development and tests.
   --port     port to listen on (default 3500; 0 picks a free one)
   --host     address to bind (default 127.0.0.1)
   --store    a state store name; repeat for several (default: cache)
   --token    require this dapr-api-token (default: none)
-  --app-id   the app id /v1.0/metadata reports (default: test-app)`
+  --app-id   the app id /v1.0/metadata reports (default: test-app)
+  --flavour  the Dapr state component to behave as: in-memory (default) or redis`
 
 interface Parsed {
   port: number
@@ -23,10 +24,11 @@ interface Parsed {
   stores: Array<string>
   token: string | undefined
   appId: string | undefined
+  flavour: 'in-memory' | 'redis'
 }
 
 const parse = (args: ReadonlyArray<string>): Parsed | string => {
-  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: undefined, appId: undefined }
+  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: undefined, appId: undefined, flavour: 'in-memory' }
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]
     if (flag === '--help' || flag === '-h') return usage
@@ -52,6 +54,10 @@ const parse = (args: ReadonlyArray<string>): Parsed | string => {
       case '--app-id':
         parsed.appId = value
         break
+      case '--flavour':
+        if (value !== 'in-memory' && value !== 'redis') return `--flavour must be in-memory or redis, got ${value}`
+        parsed.flavour = value
+        break
       default:
         return `unknown option ${flag ?? ''}\n\n${usage}`
     }
@@ -68,8 +74,8 @@ const main = async (): Promise<void> => {
     return
   }
   const stores = parsed.stores.length === 0 ? ['cache'] : parsed.stores
-  const sidecar = await startTestSidecar({ port: parsed.port, host: parsed.host, stores, apiToken: parsed.token, appId: parsed.appId })
-  console.log(`dapr-state-cache test sidecar listening on ${sidecar.url} (state stores: ${stores.join(', ')}${parsed.token === undefined ? '' : '; token required'})`)
+  const sidecar = await startTestSidecar({ port: parsed.port, host: parsed.host, stores, apiToken: parsed.token, appId: parsed.appId, flavour: parsed.flavour })
+  console.log(`dapr-state-cache test sidecar listening on ${sidecar.url} (${parsed.flavour} state stores: ${stores.join(', ')}${parsed.token === undefined ? '' : '; token required'})`)
   const stop = (): void => {
     void sidecar.close().then(() => process.exit(0))
   }

@@ -13,9 +13,11 @@ import { createServer } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Fault, FaultHandle, FaultOptions, Route } from './faults.js'
 import { faultTable } from './faults.js'
-import { goMarshal } from './goJson.js'
+import { DAPR_VERSION } from './daprd.js'
+import { goDecode, goTypeName } from './goJson.js'
+import { redisStateStore } from './redisState.js'
 import type { Failure, Operation, SetRequest, StateStore } from './stateStore.js'
-import { stateStore } from './stateStore.js'
+import { checkOptions, inMemoryStateStore } from './stateStore.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -38,6 +40,11 @@ export interface TestSidecarOptions {
   readonly apiToken?: string | undefined
   /** Largest request body, in bytes (default 4 MiB, as `daprd`). */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * The Dapr state component whose semantics every store has (default `'in-memory'`): etag format
+   * and checks, `first-write`, TTL edge cases, how values are re-encoded, the metadata reported.
+   */
+  readonly flavour?: 'in-memory' | 'redis' | undefined
   /** Time source for TTLs, in epoch milliseconds (default `Date.now`). */
   readonly clock?: { readonly now: () => number } | undefined
 }
@@ -131,12 +138,16 @@ const fallback = (): Answer =>
 
 const malformed = (message: string): Answer => daprError(400, 'ERR_MALFORMED_REQUEST', message)
 
-const illegalKey = (store: string, key: string): Answer => {
-  const message = `input key/keyPrefix '${key}' can't contain '||'`
+/** An ErrorInfo detail, its fields in the order Dapr's encoder writes them. */
+const errorInfo = (reason: string, metadata: Readonly<Record<string, string>> | null) => ({ '@type': ERROR_INFO, domain: 'dapr.io', metadata, reason })
+
+/** The illegal-key error; a transaction names no field in its violation. */
+const illegalKey = (store: string, key: string, field = true): Answer => {
+  const message = `api error: code = InvalidArgument desc = input key/keyPrefix '${key}' can't contain '||'`
   return daprError(400, 'ERR_MALFORMED_REQUEST', message, [
-    { '@type': ERROR_INFO, reason: 'DAPR_STATE_ILLEGAL_KEY', domain: 'dapr.io', metadata: {} },
-    { '@type': 'type.googleapis.com/google.rpc.ResourceInfo', resource_type: 'state', resource_name: store, owner: '', description: '' },
-    { '@type': 'type.googleapis.com/google.rpc.BadRequest', field_violations: [{ field: key, description: message }] },
+    { '@type': 'type.googleapis.com/google.rpc.BadRequest', field_violations: [field ? { field: key, description: message } : { description: message }] },
+    { '@type': 'type.googleapis.com/google.rpc.ResourceInfo', description: '', owner: '', resource_name: store, resource_type: 'state' },
+    errorInfo('DAPR_STATE_ILLEGAL_KEY', null),
   ])
 }
 
@@ -216,8 +227,7 @@ const field = (object: Record<string, unknown>, name: string): unknown => {
 
 class Malformed extends Error {}
 
-const typeName = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value === 'object' ? 'object' : typeof value
+const typeName = goTypeName
 
 /** One item of a save body, as Go's decoder would accept it into `state.SetRequest`. */
 const setRequest = (raw: unknown, extra: Readonly<Record<string, string>>): SetRequest & { readonly hasKey: boolean } => {
@@ -251,7 +261,7 @@ const setRequest = (raw: unknown, extra: Readonly<Record<string, string>>): SetR
   return {
     key,
     hasKey: key !== '',
-    data: goMarshal(item['value'] ?? null),
+    value: item['value'] ?? null,
     etag: typeof etag === 'string' ? etag : undefined,
     metadata,
     concurrency: typeof concurrency === 'string' ? concurrency : undefined,
@@ -259,10 +269,39 @@ const setRequest = (raw: unknown, extra: Readonly<Record<string, string>>): SetR
   }
 }
 
-const saveFailure = (store: string, failure: Failure): Answer =>
-  failure.kind === 'etag-mismatch'
-    ? daprError(409, 'ERR_STATE_SAVE', `failed saving state in state store ${store}: possible etag mismatch. error from state store: ${failure.message}`)
-    : daprError(500, 'ERR_STATE_SAVE', `failed saving state in state store ${store}: ${failure.message}`)
+/** A store error as Dapr's `state.ETagError` (or a plain error) renders it, and the status it maps to. */
+const storeError = (failure: Failure & { readonly wrapped?: boolean }): { readonly status: number; readonly text: string } => {
+  if (failure.wrapped === true) return { status: failure.kind === 'etag-mismatch' ? 409 : failure.kind === 'etag-invalid' ? 400 : 500, text: failure.message }
+  switch (failure.kind) {
+    case 'etag-mismatch':
+      return { status: 409, text: `possible etag mismatch. error from state store: ${failure.message}` }
+    case 'etag-invalid':
+      return { status: 400, text: `invalid etag value: ${failure.message}` }
+    case 'failed':
+      return { status: 500, text: failure.message }
+  }
+}
+
+const saveFailure = (store: string, failure: Failure): Answer => {
+  const { status, text } = storeError(failure)
+  return daprError(status, 'ERR_STATE_SAVE', `failed saving state in state store ${store}: ${text}`)
+}
+
+/**
+ * A save of several items runs them in parallel and joins their errors; when every one is an etag
+ * error, Dapr wraps the joined error in one more etag error of its own.
+ */
+const joinFailures = (failures: ReadonlyArray<Failure>): Failure & { readonly wrapped?: boolean } => {
+  const joined = failures.map((failure) => storeError(failure).text).join('\n')
+  if (failures.some((failure) => failure.kind === 'failed')) {
+    return { kind: failures.find((failure) => failure.kind !== 'failed')?.kind ?? 'failed', message: joined, wrapped: true }
+  }
+  return { kind: failures.some((failure) => failure.kind === 'etag-invalid') ? 'etag-invalid' : 'etag-mismatch', message: joined }
+}
+
+/** Go's JSON encoder writes an embedded raw message compacted and HTML-escaped. */
+const htmlEscaped = (json: string): string =>
+  json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 const rfc3339 = (epochMs: number): string => new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z')
 
@@ -287,7 +326,12 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
   for (const [name, value] of [['port', options.port ?? 0], ['maxBodyBytes', maxBodyBytes]] as const) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`startTestSidecar: invalid option \`${name}\`: ${String(value)}`)
   }
-  const stores = new Map<string, StateStore>(storeNames.map((name) => [name, stateStore(now)]))
+  const flavour = options.flavour ?? 'in-memory'
+  if (flavour !== 'in-memory' && flavour !== 'redis') {
+    throw new RangeError(`startTestSidecar: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory' or 'redis')`)
+  }
+  const makeStore = flavour === 'redis' ? redisStateStore : inMemoryStateStore
+  const stores = new Map<string, StateStore>(storeNames.map((name) => [name, makeStore({ now, appId })]))
   const requests: Array<RecordedRequest> = []
   const faults = faultTable()
   const sockets = new Set<Socket>()
@@ -297,19 +341,15 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
 
   const storeCheck = (store: string): Answer | undefined => {
     if (stores.size === 0) {
-      return daprError(500, 'ERR_STATE_STORE_NOT_CONFIGURED', `state store ${store} is not configured`, [
-        { '@type': ERROR_INFO, reason: 'DAPR_STATE_NOT_CONFIGURED', domain: 'dapr.io', metadata: { appID: appId } },
-      ])
+      return daprError(500, 'ERR_STATE_STORE_NOT_CONFIGURED', `state store ${store} is not configured`, [errorInfo('DAPR_STATE_NOT_CONFIGURED', { appID: appId })])
     }
     if (!stores.has(store)) {
-      return daprError(400, 'ERR_STATE_STORE_NOT_FOUND', `state store ${store} is not found`, [
-        { '@type': ERROR_INFO, reason: 'DAPR_STATE_NOT_FOUND', domain: 'dapr.io', metadata: { appID: appId } },
-      ])
+      return daprError(400, 'ERR_STATE_STORE_NOT_FOUND', `state store ${store} is not found`, [errorInfo('DAPR_STATE_NOT_FOUND', { appID: appId })])
     }
     return undefined
   }
 
-  const handle = (matched: Matched, query: URLSearchParams, headers: IncomingMessage['headers'], body: string, tooLarge: boolean): Answer => {
+  const handle = (matched: Matched, query: URLSearchParams, headers: IncomingMessage['headers'], body: string): Answer => {
     switch (matched.route) {
       case 'healthz':
         return ready ? noContent : daprError(500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: [test sidecar set not ready]')
@@ -318,14 +358,13 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
       case 'metadata':
         return json(200, {
           id: appId,
-          runtimeVersion: '1.16.0-test',
+          runtimeVersion: `${DAPR_VERSION}-test-sidecar`,
           enabledFeatures: [],
-          actors: [],
-          components: [...stores.keys()].map((name) => ({
+          components: [...stores].map(([name, store]) => ({
             name,
-            type: 'state.in-memory',
+            type: store.component.type,
             version: 'v1',
-            capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR'],
+            capabilities: store.component.capabilities,
           })),
           extended: { 'dapr-state-cache': 'test sidecar' },
         })
@@ -344,31 +383,31 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
         const item = store.get(key)
         if (item === undefined) return noContent
         const itemHeaders: Record<string, string> = { 'content-type': 'application/json', etag: item.etag }
-        if (item.expiresAt !== undefined) itemHeaders['metadata.ttlExpireTime'] = rfc3339(item.expiresAt)
+        if (item.expiresAt !== undefined && store.component.reportsExpireTime) itemHeaders['metadata.ttlExpireTime'] = rfc3339(item.expiresAt)
         return { status: 200, body: item.data, headers: itemHeaders }
       }
       case 'delete': {
         const key = matched.key ?? ''
         if (key.includes('||')) return illegalKey(storeName, key)
         const ifMatch = headers['if-match']
+        const invalid = checkOptions({ concurrency: query.get('concurrency') ?? undefined, consistency: query.get('consistency') ?? undefined })
+        if (invalid !== undefined) return daprError(500, 'ERR_STATE_DELETE', `failed deleting state with key ${key}: ${invalid.message}`)
         const failure = store.delete(key, typeof ifMatch === 'string' && ifMatch !== '' ? ifMatch : undefined)
         if (failure === undefined) return noContent
-        return daprError(
-          failure.kind === 'etag-mismatch' ? 409 : 500,
-          'ERR_STATE_DELETE',
-          `failed deleting state with key ${key}: ${failure.kind === 'etag-mismatch' ? 'possible etag mismatch. error from state store: ' : ''}${failure.message}`,
-        )
+        const { status, text } = storeError(failure)
+        return daprError(status, 'ERR_STATE_DELETE', `failed deleting state with key ${key}: ${text}`)
       }
       case 'save': {
-        if (tooLarge) return malformed('stream too large')
         let items: ReadonlyArray<SetRequest & { hasKey: boolean }>
+        const decoded = goDecode(body)
+        if ('error' in decoded) return malformed(decoded.error)
         try {
-          const parsed = JSON.parse(body === '' ? 'EOF' : body) as unknown
+          const parsed = decoded.value ?? [] // null decodes into an empty slice
           if (!Array.isArray(parsed)) throw new Malformed(`json: cannot unmarshal ${typeName(parsed)} into Go value of type []state.SetRequest`)
           items = parsed.map((item) => setRequest(item, extra))
         } catch (error) {
           if (error instanceof Malformed) return malformed(error.message)
-          return malformed(body.trim() === '' ? 'EOF' : `invalid character in JSON body: ${(error as Error).message}`)
+          throw error
         }
         if (items.length === 0) return noContent
         const keyless = items.find((item) => !item.hasKey)
@@ -381,36 +420,42 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
           return failure === undefined ? [] : [failure]
         })
         if (failures.length === 0) return noContent
-        return saveFailure(storeName, failures.find((failure) => failure.kind === 'etag-mismatch') ?? (failures[0] as Failure))
+        return saveFailure(storeName, items.length === 1 ? (failures[0] as Failure) : joinFailures(failures))
       }
       case 'bulk': {
-        if (tooLarge) return malformed('failed deserializing HTTP body: stream too large')
-        let keys: ReadonlyArray<string>
-        try {
-          const parsed = JSON.parse(body) as { keys?: unknown }
-          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Malformed('json: cannot unmarshal into Go value of type http.BulkGetRequest')
-          const raw = parsed.keys ?? []
-          if (!Array.isArray(raw) || raw.some((key) => typeof key !== 'string')) throw new Malformed('json: cannot unmarshal keys into Go struct field BulkGetRequest.keys of type []string')
-          keys = raw as ReadonlyArray<string>
-        } catch (error) {
-          return malformed(`failed deserializing HTTP body: ${(error as Error).message}`)
+        const decoded = goDecode(body)
+        if ('error' in decoded) return malformed(`failed deserializing HTTP body: ${decoded.error}`)
+        const parsed = decoded.value ?? {}
+        if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+          return malformed(`failed deserializing HTTP body: json: cannot unmarshal ${typeName(parsed)} into Go value of type http.BulkGetRequest`)
         }
+        const rawKeys: unknown = (parsed as { keys?: unknown }).keys ?? []
+        if (!Array.isArray(rawKeys)) {
+          return malformed(`failed deserializing HTTP body: json: cannot unmarshal ${typeName(rawKeys)} into Go struct field BulkGetRequest.keys of type []string`)
+        }
+        const wrongKey = (rawKeys as ReadonlyArray<unknown>).find((key) => typeof key !== 'string' && key !== null)
+        if (wrongKey !== undefined) {
+          return malformed(`failed deserializing HTTP body: json: cannot unmarshal ${typeName(wrongKey)} into Go struct field BulkGetRequest.keys of type string`)
+        }
+        const keys = (rawKeys as ReadonlyArray<unknown>).map((key) => (typeof key === 'string' ? key : ''))
         const illegal = keys.find((key) => key.includes('||'))
         if (illegal !== undefined) return illegalKey(storeName, illegal)
         // `data` is the stored bytes embedded as raw JSON, so it is spliced in, not re-encoded.
         const parts = keys.map((key) => {
           const item = store.get(key)
           if (item === undefined) return JSON.stringify({ key })
-          const metadata = item.expiresAt === undefined ? '' : `,"metadata":${JSON.stringify({ ttlExpireTime: rfc3339(item.expiresAt) })}`
-          return `{"key":${JSON.stringify(key)},"data":${item.data},"etag":${JSON.stringify(item.etag)}${metadata}}`
+          const metadata =
+            item.expiresAt === undefined || !store.component.reportsExpireTime ? '' : `,"metadata":${JSON.stringify({ ttlExpireTime: rfc3339(item.expiresAt) })}`
+          return `{"key":${JSON.stringify(key)},"data":${htmlEscaped(item.data)},"etag":${JSON.stringify(item.etag)}${metadata}}`
         })
-        return { status: 200, body: `[${parts.join(',')}]`, headers: { 'content-type': 'application/json' } }
+        return { status: 200, body: `[${parts.join(',')}]\n`, headers: { 'content-type': 'application/json' } }
       }
       case 'transaction': {
-        if (tooLarge) return malformed('stream too large')
         let operations: Array<Operation>
+        const decoded = goDecode(body)
+        if ('error' in decoded) return malformed(`failed deserializing HTTP body: ${decoded.error}`)
         try {
-          const parsed = JSON.parse(body) as { operations?: unknown }
+          const parsed = (decoded.value ?? {}) as { operations?: unknown }
           if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Malformed('json: cannot unmarshal into Go value of type http.stateTransactionRequestBody')
           const raw = parsed.operations ?? []
           if (!Array.isArray(raw)) throw new Malformed('json: cannot unmarshal operations')
@@ -433,9 +478,9 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
         }
         if (operations.length === 0) return noContent
         const illegal = operations.map((operation) => (operation.operation === 'upsert' ? operation.request.key : operation.key)).find((key) => key.includes('||'))
-        if (illegal !== undefined) return illegalKey(storeName, illegal)
+        if (illegal !== undefined) return illegalKey(storeName, illegal, false)
         const failure = store.multi(operations)
-        return failure === undefined ? noContent : daprError(500, 'ERR_STATE_TRANSACTION', `error while executing state transaction: ${failure.message}`)
+        return failure === undefined ? noContent : daprError(500, 'ERR_STATE_TRANSACTION', `error while executing state transaction: ${storeError(failure).text}`)
       }
     }
   }
@@ -477,14 +522,14 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
   const server: Server = createServer((request, response) => {
     const chunks: Array<Buffer> = []
     let size = 0
-    let tooLarge = false
     request.on('data', (chunk: Buffer) => {
       size += chunk.length
-      if (size > maxBodyBytes) tooLarge = true
-      else chunks.push(chunk)
+      // Dapr reads at most the limit and decodes what it read, so a longer body arrives cut short.
+      const room = maxBodyBytes - (size - chunk.length)
+      if (room > 0) chunks.push(room >= chunk.length ? chunk : chunk.subarray(0, room))
     })
     request.on('end', () => {
-      const body = tooLarge ? '' : Buffer.concat(chunks).toString('utf8')
+      const body = Buffer.concat(chunks).toString('utf8')
       const target = request.url ?? '/'
       const queryAt = target.indexOf('?')
       const escapedPath = queryAt === -1 ? target : target.slice(0, queryAt)
@@ -515,7 +560,7 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
       if (options.apiToken !== undefined && !exempt && request.headers['dapr-api-token'] !== options.apiToken) {
         return respond(response, recorded, text(401, 'invalid api token\n'))
       }
-      const run = () => respond(response, recorded, handle(matched, query, request.headers, body, tooLarge))
+      const run = () => respond(response, recorded, handle(matched, query, request.headers, body))
       const fault = faults.take(matched)
       if (fault === undefined) run()
       else injected(fault, matched, request, response, recorded, run)

@@ -25,7 +25,7 @@ export const raw = async (
   const response = await request(`${base}${path}`, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body,
+    body: body ?? null,
     headersTimeout: 10_000,
     bodyTimeout: 10_000,
   })

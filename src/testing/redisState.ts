@@ -1,0 +1,162 @@
+/**
+ * The state semantics of Dapr's `state.redis` component, for the test sidecar's `'redis'` flavour,
+ * as the component's Lua scripts and Go code define them and as real daprd on Redis answers:
+ *
+ * - values stored as json-iterator writes them (no HTML escaping, floats to six decimals);
+ * - the etag is a version number, 1 on creation and one more on every write;
+ * - a non-numeric etag is invalid (400); an etag on an absent key creates it; an etag sent with
+ *   `last-write` is ignored;
+ * - `first-write` without an etag fails (500) only against a record itself written first-write,
+ *   and that flag is sticky: every later etag-less write to the key fails until it is deleted or expires;
+ * - a TTL > 0 sets the expiry, <= 0 removes it, and a write without one keeps the key's expiry;
+ * - every failed delete is an etag mismatch (409); `If-Match` on an absent key succeeds;
+ * - no `ttlExpireTime` in GET answers;
+ * - transactions are not atomic: as daprd 1.18 sends them, every operation runs once on its own
+ *   and once more inside MULTI/EXEC, and the answer is that of the second run.
+ */
+import { jsoniterMarshal } from './goJson.js'
+import type { Failure, Item, Operation, SetRequest, StateStore, StateStoreOptions } from './stateStore.js'
+import { checkOptions, goParseInt, storedKey } from './stateStore.js'
+
+interface Record_ {
+  readonly data: string
+  readonly version: number
+  readonly firstWrite: boolean
+  readonly expiresAt: number | undefined
+}
+
+// The component's scripts, as Redis names them in its errors (by line and SHA-1 of the script).
+const SET_SCRIPT = 'd908b9553add63a82e03589b5c6d01a7654ef0f2'
+const DELETE_SCRIPT = '2446db0de2c963f100727b388f03ead01d18c265'
+const setScriptError = (key: string): string => `ERR user_script:14: failed to set key ${key} script: ${SET_SCRIPT}, on @user_script:14.`
+const deleteScriptError = (key: string): string => `ERR user_script:6: failed to delete ${key} script: ${DELETE_SCRIPT}, on @user_script:6.`
+
+export const redisStateStore = ({ now, appId }: StateStoreOptions): StateStore => {
+  const records = new Map<string, Record_>()
+
+  const live = (key: string): Record_ | undefined => {
+    const record = records.get(key)
+    if (record?.expiresAt !== undefined && now() >= record.expiresAt) {
+      records.delete(key)
+      return undefined
+    }
+    return record
+  }
+
+  const asItem = (record: Record_): Item => ({ data: record.data, etag: String(record.version), expiresAt: record.expiresAt })
+
+  /** The set script: may this write land, given the version sent (0: none) and the record's flag? */
+  const setScript = (key: string, version: number, data: string, firstWrite: boolean): boolean => {
+    const current = live(key)
+    const allowed = current === undefined || String(current.version) === String(version) || (!current.firstWrite && version === 0)
+    if (!allowed) return false
+    records.set(key, {
+      data,
+      version: (current?.version ?? 0) + 1,
+      firstWrite: firstWrite || (current?.firstWrite ?? false),
+      expiresAt: current?.expiresAt,
+    })
+    return true
+  }
+
+  const expire = (key: string, ttl: number | undefined): void => {
+    const record = records.get(key)
+    if (record === undefined || ttl === undefined) return // no TTL sent: the key keeps its expiry
+    records.set(key, { ...record, expiresAt: ttl > 0 ? now() + ttl * 1000 : undefined })
+  }
+
+  /** Checks what the component checks before its script runs: options, etag, TTL. */
+  const parse = (request: SetRequest, inTransaction: boolean): { version: number; ttl: number | undefined } | Failure => {
+    const invalid = inTransaction ? undefined : checkOptions(request)
+    if (invalid !== undefined) return invalid
+    let version = 0
+    if (request.concurrency !== 'last-write' && request.etag !== undefined && request.etag !== '') {
+      const parsed = goParseInt('Atoi', request.etag)
+      if (typeof parsed !== 'number') return { kind: 'etag-invalid', message: parsed.error }
+      version = parsed
+    }
+    const raw = request.metadata['ttlInSeconds'] ?? ''
+    const ttl = raw === '' ? undefined : goParseInt('ParseInt', raw)
+    if (typeof ttl === 'object') return { kind: 'failed', message: `failed to parse ttl from metadata: ${ttl.error}` }
+    return { version, ttl }
+  }
+
+  const set = (request: SetRequest): Failure | undefined => {
+    const parsed = parse(request, false)
+    if ('kind' in parsed) return parsed
+    const key = storedKey(appId, request.key)
+    if (!setScript(request.key, parsed.version, jsoniterMarshal(request.value), request.concurrency === 'first-write')) {
+      const hasEtag = request.etag !== undefined && request.etag !== ''
+      return hasEtag ? { kind: 'etag-mismatch', message: setScriptError(key) } : { kind: 'failed', message: `failed to set key ${key}: ${setScriptError(key)}` }
+    }
+    expire(request.key, parsed.ttl)
+    return undefined
+  }
+
+  const remove = (key: string, etag: string | undefined): Failure | undefined => {
+    const current = live(key)
+    const sent = etag === undefined || etag === '' ? '0' : etag
+    if (current !== undefined && String(current.version) !== sent && sent !== '0') {
+      return { kind: 'etag-mismatch', message: deleteScriptError(storedKey(appId, key)) }
+    }
+    records.delete(key)
+    return undefined
+  }
+
+  /** One pass over a transaction's operations, as Redis runs them: no rollback; the first error. */
+  const runOnce = (operations: ReadonlyArray<Operation>, prepared: ReadonlyArray<{ version: number; ttl: number | undefined } | undefined>): Failure | undefined => {
+    let first: Failure | undefined
+    operations.forEach((operation, index) => {
+      let failure: Failure | undefined
+      if (operation.operation === 'upsert') {
+        const { version, ttl } = prepared[index] ?? { version: 0, ttl: undefined }
+        if (setScript(operation.request.key, version, jsoniterMarshal(operation.request.value), false)) expire(operation.request.key, ttl)
+        else failure = { kind: 'failed', message: setScriptError(storedKey(appId, operation.request.key)) }
+      } else {
+        const result = remove(operation.key, operation.etag)
+        failure = result === undefined ? undefined : { kind: 'failed', message: result.message }
+      }
+      first ??= failure
+    })
+    return first
+  }
+
+  return {
+    component: { type: 'state.redis', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'KEYS_LIKE', 'ACTOR'], reportsExpireTime: false },
+    get: (key) => {
+      const record = live(key)
+      return record === undefined ? undefined : asItem(record)
+    },
+    set,
+    delete: remove,
+    multi: (operations) => {
+      const prepared: Array<{ version: number; ttl: number | undefined } | undefined> = []
+      for (const operation of operations) {
+        if (operation.operation === 'delete') {
+          prepared.push(undefined)
+          continue
+        }
+        const parsed = parse(operation.request, true)
+        if ('kind' in parsed) return parsed
+        prepared.push(parsed)
+      }
+      runOnce(operations, prepared)
+      return runOnce(operations, prepared)
+    },
+    entries: () =>
+      Array.from(records.keys()).flatMap((key) => {
+        const record = live(key)
+        return record === undefined ? [] : [[key, asItem(record)] as const]
+      }),
+    seed: (key, data, ttlSeconds) => {
+      const current = live(key)
+      records.set(key, {
+        data,
+        version: (current?.version ?? 0) + 1,
+        firstWrite: false,
+        expiresAt: ttlSeconds === undefined || ttlSeconds <= 0 ? undefined : now() + ttlSeconds * 1000,
+      })
+    },
+    clear: () => records.clear(),
+  }
+}
