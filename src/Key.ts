@@ -146,7 +146,8 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
     }
     if (args.length === 1) {
       const [argument] = args
-      if (typeof argument === 'number') return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args))
+      // A Map holds -0 and 0 as one key, but they key apart (-0 is Python's -0.0): -0 is not remembered.
+      if (typeof argument === 'number' && !Object.is(argument, -0)) return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args))
       if (typeof argument === 'string' && argument.length <= MEMO_INPUT_CHARS) {
         return byString.get(argument) ?? remember(byString, argument, build(name, args))
       }

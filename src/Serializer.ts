@@ -2,8 +2,8 @@
  * How values become bytes and back.
  *
  * The default is MessagePack, byte-for-byte the Python library's for the types both languages share
- * (null, booleans, integers, floats, strings, bytes, arrays, plain objects). Beyond those,
- * `undefined`, `Date`, `BigInt`, `Map`, `Set` and `-0` come back with their types, through
+ * (null, booleans, integers, floats, `-0` as Python's `-0.0`, strings, bytes, arrays, plain objects).
+ * Beyond those, `undefined`, `Date`, `BigInt`, `Map` and `Set` come back with their types, through
  * MessagePack extension types. A value that would come back different (a class instance, a Buffer,
  * a function, a circular structure) is a `SerializationError` naming where it is: the result is
  * returned to the caller and not cached, never silently reshaped.
@@ -57,6 +57,7 @@ export const extensionTypes = {
   BigInt: 1,
   Map: 2,
   Set: 3,
+  /** Read only: -0 was written this way before 0.2.0; it is now written as a float64, as Python does. */
   NegativeZero: 4,
 } as const
 
@@ -83,8 +84,31 @@ const checkPlainKeys = (value: object, path: string, supported: string): Readonl
     refuse(path, 'an object with symbol keys', supported)
   }
   const keys = Object.keys(value)
+  for (const key of keys) wellFormed(key, `${path}.<key>`, supported)
   if (keys.includes('__proto__')) refuse(path, 'an object with an own "__proto__" key', supported)
   return keys
+}
+
+/**
+ * `@msgpack/msgpack` writes -0 as the integer 0 (it is a safe integer), losing the sign; Python
+ * writes `-0.0` as a float64. This makes the encoder write -0 the way Python does, so the value is
+ * shared with Python and reads back as -0 in both. It reaches into the encoder's number writer,
+ * which the package does not declare public; `test/Serializer.test.ts` pins the bytes.
+ */
+const pythonNegativeZero = (encoder: Encoder<undefined>): void => {
+  const internals = encoder as unknown as { encodeNumber: (n: number) => void; encodeNumberAsFloat: (n: number) => void }
+  const encodeNumber = internals.encodeNumber.bind(encoder)
+  const encodeFloat = internals.encodeNumberAsFloat.bind(encoder)
+  internals.encodeNumber = (n) => (Object.is(n, -0) ? encodeFloat(n) : encodeNumber(n))
+}
+
+/**
+ * A string with a lone surrogate has no UTF-8 form: the encoder would write bytes that are not UTF-8
+ * (Python could not read them) and a JSON text would carry U+FFFD. Refused instead, with its path.
+ */
+const wellFormed = (text: string, path: string, supported: string): string => {
+  if (!(text as unknown as { isWellFormed: () => boolean }).isWellFormed()) refuse(path, 'a string with a lone surrogate (it has no UTF-8 form)', supported)
+  return text
 }
 
 const utf8 = new TextEncoder()
@@ -100,10 +124,11 @@ const preparer = (encoder: Encoder) => {
   const prepare = (value: unknown, path: string, ancestors: Set<object>, depth: number): unknown => {
     switch (typeof value) {
       case 'string':
+        return wellFormed(value, path, MSGPACK_SUPPORTED)
       case 'boolean':
         return value
       case 'number':
-        return Object.is(value, -0) ? new ExtData(extensionTypes.NegativeZero, new Uint8Array(0)) : value
+        return value // -0 included: the encoder writes it as Python does (see `pythonNegativeZero`)
       case 'undefined':
         return new ExtData(extensionTypes.undefined, new Uint8Array(0))
       case 'bigint':
@@ -252,6 +277,7 @@ export const msgpackSerializer = (): SafeSerializer => {
   // The encoder needs no custom extensions: `prepare` hands it ExtData for those already, and a codec
   // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
   const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>() })
+  pythonNegativeZero(encoder)
   const prepare = preparer(encoder)
   const encode = (value: unknown): Uint8Array => encoder.encode(prepare(value))
   const decode = (bytes: Uint8Array): unknown => decoder.decode(bytes)
@@ -267,6 +293,8 @@ const JSON_SUPPORTED = 'only null, booleans, finite numbers, strings, arrays and
 const checkJson = (value: unknown, path: string, ancestors: Set<object>): void => {
   switch (typeof value) {
     case 'string':
+      wellFormed(value, path, JSON_SUPPORTED)
+      return
     case 'boolean':
       return
     case 'number':

@@ -52,7 +52,11 @@ describe('Python json.dumps, reproduced', () => {
   })
 
   it('writes whole numbers in the safe range as Python ints, others as floats', () => {
-    expect(input(0, -0, 42, -7, Number.MAX_SAFE_INTEGER)).toBe('{"args": [0, 0, 42, -7, 9007199254740991], "kwargs": {}}')
+    expect(input(0, -0, 42, -7, Number.MAX_SAFE_INTEGER)).toBe('{"args": [0, -0.0, 42, -7, 9007199254740991], "kwargs": {}}')
+    const builder = defaultKeyBuilder()
+    const zero = builder.buildKey('f', [0])
+    expect(builder.buildKey('f', [-0])).not.toBe(zero) // remembered keys keep them apart too
+    expect(builder.buildKey('f', [0])).toBe(zero)
     expect(input(2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY)).toBe(
       '{"args": [9007199254740992.0, NaN, Infinity, -Infinity], "kwargs": {}}',
     )
@@ -188,7 +192,7 @@ const sameArguments = (a: unknown, b: unknown): boolean => {
   if (typeof a !== typeof b) return false
   if (typeof a === 'number' && typeof b === 'number') {
     if (Number.isNaN(a) && Number.isNaN(b)) return true
-    return a === b // 0 and -0 are one key: Python has no -0 int
+    return Object.is(a, b) // -0 keys as Python's -0.0, apart from 0
   }
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b
   if (a instanceof Date || b instanceof Date) {

@@ -81,6 +81,12 @@ describe('beyond the Python types', () => {
     expect(hex(serialized(msgpack, undefined))).toBe('c70000') // ext 8: no data, type 0
   })
 
+  it("writes -0 as Python's msgpack writes -0.0 (a float64), and still reads the older extension", () => {
+    expect(hex(serialized(msgpack, -0))).toBe('cb8000000000000000')
+    expect(hex(serialized(msgpack, [0, -0]))).toBe('9200cb8000000000000000')
+    expect(Object.is(msgpack.deserialize(Buffer.from('c70004', 'hex')), -0)).toBe(true)
+  })
+
   it('does not copy a value that needs no extension', () => {
     const value = { a: [1, 2, { b: 'c' }] }
     expect(hex(serialized(msgpack, value))).toBe(hex(serialized(msgpack, structuredClone(value))))
@@ -112,6 +118,8 @@ describe('what would come back different is refused, naming where it is', () => 
     ['a circular reference', circular, /\.me: a circular reference/],
     ['an invalid Date', new Date(Number.NaN), /an invalid Date/],
     ['nesting too deep', deep, /nesting deeper than 100/],
+    ['a lone surrogate', { name: 'ab\ud800' }, /\.name: a string with a lone surrogate/],
+    ['a lone surrogate in a key', { ['\udc00']: 1 }, /<key>: a string with a lone surrogate/],
   ])('%s', (_what, value, message) => {
     const error = refusal(msgpack, value)
     expect(error).toMatchObject({ _tag: 'SerializationError', code: 'E_CACHE_SERIALIZATION', operation: 'serialize' })
@@ -186,6 +194,7 @@ describe('jsonSerializer', () => {
     [new Date(0), /an instance of Date/],
     [new Map(), /an instance of Map/],
     [1n, /a bigint/],
+    ['\ud800', /lone surrogate/],
   ])('refuses %p', (value, message) => {
     expect(refusal(json, value).message).toMatch(message)
   })

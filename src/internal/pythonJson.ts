@@ -4,7 +4,8 @@
  * JavaScript has. It exists for one purpose: the hash input of a cache key.
  *
  * Shared values: `null`, booleans, strings, numbers (whole numbers in the safe-integer range are
- * Python ints; every other number is a Python float in `repr` form), arrays and plain objects.
+ * Python ints; every other number, `-0` included, is a Python float in `repr` form, so `-0` keys as
+ * Python's `-0.0`), arrays and plain objects.
  * JavaScript-only values become one-key objects whose key starts with NUL (`{"\u0000Date": ...}`);
  * an object key that itself starts with NUL gets one more, so no plain object can look like a tag.
  *
@@ -76,7 +77,7 @@ export const pythonFloat = (x: number): string => {
 }
 
 const pythonNumber = (x: number): string =>
-  Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER ? (x === 0 ? '0' : String(x)) : pythonFloat(x)
+  Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER && !Object.is(x, -0) ? String(x) : pythonFloat(x)
 
 /** Compares strings by Unicode code point, as Python sorts `str`. */
 export const byCodePoint = (a: string, b: string): number => {
