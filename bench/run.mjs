@@ -13,6 +13,7 @@ import { Cacheable } from 'cacheable'
 import { createCache as createDedupeCache } from 'async-cache-dedupe'
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
 import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
+import { startDaprd } from 'dapr-state-cache/testing'
 import { fmt, interleaved, load, median, quick, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -342,6 +343,108 @@ const sickStore = async () => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. Remote hit and miss against real daprd on real Redis
+// ---------------------------------------------------------------------------------------------
+const realFloor = async () => {
+  // daprd and Redis are processes of their own; on two cores they compete with the client for CPU.
+  const daprd = await startDaprd({ flavour: 'redis' })
+  const sizes = quick ? [200] : [200, 10_000]
+  const concurrencies = [1, 16]
+  const rows = []
+  const targets = []
+  const pool = new Pool(daprd.url, { connections: 16, pipelining: 1 })
+  const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: String(daprd.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error } })
+  await client.start()
+  const store = daprStore({ daprUrl: daprd.url, env: {}, connections: 16 })
+  let run = 0 // a fresh key space for every miss measurement
+  for (const size of sizes) {
+    const value = 'x'.repeat(size)
+    const wire = Buffer.from(msgpackSerializer().serialize(value)).toString('base64')
+    const keys = Array.from({ length: 100 }, (_, i) => `bench:real:${size}:${i}`)
+    const body = JSON.stringify(keys.map((key) => ({ key, value: wire, metadata: { ttlInSeconds: '3600' } })))
+    await (await pool.request({ method: 'POST', path: '/v1.0/state/cache', body, headers: { 'content-type': 'application/json' } })).body.text()
+    const missKey = (who, i) => `bench:miss:${who}:${size}:${run}:${i}`
+    const saveBody = (key) => `[{"key":${JSON.stringify(key)},"value":"${wire}","metadata":{"ttlInSeconds":"60"}}]`
+    const oursHit = cacheable({ store, logger: silent, keyBuilder: { buildKey: (_name, args) => keys[args[0] % keys.length] } })(async function remote() {
+      throw new Error('a hit never computes')
+    })
+    const oursMiss = cacheable({ store, logger: silent, ttlSeconds: 60, keyBuilder: { buildKey: (_name, args) => missKey('ours', args[0]) } })(async function computed() {
+      return value
+    })
+    const floorGet = async (key) => {
+      const response = await pool.request({ method: 'GET', path: `/v1.0/state/cache/${encodeURIComponent(key)}` })
+      const text = await response.body.text()
+      return response.statusCode === 200 ? Buffer.from(JSON.parse(text), 'base64') : undefined
+    }
+    const floorSave = async (key) => {
+      const response = await pool.request({ method: 'POST', path: '/v1.0/state/cache', body: saveBody(key), headers: { 'content-type': 'application/json' } })
+      await response.body.text()
+    }
+    const contenders = {
+      hit: [
+        { name: 'undici Pool.request (floor)', run: (i) => floorGet(keys[i % keys.length]) },
+        { name: 'dapr-state-cache', run: (i) => oursHit(i) },
+        { name: '@dapr/dapr state.get', run: async (i) => Buffer.from(await client.state.get('cache', keys[i % keys.length]), 'base64') },
+      ],
+      miss: [
+        {
+          name: 'undici Pool.request (floor)',
+          run: async (i) => {
+            const key = missKey('floor', i)
+            if ((await floorGet(key)) === undefined) await floorSave(key)
+          },
+        },
+        { name: 'dapr-state-cache', run: (i) => oursMiss(i) },
+        {
+          name: '@dapr/dapr state.get + save',
+          run: async (i) => {
+            const key = missKey('sdk', i)
+            if (!(await client.state.get('cache', key))) await client.state.save('cache', [{ key, value: wire, metadata: { ttlInSeconds: '60' } }])
+          },
+        },
+      ],
+    }
+    for (const [kind, list] of Object.entries(contenders)) {
+      for (const contender of list) await load(contender.run, { concurrency: 4, ms: 100 }) // warm up
+      for (const concurrency of concurrencies) {
+        const results = await interleaved(list, REPS, async (contender) => {
+          run++
+          return load(contender.run, { concurrency, ms: LOAD_MS })
+        })
+        const of = (name, field) => summary(results.get(name).map((r) => r[field]))
+        const floor = 'undici Pool.request (floor)'
+        const baseRps = of(floor, 'rps').median
+        const baseCpu = of(floor, 'cpuUs').median
+        for (const { name } of list) {
+          const rps = of(name, 'rps')
+          const cpu = of(name, 'cpuUs')
+          rows.push([kind, `${size} B`, concurrency, name, range(rps), `${(rps.median / baseRps).toFixed(2)}x`, of(name, 'p50').median.toFixed(3), of(name, 'p99').median.toFixed(3), cpu.median.toFixed(1), `${(cpu.median / baseCpu).toFixed(2)}x`])
+        }
+        targets.push({
+          what: `${kind}, ${size} B, concurrency ${concurrency}`,
+          vsFloor: of('dapr-state-cache', 'rps').median / baseRps,
+          cpuVsFloor: of('dapr-state-cache', 'cpuUs').median / baseCpu,
+        })
+      }
+    }
+  }
+  await client.stop()
+  await pool.close()
+  await store.close()
+  await daprd.close()
+  json.realFloor = { daprd: daprd.version, rows, targets }
+  section(
+    `7. Remote hit and miss on real daprd ${daprd.version} with Redis (the production topology)`,
+    table(['call', 'value', 'concurrency', 'client', 'req/s median (min-max)', 'vs floor', 'p50 ms', 'p99 ms', 'client CPU µs/call', 'CPU vs floor'], rows) +
+      '\n\n' +
+      table(
+        ['case', 'ours / floor req/s (target ≥ 0.91, i.e. within 1.1x)', 'ours / floor CPU (target ≤ 1.3)'],
+        targets.map((t) => [t.what, t.vsFloor.toFixed(2), t.cpuVsFloor.toFixed(2)]),
+      ),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version
 const machine = [
@@ -352,7 +455,7 @@ const machine = [
 console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore]]
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['7', realFloor]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)
