@@ -343,7 +343,7 @@ const sickStore = async () => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 7. Remote hit and miss against real daprd on real Redis
+// 8. Remote hit and miss against real daprd on real Redis
 // ---------------------------------------------------------------------------------------------
 const realFloor = async () => {
   // daprd and Redis are processes of their own; on two cores they compete with the client for CPU.
@@ -434,7 +434,7 @@ const realFloor = async () => {
   await daprd.close()
   json.realFloor = { daprd: daprd.version, rows, targets }
   section(
-    `7. Remote hit and miss on real daprd ${daprd.version} with Redis (the production topology)`,
+    `8. Remote hit and miss on real daprd ${daprd.version} with Redis (the production topology)`,
     table(['call', 'value', 'concurrency', 'client', 'req/s median (min-max)', 'vs floor', 'p50 ms', 'p99 ms', 'client CPU µs/call', 'CPU vs floor'], rows) +
       '\n\n' +
       table(
@@ -455,7 +455,7 @@ const machine = [
 console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['7', realFloor]]
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)

@@ -118,8 +118,10 @@ export class DaprdStartError extends Error {
 // finding daprd
 // -------------------------------------------------------------------------------------
 
+const home = (env: NodeJS.ProcessEnv): string => env['HOME'] || os.homedir()
+
 const cacheRoot = (env: NodeJS.ProcessEnv): string =>
-  env['DAPR_STATE_CACHE_HOME'] || path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'dapr-state-cache')
+  env['DAPR_STATE_CACHE_HOME'] || path.join(env['XDG_CACHE_HOME'] || path.join(home(env), '.cache'), 'dapr-state-cache')
 
 /** The newest binary `npm run dapr:build` made for the pinned release, if any. */
 const builtDaprd = (env: NodeJS.ProcessEnv): string | undefined => {
@@ -147,7 +149,7 @@ const builtDaprd = (env: NodeJS.ProcessEnv): string | undefined => {
  */
 export const daprdCandidates = (env: NodeJS.ProcessEnv = process.env): ReadonlyArray<{ readonly place: string; readonly path: string | undefined }> => [
   { place: 'the DAPRD_PATH environment variable', path: env['DAPRD_PATH'] || undefined },
-  { place: '~/.dapr/bin/daprd (dapr init)', path: path.join(os.homedir(), '.dapr', 'bin', 'daprd') },
+  { place: '~/.dapr/bin/daprd (dapr init)', path: path.join(home(env), '.dapr', 'bin', 'daprd') },
   { place: `the npm run dapr:build cache (${path.join(cacheRoot(env), 'daprd', `${DAPR_VERSION}-*`)})`, path: builtDaprd(env) },
 ]
 

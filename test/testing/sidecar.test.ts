@@ -6,6 +6,7 @@ import { Agent, request } from 'undici'
 import { manualClock } from '../../src/Clock.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
+import { goDecode } from '../../src/testing/goJson.js'
 
 const agent = new Agent({ keepAliveTimeout: 1_000 })
 afterAll(async () => {
@@ -482,5 +483,85 @@ describe('test sidecar: the rest of its contract', () => {
     } finally {
       await sidecar.close()
     }
+  })
+})
+
+describe("test sidecar: the 'redis' flavour (checklist item 26, as real daprd on Redis answers)", () => {
+  let sidecar: TestSidecar
+  const clock = manualClock(Date.UTC(2026, 0, 1, 0, 0, 0))
+  beforeAll(async () => {
+    sidecar = await startTestSidecar({ flavour: 'redis', clock })
+  })
+  afterAll(async () => {
+    await sidecar.close()
+  })
+  beforeEach(() => sidecar.state('cache').clear())
+
+  const etagOf = async (key: string) => (await call(sidecar, 'GET', `/v1.0/state/cache/${key}`)).headers['etag']
+
+  it('reports state.redis and its capabilities', async () => {
+    const metadata = (await call(sidecar, 'GET', '/v1.0/metadata')).json() as { components: Array<{ type: string; capabilities: Array<string> }> }
+    expect(metadata.components[0]).toMatchObject({ type: 'state.redis', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'KEYS_LIKE', 'ACTOR'] })
+  })
+
+  it('numbers etags 1, 2, ...; creates an absent key for any etag; refuses a non-numeric one with 400', async () => {
+    await save(sidecar, [{ key: 'e', value: 1 }])
+    expect(await etagOf('e')).toBe('1')
+    expect((await save(sidecar, [{ key: 'e', value: 2, etag: '1' }])).status).toBe(204)
+    expect(await etagOf('e')).toBe('2')
+    expect((await save(sidecar, [{ key: 'e', value: 3, etag: '1' }])).status).toBe(409)
+    const invalid = await save(sidecar, [{ key: 'e', value: 3, etag: 'x' }])
+    expect([invalid.status, (invalid.json() as { message: string }).message]).toEqual([
+      400,
+      'failed saving state in state store cache: invalid etag value: strconv.Atoi: parsing "x": invalid syntax',
+    ])
+    expect((await save(sidecar, [{ key: 'fresh', value: 1, etag: '42' }])).status).toBe(204)
+    expect(await etagOf('fresh')).toBe('1')
+    expect((await save(sidecar, [{ key: 'e', value: 4, etag: '99', options: { concurrency: 'last-write' } }])).status).toBe(204)
+  })
+
+  it('first-write conflicts only with a first-write record, with a 500, and the flag is sticky', async () => {
+    const firstWrite = { concurrency: 'first-write' }
+    await save(sidecar, [{ key: 'plain', value: 1 }])
+    expect((await save(sidecar, [{ key: 'plain', value: 2, options: firstWrite }])).status).toBe(204)
+    expect((await save(sidecar, [{ key: 'plain', value: 3 }])).status).toBe(500) // now a first-write record
+    await save(sidecar, [{ key: 'lease', value: 1, options: firstWrite }])
+    const conflict = await save(sidecar, [{ key: 'lease', value: 2, options: firstWrite }])
+    expect([conflict.status, (conflict.json() as { errorCode: string }).errorCode]).toEqual([500, 'ERR_STATE_SAVE'])
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/lease')).status).toBe(204)
+    expect((await save(sidecar, [{ key: 'lease', value: 3 }])).status).toBe(204)
+  })
+
+  it('keeps the expiry on a write without a TTL, persists on 0, and reports no ttlExpireTime', async () => {
+    await save(sidecar, [{ key: 't', value: 1, metadata: { ttlInSeconds: '10' } }])
+    await save(sidecar, [{ key: 't', value: 2 }])
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/t')).headers['metadata.ttlexpiretime']).toBeUndefined()
+    clock.advance(10_000)
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/t')).status).toBe(204)
+    await save(sidecar, [{ key: 'p', value: 1, metadata: { ttlInSeconds: '10' } }])
+    await save(sidecar, [{ key: 'p', value: 1, metadata: { ttlInSeconds: '0' } }])
+    clock.advance(20_000)
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/p')).status).toBe(200)
+  })
+
+  it('answers 409 for every failed delete, and 204 for If-Match on an absent key', async () => {
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/absent', { headers: { 'if-match': '7' } })).status).toBe(204)
+    await save(sidecar, [{ key: 'd', value: 1 }])
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/d', { headers: { 'if-match': 'x' } })).status).toBe(409)
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/d', { headers: { 'if-match': '1' } })).status).toBe(204)
+  })
+
+  it('stores values as json-iterator writes them: no HTML escaping, floats to six decimals', async () => {
+    await save(sidecar, [{ key: 'v', value: ['<&>', 0.1234567, 1e-7, 1e21, -2.5] }])
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/v')).text).toBe('["<&>",0.123457,0,1e+21,-2.5]')
+  })
+})
+
+describe('Go JSON encoders', () => {
+  it('goDecode gives the errors Go does for empty and cut-short bodies', () => {
+    expect(goDecode('')).toEqual({ error: 'EOF' })
+    expect(goDecode('[{"key":')).toEqual({ error: 'unexpected EOF' })
+    expect(goDecode('{')).toEqual({ error: 'unexpected EOF' })
+    expect(goDecode('[1]')).toEqual({ value: [1] })
   })
 })
