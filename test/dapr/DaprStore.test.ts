@@ -13,6 +13,26 @@ import { startDaprd } from '../../src/testing/index.js'
 import { describeStore } from '../storeConformance.js'
 import { flavours, raw, redisCli, sleep } from './helpers.js'
 
+describe('daprStore and the API token on real daprd', () => {
+  it('sends dapr-api-token on every call; a wrong one is a 401 StoreRejected that does not show the token', async () => {
+    const daprd = await startDaprd({ apiToken: 's3cret' })
+    const good = daprStore({ daprUrl: daprd.url, apiToken: 's3cret', env: {}, breaker: false })
+    const bad = daprStore({ daprUrl: daprd.url, apiToken: 'wrong-token', env: {}, breaker: false })
+    try {
+      expect(E.isRight(await good.set('k', Uint8Array.of(1), 60)())).toBe(true)
+      expect(await good.get('k')()).toEqual(E.right(O.some(Uint8Array.of(1))))
+      const refused = await bad.get('k')()
+      expect(E.isLeft(refused) && refused.left).toMatchObject({ _tag: 'StoreRejected', status: 401 })
+      expect(E.isLeft(refused) && refused.left.message).not.toContain('wrong-token')
+      expect(await good.isReady()).toBe(true)
+    } finally {
+      await good.close()
+      await bad.close()
+      await daprd.close()
+    }
+  })
+})
+
 interface ValueVector {
   readonly value: unknown
   readonly wire: string
@@ -66,6 +86,17 @@ describe.each(flavours)('daprStore on real daprd (%s)', (flavour) => {
       const body = `[{"key": ${JSON.stringify(key)}, "value": ${vector.wire}, "metadata": {"ttlInSeconds": "60"}}]`
       expect((await raw(daprd.url, 'POST', '/v1.0/state/cache', body)).status).toBe(204)
       expect(await store.get(key)()).toEqual(E.right(O.some(new Uint8Array(Buffer.from(vector.msgpack_hex, 'hex')))))
+    })
+
+    it('maps an unknown store to StoreRejected ERR_STATE_STORE_NOT_FOUND, as daprd answers it', async () => {
+      const nowhere = daprStore({ daprUrl: daprd.url, env: {}, breaker: false, storeName: 'nope' })
+      try {
+        for (const result of [await nowhere.get('k')(), await nowhere.set('k', Uint8Array.of(1), 60)(), await nowhere.delete('k')()]) {
+          expect(E.isLeft(result) && result.left).toMatchObject({ _tag: 'StoreRejected', status: 400, errorCode: 'ERR_STATE_STORE_NOT_FOUND' })
+        }
+      } finally {
+        await nowhere.close()
+      }
     })
 
     it('refuses a key containing || before any request, as daprd would', async () => {

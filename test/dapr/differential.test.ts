@@ -102,7 +102,7 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
-    item: '3',
+    item: '3, 24',
     title: 'no state store configured: 500 ERR_STATE_STORE_NOT_CONFIGURED with details, on every state route',
     target: 'no-stores',
     run: async (call, key) => {
@@ -113,7 +113,7 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
-    item: '4',
+    item: '4, 24',
     title: 'unknown store: 400 ERR_STATE_STORE_NOT_FOUND with details, checked before the body',
     run: async (call, key) => {
       await call('GET', `/v1.0/state/nostore/${key('a')}`)
@@ -124,7 +124,7 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
-    item: '5',
+    item: '5, 24',
     title: "a key containing '||': 400 ERR_MALFORMED_REQUEST on every route",
     run: async (call, key) => {
       await call('GET', path(key('a||b')))
