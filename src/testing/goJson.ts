@@ -70,26 +70,35 @@ const byCodePoint = (a: string, b: string): number => {
   return Buffer.compare(x, y)
 }
 
-/** `json.Marshal` of a value that `json.Unmarshal` put in an `interface{}`. */
-export const goMarshal = (value: unknown): string => {
-  if (value === null) return 'null'
-  switch (typeof value) {
-    case 'string':
-      return goString(value)
-    case 'number':
-      return goNumber(value)
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'object':
-      if (Array.isArray(value)) return `[${value.map(goMarshal).join(',')}]`
-      return `{${Object.keys(value)
-        .sort(byCodePoint)
-        .map((key) => `${goString(key)}:${goMarshal((value as Record<string, unknown>)[key])}`)
-        .join(',')}}`
-    default:
-      return 'null'
+/** A marshaller of decoded JSON values from a string writer, a number writer and a member order. */
+const marshaller = (
+  writeString: (s: string) => string,
+  writeNumber: (n: number) => string,
+  order: (keys: Array<string>) => Array<string>,
+): ((value: unknown) => string) => {
+  const marshal = (value: unknown): string => {
+    if (value === null) return 'null'
+    switch (typeof value) {
+      case 'string':
+        return writeString(value)
+      case 'number':
+        return writeNumber(value)
+      case 'boolean':
+        return value ? 'true' : 'false'
+      case 'object':
+        if (Array.isArray(value)) return `[${value.map(marshal).join(',')}]`
+        return `{${order(Object.keys(value))
+          .map((key) => `${writeString(key)}:${marshal((value as Record<string, unknown>)[key])}`)
+          .join(',')}}`
+      default:
+        return 'null'
+    }
   }
+  return marshal
 }
+
+/** `json.Marshal` of a value that `json.Unmarshal` put in an `interface{}`. */
+export const goMarshal = marshaller(goString, goNumber, (keys) => keys.sort(byCodePoint))
 
 /** json-iterator's string writer without HTML escaping: only `"`, `\\` and control characters. */
 const jsoniterString = (s: string): string => {
@@ -139,24 +148,7 @@ const jsoniterNumber = (n: number): string => {
  * `ConfigFastest.Marshal` of a value Go decoded into `interface{}`. Object keys come out in Go's map
  * order, which is random by design; insertion order is one of the orders Go may produce.
  */
-export const jsoniterMarshal = (value: unknown): string => {
-  if (value === null) return 'null'
-  switch (typeof value) {
-    case 'string':
-      return jsoniterString(value)
-    case 'number':
-      return jsoniterNumber(value)
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'object':
-      if (Array.isArray(value)) return `[${value.map(jsoniterMarshal).join(',')}]`
-      return `{${Object.keys(value)
-        .map((key) => `${jsoniterString(key)}:${jsoniterMarshal((value as Record<string, unknown>)[key])}`)
-        .join(',')}}`
-    default:
-      return 'null'
-  }
-}
+export const jsoniterMarshal = marshaller(jsoniterString, jsoniterNumber, (keys) => keys)
 
 /**
  * Go's `json.Decoder.Decode` of a request body, for its error texts: `EOF` for an empty body,
