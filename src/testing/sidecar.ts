@@ -4,7 +4,8 @@
  * It answers the routes a state client uses the way the real `daprd` does (status codes, error
  * bodies, headers, routing on the escaped path, query-unescape of path parameters, the API token,
  * the body limit, health and metadata), over real sockets, with the state semantics of Dapr's
- * in-memory component (`stateStore.ts`). On top it records every request and injects faults
+ * in-memory component (`stateStore.ts`) or of its Redis component (`redisState.ts`), and the
+ * differential suite holds it to real daprd. On top it records every request and injects faults
  * (`faults.ts`), so tests can assert the exact wire traffic and the client's behaviour when the
  * sidecar misbehaves. It is not a Dapr runtime: no actors, pub/sub, bindings or service invocation.
  */

@@ -15,7 +15,7 @@ import { redisCli, sleep } from './helpers.js'
 const TIMEOUT_MS = 300
 const COOLDOWN_MS = 1_000
 /** A call does at most one read and one write, each bounded by TIMEOUT_MS; the rest is slack for a loaded machine. */
-const CALL_BUDGET_MS = 2 * TIMEOUT_MS + 400
+const CALL_BUDGET_MS = 2 * TIMEOUT_MS + 600
 
 interface Outcome {
   readonly startedAt: number
