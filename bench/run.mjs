@@ -137,6 +137,8 @@ const memoryHit = async () => {
   const load1 = async (i) => values[i]
   const oursMsgpack = cacheable({ store: memoryStore(), logger: silent, name: 'bench.msgpack' })(load1)
   const oursIdentity = cacheable({ store: memoryStore(), logger: silent, name: 'bench.identity', serializer: identitySerializer() })(load1)
+  const oursL1Frozen = cacheable({ store: memoryStore(), logger: silent, name: 'bench.l1frozen', l1: { values: 'frozen', maxEntries: 2 * N } })(load1)
+  const oursL1Copy = cacheable({ store: memoryStore(), logger: silent, name: 'bench.l1copy', l1: { values: 'copy', maxEntries: 2 * N } })(load1)
   const map = new Map(values.map((value, i) => [keys[i], value]))
   const lru = new LRUCache({ max: 10_000 })
   const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 10_000 })) } })
@@ -149,6 +151,8 @@ const memoryHit = async () => {
     { name: 'lru-cache (floor)', run: async (i) => lru.get(keys[i % N]) ?? (lru.set(keys[i % N], values[i % N]), values[i % N]) },
     { name: 'dapr-state-cache, identity serializer', run: (i) => oursIdentity(i % N) },
     { name: 'dapr-state-cache, MessagePack', run: (i) => oursMsgpack(i % N) },
+    { name: "dapr-state-cache, l1 'frozen'", run: (i) => oursL1Frozen(i % N) },
+    { name: "dapr-state-cache, l1 'copy'", run: (i) => oursL1Copy(i % N) },
     { name: 'bentocache (memory)', run: (i) => bento.getOrSet({ key: keys[i % N], factory: () => values[i % N], ttl: '1h' }) },
     { name: 'cache-manager 7 wrap', run: (i) => manager.wrap(keys[i % N], async () => values[i % N], 3_600_000) },
     { name: 'cacheable getOrSet', run: (i) => cacheableLib.getOrSet(keys[i % N], async () => values[i % N], { ttl: '1h' }) },

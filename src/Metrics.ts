@@ -38,6 +38,8 @@ export interface MetricsContext {
   readonly name: string | undefined
   /** The store's name. */
   readonly store: string
+  /** Set on hits the in-process tier served (`'l1'`); absent for everything the store answered. */
+  readonly tier?: 'l1' | undefined
 }
 
 /**
@@ -70,7 +72,10 @@ export interface CacheMetrics {
  * @since 0.1.0
  */
 export interface KeyStats {
+  /** Every hit, from the store or from the in-process tier. */
   readonly hits: number
+  /** The hits the in-process tier (`l1`) served, with no round trip. */
+  readonly l1Hits: number
   readonly misses: number
   readonly writes: number
   readonly errors: number
@@ -170,6 +175,7 @@ export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics
 
 interface Counters {
   hits: number
+  l1Hits: number
   misses: number
   writes: number
   errors: number
@@ -181,6 +187,7 @@ interface Counters {
 
 const zero = (): Counters => ({
   hits: 0,
+  l1Hits: 0,
   misses: 0,
   writes: 0,
   errors: 0,
@@ -230,12 +237,15 @@ export class InMemoryMetrics implements CacheMetrics {
     this.maxKeys = maxKeys
   }
 
-  recordHit(key: string, latencyMs: number): void {
+  recordHit(key: string, latencyMs: number, context?: MetricsContext): void {
+    const l1 = context?.tier === 'l1' ? 1 : 0
     this.totals.hits++
+    this.totals.l1Hits += l1
     this.totals.totalHitLatencyMs += latencyMs
     const forKey = this.forKey(key)
     if (forKey !== undefined) {
       forKey.hits++
+      forKey.l1Hits += l1
       forKey.totalHitLatencyMs += latencyMs
     }
   }

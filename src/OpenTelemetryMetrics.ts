@@ -102,7 +102,11 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   private for(context: MetricsContext) {
     let attributes = this.attributes.get(context)
     if (attributes === undefined) {
-      const base: Attributes = { 'cache.store': context.store, ...(context.name === undefined ? {} : { 'cache.function': context.name }) }
+      const base: Attributes = {
+        'cache.store': context.store,
+        ...(context.name === undefined ? {} : { 'cache.function': context.name }),
+        ...(context.tier === undefined ? {} : { 'cache.tier': context.tier }),
+      }
       attributes = {
         base,
         hit: { ...base, 'cache.operation': 'hit' },

@@ -36,6 +36,7 @@ import type { KeyFunction, Recipe } from './internal/engine.js'
 import { fence } from './internal/fence.js'
 import * as engine from './internal/engine.js'
 import type { AnyFunction, KeyBuilder } from './Key.js'
+import type { L1 } from './L1.js'
 import { checkKey, checkKeyPart, defaultKeyBuilder, functionName } from './Key.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
@@ -89,6 +90,7 @@ export interface Parts {
   readonly serializer: Serializer
   readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
   readonly dedup: ReturnType<typeof dedup> | undefined
+  readonly l1: L1 | undefined
   readonly metrics: ReadonlyArray<CacheMetrics>
   readonly onCacheError: ErrorReporter | undefined
   readonly tracer: Tracer | undefined
@@ -156,6 +158,8 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     decode: definition.decode,
     dedup: definition.dedup,
     fence: fence(),
+    l1: definition.l1,
+    l1Context: { ...context, tier: 'l1' },
     metrics,
     timed: definition.metrics.length > 0,
     context,
@@ -182,7 +186,8 @@ const definitionOf = (cached: unknown): Definition => {
   return definition ?? fail(CE.invalidOptions('self', cached, 'a function made by `cache(store)`'))
 }
 
-const refine =
+/** A combinator that changes part of the recipe: the building block of every `with*` step. */
+export const refine =
   (patch: (definition: Definition) => Partial<Parts>) =>
   <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>): Cached<Args, Err, A> => {
     const definition = definitionOf(self)
@@ -222,6 +227,7 @@ export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Defi
     serializer: msgpackSerializer(),
     decode: undefined,
     dedup: undefined,
+    l1: undefined,
     metrics: [],
     onCacheError: undefined,
     tracer: undefined,

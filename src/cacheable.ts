@@ -34,6 +34,8 @@ import { define, fromDefinition, runnerOf } from './Pipeline.js'
 import type { Serializer } from './Serializer.js'
 import type { Store } from './Store.js'
 import { daprStore } from './DaprStore.js'
+import type { L1Options } from './L1.js'
+import { l1, l1Options } from './L1.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -64,6 +66,11 @@ export interface CacheableOptions {
   readonly logger?: Logger | undefined
   /** Traces every call: an OpenTelemetry `Tracer`, or `true` for the global one. Off by default. */
   readonly tracer?: Tracer | boolean | undefined
+  /**
+   * An in-process tier in front of the store (`true`: its defaults): hot values served from memory
+   * for up to `l1.ttlSeconds`. Off by default. See `withL1`.
+   */
+  readonly l1?: true | L1Options | undefined
 }
 
 /**
@@ -110,6 +117,7 @@ const known: ReadonlySet<string> = new Set<keyof CacheableOptions>([
   'metrics',
   'logger',
   'tracer',
+  'l1',
 ])
 
 const fail = (error: CacheErrorValue): never => {
@@ -170,6 +178,7 @@ const resolve = (options: CacheableOptions) => {
   return {
     store,
     ttlSeconds,
+    l1: options.l1 === undefined ? undefined : l1Options('l1', options.l1),
     prefix,
     name,
     keyBuilder: options.keyBuilder,
@@ -196,6 +205,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     ttlSeconds: resolved.ttlSeconds,
     serializer: resolved.serializer ?? start.serializer,
     dedup: dedup(),
+    l1: resolved.l1 === undefined ? undefined : l1(resolved.l1),
     metrics: resolved.metrics,
     onCacheError: resolved.onCacheError,
     tracer: resolved.tracer,

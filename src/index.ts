@@ -58,5 +58,7 @@ export {
   withTracing,
   withTtl,
 } from './Pipeline.js'
+export type { L1, L1Options } from './L1.js'
+export { L1OptionsCodec, withL1 } from './L1.js'
 export type { Cacheable, CacheableFunction, CacheableOptions } from './cacheable.js'
 export { cacheable, invalidate } from './cacheable.js'

@@ -6,7 +6,7 @@ describe('InMemoryMetrics', () => {
   it('counts and averages exactly', () => {
     const metrics = new InMemoryMetrics()
     metrics.recordHit('a', 2)
-    metrics.recordHit('a', 4)
+    metrics.recordHit('a', 4, { name: 'f', store: 's', tier: 'l1' })
     metrics.recordMiss('b', 10)
     metrics.recordWrite('b', 100)
     metrics.recordError('b', connectionError('down'))
@@ -14,6 +14,7 @@ describe('InMemoryMetrics', () => {
     metrics.recordCoalesced('a')
     expect(metrics.getStats()).toEqual({
       hits: 2,
+      l1Hits: 1,
       misses: 1,
       writes: 1,
       errors: 2,
@@ -27,7 +28,7 @@ describe('InMemoryMetrics', () => {
       avgMissLatencyMs: 10,
       errorsByCode: { E_CACHE_CONNECTION: 1, E_CACHE_KEY: 1 },
     })
-    expect(metrics.getKeyStats('a')).toMatchObject({ hits: 2, coalesced: 1, hitRatio: 1, avgHitLatencyMs: 3 })
+    expect(metrics.getKeyStats('a')).toMatchObject({ hits: 2, l1Hits: 1, coalesced: 1, hitRatio: 1, avgHitLatencyMs: 3 })
     expect(metrics.getKeyStats('b')).toMatchObject({ misses: 1, writes: 1, errors: 1, bytesWritten: 100, hitRatio: 0 })
     expect(metrics.getKeyStats('never')).toBeUndefined()
   })

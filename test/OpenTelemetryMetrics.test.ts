@@ -12,6 +12,7 @@ import { memoryStore } from '../src/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { OpenTelemetryMetrics } from '../src/OpenTelemetryMetrics.js'
 import { cache, orElseUncached, withKey, withMetrics } from '../src/Pipeline.js'
+import { withL1 } from '../src/L1.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 import { probeStore } from './helpers.js'
 
@@ -36,6 +37,17 @@ const points = (metric: MetricData | undefined) =>
   })) ?? []
 
 describe('OpenTelemetryMetrics with the real SDK', () => {
+  it('tells hits the in-process tier served from store hits with cache.tier = l1', async () => {
+    const { sink, collect, shutdown } = setup()
+    const getUser = pipe((id: number) => TE.right({ id }), cache(memoryStore()), withKey('users.get'), withL1(), withMetrics(sink), orElseUncached())
+    await getUser(1)() // miss, write, fill
+    await getUser(1)() // from the tier
+    await getUser(1)() // from the tier
+    const hits = points((await collect()).get('cache.hits'))
+    expect(hits).toEqual([{ attributes: { 'cache.store': 'memory', 'cache.function': 'users.get', 'cache.tier': 'l1' }, value: 2 }])
+    await shutdown()
+  })
+
   it('exports the expected instruments, units, attributes and values after a scripted sequence', async () => {
     const { sink, collect, shutdown } = setup()
     const store = probeStore(memoryStore())

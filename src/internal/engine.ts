@@ -19,6 +19,7 @@ import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import type { Dedup } from '../Dedup.js'
 import type { Fence } from './fence.js'
+import type { L1 } from '../L1.js'
 import type { CallSpan } from './tracing.js'
 import { endStoreSpan, startCall } from './tracing.js'
 import type { ErrorReporter } from '../Logger.js'
@@ -44,6 +45,10 @@ export interface Recipe {
   readonly dedup: Dedup | undefined
   /** Keeps a computation that began before an invalidation from storing its value. */
   readonly fence: Fence
+  /** The in-process tier, read before anything else and filled by every store hit and write. */
+  readonly l1: L1 | undefined
+  /** `context` with `tier: 'l1'`, for hits the in-process tier served. */
+  readonly l1Context: MetricsContext
   readonly metrics: CacheMetrics
   /** Whether anything records latencies (when not, no clock is read). */
   readonly timed: boolean
@@ -82,8 +87,8 @@ const ttlFor = (recipe: Recipe, value: unknown): E.Either<CacheError, number> =>
     : E.left(CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds'))
 }
 
-/** Serializes and stores a fresh value; records the write when the store took it. */
-const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Promise<E.Either<CacheError, void>> => {
+/** Serializes and stores a fresh value; records the write when the store took it. Gives the bytes written. */
+const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Promise<E.Either<CacheError, Uint8Array>> => {
   const ttl = ttlFor(recipe, value)
   if (E.isLeft(ttl)) return ttl
   const bytes = recipe.serializer.trySerialize(value)
@@ -92,10 +97,15 @@ const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan
   const started = recipe.timed ? performance.now() : 0
   const stored = await recipe.store.set(key, bytes.right, ttl.right)()
   if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
-  if (E.isRight(stored) && recipe.timed) {
-    recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
-  }
-  return stored
+  if (E.isLeft(stored)) return stored
+  if (recipe.timed) recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
+  return bytes
+}
+
+/** Keeps a value just read or written in the in-process tier, if there is one. */
+const fillL1 = (recipe: Recipe, key: string, value: unknown, sizeBytes: number, ticket: number): void => {
+  const ttl = ttlFor(recipe, value)
+  if (E.isRight(ttl)) recipe.l1?.fill(key, value, sizeBytes, ttl.right, ticket)
 }
 
 /** Decodes stored bytes and, when the recipe has a decoder, validates them. */
@@ -141,6 +151,7 @@ const lookupOrCompute = async (
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
+  ticket: number,
 ): Promise<Outcome> => {
   const span = call?.store('get')
   const started = recipe.timed ? performance.now() : 0
@@ -156,6 +167,7 @@ const lookupOrCompute = async (
   if (cached !== undefined && E.isRight(cached)) {
     if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
     call?.result('hit')
+    if (recipe.l1 !== undefined && E.isRight(found) && O.isSome(found.right)) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
     return cached
   }
   const bad = unreadable ?? (cached !== undefined && E.isLeft(cached) ? cached.left : undefined)
@@ -167,7 +179,7 @@ const lookupOrCompute = async (
     if (recipe.timed) recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
     call?.result('miss')
   }
-  return computeAndWrite(recipe, key, self, args, call)
+  return computeAndWrite(recipe, key, self, args, call, ticket)
 }
 
 /** On a miss: compute, and store the fresh value unless an invalidation came in the meantime. */
@@ -177,16 +189,22 @@ const computeAndWrite = async (
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
+  ticket: number,
 ): Promise<Outcome> => {
-  const ticket = recipe.fence.begin(key)
+  const fenceTicket = recipe.fence.begin(key)
   try {
     const fresh = await computeTraced(recipe, self, args, call)
     if (E.isLeft(fresh)) return fresh
-    if (!recipe.fence.mayWrite(key, ticket)) return fresh // invalidated while computing: not stored
+    if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const written = await write(recipe, key, fresh.right, call)
     if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
     // An invalidation that arrived while the write was on its way must still win.
-    if (!recipe.fence.mayWrite(key, ticket)) await recipe.store.delete(key)()
+    if (!recipe.fence.mayWrite(key, fenceTicket)) await recipe.store.delete(key)()
+    else if (recipe.l1 !== undefined) {
+      // The tier keeps what a later read would get: the written bytes, read back once.
+      const stored = read(recipe, written.right)
+      if (E.isRight(stored)) fillL1(recipe, key, stored.right, written.right.byteLength, ticket)
+    }
     return fresh
   } finally {
     recipe.fence.end(key)
@@ -199,7 +217,7 @@ const computeAndWrite = async (
  * same tick need not read again (and the miss is counted only by a call that does not join a flight). A failure or a value that does not decode returns undefined and
  * takes the ordinary path, which reads again.
  */
-const hitNow = (recipe: Recipe, key: string): Outcome | number | undefined => {
+const hitNow = (recipe: Recipe, key: string, ticket: number): Outcome | number | undefined => {
   const readNow = recipe.store.readNow
   if (readNow === undefined) return undefined
   const started = recipe.timed ? performance.now() : 0
@@ -209,6 +227,7 @@ const hitNow = (recipe: Recipe, key: string): Outcome | number | undefined => {
   const cached = read(recipe, found.right.value)
   if (E.isLeft(cached)) return undefined
   if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
+  if (recipe.l1 !== undefined) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
   return cached
 }
 
@@ -216,6 +235,20 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   const key = recipe.key(args)
   if (E.isLeft(key)) {
     return Promise.resolve(cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call))
+  }
+  const l1 = recipe.l1
+  let ticket = 0
+  if (l1 !== undefined) {
+    // The in-process tier first: a hit there does no I/O and no decoding.
+    const started = recipe.timed ? performance.now() : 0
+    const served = l1.get(key.right)
+    if (served !== undefined) {
+      if (recipe.timed) recipe.metrics.recordHit(key.right, performance.now() - started, recipe.l1Context)
+      call?.tier('l1')
+      call?.result('hit')
+      return Promise.resolve(E.right(served.value))
+    }
+    ticket = l1.ticket()
   }
   const dedup = recipe.dedup
   const onJoin =
@@ -230,18 +263,18 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   if (joined !== undefined) return joined
   let absentAfterMs: number | undefined
   if (call === undefined) {
-    const hit = hitNow(recipe, key.right)
+    const hit = hitNow(recipe, key.right, ticket)
     if (typeof hit === 'number') absentAfterMs = hit
     else if (hit !== undefined) return Promise.resolve(hit)
   }
   call?.key(key.right)
   const work =
     absentAfterMs === undefined
-      ? () => lookupOrCompute(recipe, key.right, self, args, call)
+      ? () => lookupOrCompute(recipe, key.right, self, args, call, ticket)
       : () => {
           // The synchronous read found nothing, in this same tick: a miss, and no second read.
           if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
-          return computeAndWrite(recipe, key.right, self, args, call)
+          return computeAndWrite(recipe, key.right, self, args, call, ticket)
         }
   // A leader starts in this same tick, so a miss just read synchronously still holds for it.
   return dedup === undefined ? work() : dedup.run(key.right, work, onJoin)
@@ -261,6 +294,7 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
     recipe.metrics.recordError(undefined, key.left, recipe.context)
     return key
   }
+  recipe.l1?.invalidate(key.right)
   recipe.fence.invalidate(key.right)
   recipe.dedup?.forget(key.right)
   const deleted = await recipe.store.delete(key.right)()

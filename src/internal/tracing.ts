@@ -21,6 +21,8 @@ export interface CallSpan {
   /** Runs the computation inside its own child span (active, so the function's spans nest under it). */
   readonly compute: <A>(run: () => Promise<A>) => Promise<A>
   readonly key: (key: string) => void
+  /** Which tier served the call, when it was not the store. */
+  readonly tier: (tier: 'l1') => void
   /** A cache failure the call recovered from (or, strict, returned). */
   readonly cacheFailure: (error: CacheError) => void
   readonly result: (result: CallResult, failure?: unknown) => void
@@ -50,6 +52,9 @@ export const startCall = (tracer: Tracer, about: MetricsContext): CallSpan => {
     },
     key: (key) => {
       call.setAttribute('cache.key', key)
+    },
+    tier: (tier) => {
+      call.setAttribute('cache.tier', tier)
     },
     cacheFailure: (error) => {
       call.recordException(toError(error))

@@ -1,0 +1,213 @@
+/**
+ * The in-process tier (L1): hot values served from this process's memory, in front of any store.
+ *
+ * An L1 entry holds the value a call would get from the store (decoded once, when the entry is
+ * filled), for at most `ttlSeconds`: the staleness a replica accepts in exchange for no round trip,
+ * never longer than the entry's own TTL. With `values: 'copy'` (the default) every hit gets its own
+ * deep copy, so callers may mutate what they got; with `'frozen'` every hit gets the same deeply frozen
+ * value (no copy at all; a value holding a `Date`, `Map`, `Set` or typed array cannot be frozen and is
+ * copied instead). A read that began before an `invalidate` of its key never fills the entry after it.
+ *
+ * It does not talk to other replicas: an entry another replica invalidated is served here until its
+ * `ttlSeconds` end. The engine decides when an entry is read or filled (`internal/engine.ts`).
+ *
+ * @since 0.2.0
+ */
+import * as t from 'io-ts'
+import type { Clock } from './Clock.js'
+import { systemClock } from './Clock.js'
+import { copyValue, deepFreeze } from './internal/copy.js'
+import { decodeOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
+import * as E from 'fp-ts/lib/Either.js'
+import { toError } from './errors.js'
+import { refine } from './Pipeline.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+const clockCodec = new t.Type<Clock, Clock, unknown>(
+  'a Clock (an object with now())',
+  (u): u is Clock => typeof u === 'object' && u !== null && typeof (u as Clock).now === 'function',
+  (u, c) => (typeof u === 'object' && u !== null && typeof (u as Clock).now === 'function' ? t.success(u as Clock) : t.failure(u, c)),
+  t.identity,
+)
+
+/**
+ * The options of the in-process tier, described once for `withL1` and `cacheable({ l1 })`:
+ * `maxEntries` (default 1,000), `maxBytes` (default: no limit; counted as the serialized size),
+ * `ttlSeconds` (default 10; capped by each entry's own TTL), `values` (`'copy'` or `'frozen'`,
+ * default `'copy'`) and `clock` (default: the system clock).
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export const L1OptionsCodec = group('L1Options', {
+  maxEntries: optional(positiveInteger),
+  maxBytes: optional(positiveInteger),
+  ttlSeconds: optional(positiveInteger),
+  values: optional(t.keyof({ copy: null, frozen: null }, "'copy' or 'frozen'")),
+  clock: optional(clockCodec),
+})
+
+/**
+ * @category model
+ * @since 0.2.0
+ */
+export type L1Options = t.TypeOf<typeof L1OptionsCodec>
+
+/**
+ * One process's in-memory tier for one cached function.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export interface L1 {
+  readonly values: 'copy' | 'frozen'
+  /** The value for `key`, copied or frozen as configured, or undefined. */
+  readonly get: (key: string) => { readonly value: unknown } | undefined
+  /** Taken before a read of the store: a fill with it is dropped if `key` was invalidated since. */
+  readonly ticket: () => number
+  /**
+   * Keeps `value` for `min(ttlSeconds, entryTtlSeconds)`. In frozen mode `value` itself is frozen
+   * (so the caller that filled gets the same frozen value as later hits); in copy mode, and for a
+   * value that cannot be frozen, the tier keeps a copy and the caller's value stays its own.
+   */
+  readonly fill: (key: string, value: unknown, sizeBytes: number, entryTtlSeconds: number, ticket: number) => void
+  /** Drops `key` at once, and refuses fills from reads that began before now. */
+  readonly invalidate: (key: string) => void
+  /** Entries held now (expired ones not yet dropped included). */
+  readonly size: () => number
+  readonly clear: () => void
+}
+
+interface Entry {
+  readonly value: unknown
+  /** The hit's result, made once for a frozen value; undefined: copy on every hit. */
+  readonly shared: { readonly value: unknown } | undefined
+  readonly expiresAt: number
+  readonly size: number
+  used: boolean
+}
+
+/** How long an invalidation is remembered against reads in flight: longer than any store deadline. */
+const REMEMBER_INVALIDATION_MS = 60_000
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * A new, empty tier with these (already decoded) options.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const l1 = (options: L1Options = {}): L1 => {
+  const maxEntries = options.maxEntries ?? 1000
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY
+  const ttlMs = (options.ttlSeconds ?? 10) * 1000
+  const values = options.values ?? 'copy'
+  const clock = options.clock ?? systemClock
+  const entries = new Map<string, Entry>()
+  const invalidated = new Map<string, { readonly tick: number; readonly at: number }>()
+  let bytes = 0
+  let tick = 0
+
+  const remove = (key: string, entry: Entry): void => {
+    entries.delete(key)
+    bytes -= entry.size
+  }
+
+  /** Second chance: entries read since they were last looked at move to the back instead of going. */
+  const evict = (): void => {
+    for (const [key, entry] of entries) {
+      if (entries.size <= maxEntries && bytes <= maxBytes) return
+      if (entry.used && entries.size > 1) {
+        entry.used = false
+        entries.delete(key)
+        entries.set(key, entry)
+      } else {
+        remove(key, entry)
+      }
+    }
+  }
+
+  return {
+    values,
+    get: (key) => {
+      const entry = entries.get(key)
+      if (entry === undefined) return undefined
+      if (clock.now() >= entry.expiresAt) {
+        remove(key, entry)
+        return undefined
+      }
+      entry.used = true
+      return entry.shared ?? copyValue(entry.value)
+    },
+    ticket: () => ++tick,
+    fill: (key, value, sizeBytes, entryTtlSeconds, ticket) => {
+      const stamp = invalidated.get(key)
+      if (stamp !== undefined && stamp.tick >= ticket) return
+      if (sizeBytes > maxBytes) return
+      const frozen = values === 'frozen' && deepFreeze(value)
+      const kept = frozen ? { value } : copyValue(value)
+      if (kept === undefined) return // neither freezable nor copyable: not kept
+      const previous = entries.get(key)
+      if (previous !== undefined) remove(key, previous)
+      entries.set(key, {
+        value: kept.value,
+        shared: frozen ? kept : undefined,
+        expiresAt: clock.now() + Math.min(ttlMs, entryTtlSeconds * 1000),
+        size: sizeBytes,
+        used: true, // just written counts as just used: a new entry is not the first to go
+      })
+      bytes += sizeBytes
+      evict()
+    },
+    invalidate: (key) => {
+      const entry = entries.get(key)
+      if (entry !== undefined) remove(key, entry)
+      const now = clock.now()
+      invalidated.set(key, { tick: ++tick, at: now })
+      if (invalidated.size > maxEntries) {
+        for (const [stale, stamp] of invalidated) if (now - stamp.at > REMEMBER_INVALIDATION_MS) invalidated.delete(stale)
+      }
+    },
+    size: () => entries.size,
+    clear: () => {
+      entries.clear()
+      bytes = 0
+    },
+  }
+}
+
+/**
+ * Decodes the options of an in-process tier as given to `withL1` or `cacheable({ l1 })` (`true`:
+ * the defaults); a bad one throws a `CacheOptionsError` naming it (`l1.ttlSeconds`, ...).
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const l1Options = (option: string, value: unknown): L1Options => {
+  const decoded = decodeOption(option, trueOr(L1OptionsCodec), value)
+  if (E.isLeft(decoded)) throw toError(decoded.left)
+  return decoded.right === true ? {} : decoded.right
+}
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * Puts an in-process tier in front of the store: hot values are served from this process's memory
+ * for up to `ttlSeconds`, with no I/O and, with `values: 'frozen'`, no copy. The tier is made here,
+ * when the step is applied.
+ *
+ * @category combinators
+ * @since 0.2.0
+ */
+export const withL1 = (options: true | L1Options = true) => {
+  const tier = l1(l1Options('l1', options))
+  return refine(() => ({ l1: tier }))
+}

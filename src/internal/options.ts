@@ -1,0 +1,70 @@
+/**
+ * Option groups described once, as io-ts codecs: the combinator and the `cacheable` option of the
+ * same idea decode with the same codec, so the check, the error that names the option, and the type
+ * (`t.TypeOf`) come from one place. Groups are strict: an unknown field is an error that names it
+ * (and the field it was probably meant to be), never silently dropped.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+
+/** A safe integer greater than zero. */
+export const positiveInteger = new t.Type<number, number, unknown>(
+  'a positive integer',
+  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u > 0,
+  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u > 0 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+/** A number from `min` to `max`, both included. */
+export const numberBetween = (min: number, max: number) =>
+  new t.Type<number, number, unknown>(
+    `a number from ${min} to ${max}`,
+    (u): u is number => typeof u === 'number' && u >= min && u <= max,
+    (u, c) => (typeof u === 'number' && u >= min && u <= max ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  )
+
+/** An optional field: absent or `undefined` both mean "the default" (`exactOptionalPropertyTypes`-friendly). */
+export const optional = <C extends t.Mixed>(codec: C) => t.union([codec, t.undefined], codec.name)
+
+/**
+ * A group of optional fields that refuses fields it does not know. The decoded type is
+ * `{ field?: T | undefined }` for each field.
+ */
+export const group = <P extends t.Props>(name: string, props: P) => {
+  const fields = t.partial(props)
+  const known = Object.keys(props)
+  return new t.Type<t.TypeOf<typeof fields>, t.OutputOf<typeof fields>, unknown>(
+    name,
+    (u): u is t.TypeOf<typeof fields> => fields.is(u) && Object.keys(u as object).every((key) => known.includes(key)),
+    (u, c) => {
+      if (typeof u !== 'object' || u === null || Array.isArray(u)) return t.failure(u, c, `an options object`)
+      const unknown = Object.keys(u).find((key) => !known.includes(key))
+      if (unknown !== undefined) {
+        const near = known.find((key) => key.toLowerCase().startsWith(unknown.toLowerCase()) || unknown.toLowerCase().startsWith(key.toLowerCase()))
+        return t.failure((u as Record<string, unknown>)[unknown], t.appendContext(c, unknown, t.never, undefined), `a known field${near === undefined ? '' : ` (did you mean \`${near}\`?)`}; the fields are ${known.join(', ')}`)
+      }
+      return fields.validate(u, c)
+    },
+    fields.encode,
+  )
+}
+
+/** `true` (the defaults) or an options group: what `cacheable({ l1: true | {...} })` takes. */
+export const trueOr = <C extends t.Mixed>(codec: C) => t.union([t.literal(true), codec], `true or ${codec.name}`)
+
+/** Decodes the value of option `option` (a dotted path in messages), or gives the error that names it. */
+export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, value: unknown): E.Either<CacheError, A> => {
+  const decoded = codec.decode(value)
+  if (E.isRight(decoded)) return decoded
+  // In a union every branch fails; the deepest failure is the one that says what was wrong.
+  const first = decoded.left.reduce<t.ValidationError | undefined>((deepest, error) => (deepest === undefined || error.context.length > deepest.context.length ? error : deepest), undefined)
+  const path = (first?.context ?? [])
+    .map((entry) => entry.key)
+    .filter((key) => key !== '' && !/^\d+$/.test(key))
+  const where = [option, ...path].join('.')
+  const expected = first?.message ?? first?.context[first.context.length - 1]?.type.name ?? codec.name
+  return E.left(CE.invalidOptions(where, first?.value ?? value, expected))
+}
