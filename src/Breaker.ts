@@ -127,6 +127,8 @@ export const withBreaker = (store: Store, options: BreakerOptions = {}): Breaker
     get: (key) => guard(() => store.get(key), key),
     set: (key, value, ttlSeconds) => guard(() => store.set(key, value, ttlSeconds), key),
     delete: (key) => guard(() => store.delete(key), key),
+    ...(store.create === undefined ? {} : { create: (key: string, value: Uint8Array, ttlSeconds: number) => guard(() => (store.create as NonNullable<Store['create']>)(key, value, ttlSeconds), key) }),
+    ...(store.supportsCreate === undefined ? {} : { supportsCreate: store.supportsCreate }),
     ...(store.close === undefined ? {} : { close: store.close }),
     breaker: {
       state,

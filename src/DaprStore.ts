@@ -165,14 +165,30 @@ const acquire = (origin: string, connections: number, connectTimeoutMs: number):
 const isBase64 = (text: string): boolean => text.length % 4 === 0 && !text.slice(0, -2).includes('=')
 
 /** The request body Dapr expects for a save: the value as a base64 JSON string, the TTL as a string. */
-export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number): string =>
+export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, firstWrite = false): string =>
   JSON.stringify([
     {
       key,
       value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+      ...(firstWrite ? { options: { concurrency: 'first-write' } } : {}),
       metadata: { ttlInSeconds: String(ttlSeconds) },
     },
   ])
+
+/**
+ * Whether a refused `first-write` save means "an entry is there": 409 (the in-memory component and
+ * most others), or Redis's 500 ERR_STATE_SAVE from its set script (a first-write record is there).
+ */
+export const isFirstWriteConflict = (status: number, body: string): boolean => {
+  if (status === 409) return true
+  if (status !== 500) return false
+  try {
+    const parsed = JSON.parse(body) as { errorCode?: unknown; message?: unknown }
+    return parsed.errorCode === 'ERR_STATE_SAVE' && typeof parsed.message === 'string' && /failed to set key .*user_script/.test(parsed.message)
+  } catch {
+    return false
+  }
+}
 
 /** The bytes inside a 200 body: a JSON string holding base64. Anything else is a serialization error. */
 export const parseValue = (body: string, key: string): E.Either<CacheError, Uint8Array> => {
@@ -340,26 +356,62 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return E.isLeft(value) ? value : E.right(O.some(value.right))
   }
 
-  const set =
-    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
-    async () => {
+  /** A save; with `firstWrite`, only if no entry is there. Gives the status and body answered. */
+  const save = async (key: string, value: Uint8Array, ttlSeconds: number, firstWrite: boolean): Promise<E.Either<CacheError, { status: number; body: string }>> => {
       const checked = checkKey(key)
       if (E.isLeft(checked)) return checked
       if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
         return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
       }
-      const body = saveBody(key, value, ttlSeconds)
+      const body = saveBody(key, value, ttlSeconds, firstWrite)
       const size = Buffer.byteLength(body)
       if (size > maxBodyBytes) {
         return E.left(
           CE.storeRejected(413, `not sent: the save request would be ${size} bytes, over the sidecar's limit of ${maxBodyBytes}`, { key }),
         )
       }
-      const answered = await send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
-      if (E.isLeft(answered)) return answered
-      const { status, body: answer } = answered.right
-      return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, key))
+      return send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
     }
+
+  const set =
+    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
+    async () => {
+      const answered = await save(key, value, ttlSeconds, false)
+      if (E.isLeft(answered)) return answered
+      const { status, body } = answered.right
+      return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, body, key))
+    }
+
+  const create =
+    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, boolean> =>
+    async () => {
+      const answered = await save(key, value, ttlSeconds, true)
+      if (E.isLeft(answered)) return answered
+      const { status, body } = answered.right
+      if (status >= 200 && status < 300) return E.right(true)
+      return isFirstWriteConflict(status, body) ? E.right(false) : E.left(rejection(status, body, key))
+    }
+
+  /** The component's capabilities, from `/v1.0/metadata`, asked once (again after a failed ask). */
+  let capabilities: Promise<ReadonlyArray<string> | undefined> | undefined
+  const supportsCreate = async (): Promise<boolean> => {
+    capabilities ??= send({ method: 'GET', path: '/v1.0/metadata', headers }, undefined, readTimeoutMs).then((answered) => {
+      if (E.isLeft(answered) || answered.right.status !== 200) return undefined
+      try {
+        const metadata = JSON.parse(answered.right.body) as { components?: ReadonlyArray<{ name?: unknown; capabilities?: unknown }> }
+        const component = metadata.components?.find((candidate) => candidate.name === storeName)
+        return Array.isArray(component?.capabilities) ? (component.capabilities as ReadonlyArray<string>) : []
+      } catch {
+        return undefined
+      }
+    })
+    const known = await capabilities
+    if (known === undefined) {
+      capabilities = undefined
+      return true // cannot tell now: try, and let a refused create say so
+    }
+    return known.includes('ETAG')
+  }
 
   const del = (key: string): TE.TaskEither<CacheError, void> => async () => {
     const checked = checkKey(key)
@@ -387,7 +439,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     }
   }
 
-  const raw: Store = { name: storeName, get, set, delete: del }
+  const raw: Store = { name: storeName, get, set, delete: del, create, supportsCreate }
   const guarded: BreakerStore =
     options.breaker === false
       ? { ...raw, breaker: { state: () => 'closed', failures: () => 0, reset: () => undefined } }
@@ -399,6 +451,8 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     get: guarded.get,
     set: guarded.set,
     delete: guarded.delete,
+    create: guarded.create ?? create,
+    supportsCreate,
     breaker: guarded.breaker,
     isReady,
     waitUntilReady,

@@ -151,6 +151,15 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
       return right(undefined)
     }
 
+  const create =
+    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, boolean> =>
+    async () => {
+      const present = readNow(key)
+      if (E.isRight(present) && O.isSome(present.right)) return E.right(false)
+      const stored = await set(key, value, ttlSeconds)()
+      return E.isLeft(stored) ? stored : E.right(true)
+    }
+
   const del = (key: string): TE.TaskEither<CacheError, void> => () => {
     const entry = entries.get(key)
     if (entry !== undefined) remove(key, entry)
@@ -163,6 +172,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     readNow,
     set,
     delete: del,
+    create,
     close: () => Promise.resolve(),
     usage: () => ({ entries: entries.size, bytes }),
     clear: () => {

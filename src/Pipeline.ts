@@ -37,6 +37,8 @@ import { fence } from './internal/fence.js'
 import * as engine from './internal/engine.js'
 import type { AnyFunction, KeyBuilder } from './Key.js'
 import type { L1 } from './L1.js'
+import type { LeaseOptions } from './Lease.js'
+import { lease } from './Lease.js'
 import { checkKey, checkKeyPart, defaultKeyBuilder, functionName } from './Key.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
@@ -91,6 +93,8 @@ export interface Parts {
   readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
   readonly dedup: ReturnType<typeof dedup> | undefined
   readonly l1: L1 | undefined
+  /** Options of the lease across replicas; the lease itself is made for the store at build. */
+  readonly lease: LeaseOptions | undefined
   readonly metrics: ReadonlyArray<CacheMetrics>
   readonly onCacheError: ErrorReporter | undefined
   readonly tracer: Tracer | undefined
@@ -159,6 +163,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     dedup: definition.dedup,
     fence: fence(),
     l1: definition.l1,
+    lease: definition.lease === undefined ? undefined : lease(definition.store, definition.lease),
     l1Context: { ...context, tier: 'l1' },
     metrics,
     timed: definition.metrics.length > 0,
@@ -228,6 +233,7 @@ export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Defi
     decode: undefined,
     dedup: undefined,
     l1: undefined,
+    lease: undefined,
     metrics: [],
     onCacheError: undefined,
     tracer: undefined,

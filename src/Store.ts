@@ -32,6 +32,14 @@ export interface Store {
   readonly set: (key: string, value: Uint8Array, ttlSeconds: number) => TE.TaskEither<CacheError, void>
   /** Removes `key`; succeeds whether or not it was there. */
   readonly delete: (key: string) => TE.TaskEither<CacheError, void>
+  /**
+   * Optional, for leases: stores `value` under `key` only if no entry is there (Dapr's `first-write`
+   * concurrency), for `ttlSeconds`. Right(true): stored; Right(false): an entry was there. The engine
+   * uses it on its own key space only, never on value keys. Without it, single flight is per process.
+   */
+  readonly create?: (key: string, value: Uint8Array, ttlSeconds: number) => TE.TaskEither<CacheError, boolean>
+  /** Optional: whether `create` works on this backend (a Dapr component must report ETAG). Asked once. */
+  readonly supportsCreate?: () => Promise<boolean>
   /** Releases what the store holds (sockets, timers). Optional; idempotent where present. */
   readonly close?: () => Promise<void>
 }

@@ -36,6 +36,8 @@ import type { Store } from './Store.js'
 import { daprStore } from './DaprStore.js'
 import type { L1Options } from './L1.js'
 import { l1, l1Options } from './L1.js'
+import type { LeaseOptions } from './Lease.js'
+import { leaseOptions } from './Lease.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -71,6 +73,11 @@ export interface CacheableOptions {
    * for up to `l1.ttlSeconds`. Off by default. See `withL1`.
    */
   readonly l1?: true | L1Options | undefined
+  /**
+   * Single flight and invalidation across replicas, through the state store (`true`: its defaults).
+   * Off by default. See `withLease`.
+   */
+  readonly lease?: true | LeaseOptions | undefined
 }
 
 /**
@@ -118,6 +125,7 @@ const known: ReadonlySet<string> = new Set<keyof CacheableOptions>([
   'logger',
   'tracer',
   'l1',
+  'lease',
 ])
 
 const fail = (error: CacheErrorValue): never => {
@@ -179,6 +187,7 @@ const resolve = (options: CacheableOptions) => {
     store,
     ttlSeconds,
     l1: options.l1 === undefined ? undefined : l1Options('l1', options.l1),
+    lease: options.lease === undefined ? undefined : { logger: options.logger, ...leaseOptions('lease', options.lease) },
     prefix,
     name,
     keyBuilder: options.keyBuilder,
@@ -206,6 +215,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     serializer: resolved.serializer ?? start.serializer,
     dedup: dedup(),
     l1: resolved.l1 === undefined ? undefined : l1(resolved.l1),
+    lease: resolved.lease,
     metrics: resolved.metrics,
     onCacheError: resolved.onCacheError,
     tracer: resolved.tracer,

@@ -60,5 +60,7 @@ export {
 } from './Pipeline.js'
 export type { L1, L1Options } from './L1.js'
 export { L1OptionsCodec, withL1 } from './L1.js'
+export type { Lease, LeaseOptions } from './Lease.js'
+export { LeaseOptionsCodec, withLease } from './Lease.js'
 export type { Cacheable, CacheableFunction, CacheableOptions } from './cacheable.js'
 export { cacheable, invalidate } from './cacheable.js'

@@ -20,6 +20,7 @@ import * as CE from '../CacheError.js'
 import type { Dedup } from '../Dedup.js'
 import type { Fence } from './fence.js'
 import type { L1 } from '../L1.js'
+import type { Lease } from '../Lease.js'
 import type { CallSpan } from './tracing.js'
 import { endStoreSpan, startCall } from './tracing.js'
 import type { ErrorReporter } from '../Logger.js'
@@ -47,6 +48,8 @@ export interface Recipe {
   readonly fence: Fence
   /** The in-process tier, read before anything else and filled by every store hit and write. */
   readonly l1: L1 | undefined
+  /** Single flight and invalidation across replicas, through the store; per process without it. */
+  readonly lease: Lease | undefined
   /** `context` with `tier: 'l1'`, for hits the in-process tier served. */
   readonly l1Context: MetricsContext
   readonly metrics: CacheMetrics
@@ -79,6 +82,9 @@ const compute = async (recipe: Recipe, self: unknown, args: ReadonlyArray<unknow
     return E.left(failure)
   }
 }
+
+/** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */
+const ttlOr = (recipe: Recipe): number => (typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : 86_400)
 
 const ttlFor = (recipe: Recipe, value: unknown): E.Either<CacheError, number> => {
   const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
@@ -179,7 +185,66 @@ const lookupOrCompute = async (
     if (recipe.timed) recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
     call?.result('miss')
   }
-  return computeAndWrite(recipe, key, self, args, call, ticket)
+  return onMiss(recipe, key, self, args, call, ticket)
+}
+
+/** A miss: with a lease, one replica computes and the others wait for its value; else compute here. */
+const onMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Promise<Outcome> =>
+  recipe.lease === undefined ? computeAndWrite(recipe, key, self, args, call, ticket) : missWithLease(recipe, recipe.lease, key, self, args, call, ticket)
+
+/** Reads the value once more; a hit is served (and kept in the tier), anything else is undefined. */
+const readAgain = async (recipe: Recipe, key: string, call: CallSpan | undefined, ticket: number): Promise<Outcome | undefined> => {
+  const started = recipe.timed ? performance.now() : 0
+  const found = await recipe.store.get(key)()
+  if (E.isLeft(found) || O.isNone(found.right)) return undefined
+  const cached = read(recipe, found.right.value)
+  if (E.isLeft(cached)) return undefined
+  if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
+  call?.result('hit')
+  fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
+  return cached
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A miss under a lease (once per key per process: the single flight's leader runs it). Take the
+ * lease and compute, or wait for the holder's value, trying the lease again on each round (a holder
+ * that died is replaced when its lease expires), and compute here after `maxWaitMs`.
+ */
+const missWithLease = async (
+  recipe: Recipe,
+  lease: Lease,
+  key: string,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
+  ticket: number,
+): Promise<Outcome> => {
+  if (!(await lease.supported())) return computeAndWrite(recipe, key, self, args, call, ticket)
+  const startedAt = Date.now()
+  const delay = lease.delays()
+  for (;;) {
+    const acquired = await lease.acquire(key)()
+    if (E.isLeft(acquired)) {
+      // The store cannot take the lease now: the call runs as it would without one.
+      return cacheFailure(recipe, key, acquired.left, call) ?? computeAndWrite(recipe, key, self, args, call, ticket)
+    }
+    if (acquired.right) {
+      const acquiredAt = Date.now()
+      try {
+        // Someone may have written the value between our miss and our lease.
+        return (await readAgain(recipe, key, call, ticket)) ?? (await computeAndWrite(recipe, key, self, args, call, ticket))
+      } finally {
+        await lease.release(key, acquiredAt)
+      }
+    }
+    const waited = Date.now() - startedAt
+    if (waited >= lease.maxWaitMs) return computeAndWrite(recipe, key, self, args, call, ticket)
+    await sleep(Math.min(delay(), lease.maxWaitMs - waited))
+    const found = await readAgain(recipe, key, call, ticket)
+    if (found !== undefined) return found
+  }
 }
 
 /** On a miss: compute, and store the fresh value unless an invalidation came in the meantime. */
@@ -193,13 +258,15 @@ const computeAndWrite = async (
 ): Promise<Outcome> => {
   const fenceTicket = recipe.fence.begin(key)
   try {
+    // Across replicas: the generation before the computation, compared with the one after the write.
+    const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
     const fresh = await computeTraced(recipe, self, args, call)
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const written = await write(recipe, key, fresh.right, call)
     if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
-    // An invalidation that arrived while the write was on its way must still win.
-    if (!recipe.fence.mayWrite(key, fenceTicket)) await recipe.store.delete(key)()
+    // An invalidation that arrived while the write was on its way must still win, here or elsewhere.
+    if (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before))) await recipe.store.delete(key)()
     else if (recipe.l1 !== undefined) {
       // The tier keeps what a later read would get: the written bytes, read back once.
       const stored = read(recipe, written.right)
@@ -209,6 +276,13 @@ const computeAndWrite = async (
   } finally {
     recipe.fence.end(key)
   }
+}
+
+/** Whether no replica invalidated `key` since `before` was read (an unreadable generation counts as a change). */
+const sameGeneration = async (recipe: Recipe, key: string, before: E.Either<CacheError, string | undefined> | undefined): Promise<boolean> => {
+  if (recipe.lease === undefined || before === undefined) return true
+  const after = await recipe.lease.generation(key)
+  return E.isRight(before) && E.isRight(after) && before.right === after.right
 }
 
 /**
@@ -274,7 +348,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
       : () => {
           // The synchronous read found nothing, in this same tick: a miss, and no second read.
           if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
-          return computeAndWrite(recipe, key.right, self, args, call, ticket)
+          return onMiss(recipe, key.right, self, args, call, ticket)
         }
   // A leader starts in this same tick, so a miss just read synchronously still holds for it.
   return dedup === undefined ? work() : dedup.run(key.right, work, onJoin)
@@ -297,7 +371,9 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   recipe.l1?.invalidate(key.right)
   recipe.fence.invalidate(key.right)
   recipe.dedup?.forget(key.right)
-  const deleted = await recipe.store.delete(key.right)()
+  // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
+  const bumped = recipe.lease === undefined ? E.right(undefined) : await recipe.lease.bump(key.right, ttlOr(recipe))()
+  const deleted = E.isLeft(bumped) ? bumped : await recipe.store.delete(key.right)()
   if (E.isLeft(deleted)) {
     const located = CE.withKey(key.right)(deleted.left)
     recipe.metrics.recordError(key.right, located, recipe.context)

@@ -1,0 +1,181 @@
+/**
+ * Single flight across replicas, and invalidation that wins across them, through the state store's
+ * own concurrency control: no coordinator of ours.
+ *
+ * On a miss, a replica takes a lease on the key: a `first-write` save of `<key>:lease`, with a TTL of
+ * `leaseSeconds` (`Store.create`). The holder reads the key once more (someone may have written it
+ * meanwhile), computes, writes, and deletes its lease. The others poll the key with a growing delay
+ * (`pollMs` up to `maxPollMs`), trying the lease again on each round, so a holder that died is
+ * replaced as soon as its lease expires; after `maxWaitMs` they compute themselves.
+ *
+ * Invalidation: `invalidate` first writes a new random generation under `<key>:gen`, then deletes the
+ * value. A computation reads the generation before it starts and again after its write; if it
+ * changed, it deletes what it wrote. So once both are done, the store holds no value computed before
+ * the invalidation (docs/replicas.md has the argument and the window).
+ *
+ * Only `<key>:lease` and `<key>:gen` are new keys: the value key and its bytes stay exactly what the
+ * Python library reads and writes. A store without `create` (or whose Dapr component lacks ETag
+ * support) gets single flight per process only, said once in the log. The order of a call's steps is
+ * in `internal/engine.ts`; this module holds the lease's options, state and store operations.
+ *
+ * @since 0.2.0
+ */
+import { randomBytes } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import * as t from 'io-ts'
+import type { CacheError } from './CacheError.js'
+import { toError } from './errors.js'
+import { decodeOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
+import type { Logger } from './Logger.js'
+import { refine } from './Pipeline.js'
+import type { Store } from './Store.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+const loggerCodec = new t.Type<Logger, Logger, unknown>(
+  'a Logger (an object with warn())',
+  (u): u is Logger => typeof u === 'object' && u !== null && typeof (u as Logger).warn === 'function',
+  (u, c) => (typeof u === 'object' && u !== null && typeof (u as Logger).warn === 'function' ? t.success(u as Logger) : t.failure(u, c)),
+  t.identity,
+)
+
+/**
+ * The options of the lease, described once for `withLease` and `cacheable({ lease })`:
+ * `leaseSeconds` (default 10: how long a holder that died blocks the others; longer than the
+ * function takes), `maxWaitMs` (default 10,000: how long a replica waits for the holder's value before
+ * computing itself), `pollMs` (default 10) and `maxPollMs` (default 100: the first and the longest
+ * delay between two looks at the key), and `logger` (default `console`, for the one warning about a
+ * store without leases).
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export const LeaseOptionsCodec = group('LeaseOptions', {
+  leaseSeconds: optional(positiveInteger),
+  maxWaitMs: optional(positiveInteger),
+  pollMs: optional(positiveInteger),
+  maxPollMs: optional(positiveInteger),
+  logger: optional(loggerCodec),
+})
+
+/**
+ * @category model
+ * @since 0.2.0
+ */
+export type LeaseOptions = t.TypeOf<typeof LeaseOptionsCodec>
+
+/**
+ * One cached function's lease, over one store.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export interface Lease {
+  readonly leaseSeconds: number
+  readonly maxWaitMs: number
+  /** Whether the store can hold leases; asked once, and said once in the log when it cannot. */
+  readonly supported: () => Promise<boolean>
+  /** Tries to take the lease on `key`: true when this replica holds it now. */
+  readonly acquire: (key: string) => TE.TaskEither<CacheError, boolean>
+  /** Gives the lease on `key` back, if this replica may still hold it (not past its TTL). */
+  readonly release: (key: string, acquiredAt: number) => Promise<void>
+  /** The generation of `key` now (undefined: none written, or it could not be read). */
+  readonly generation: (key: string) => Promise<E.Either<CacheError, string | undefined>>
+  /** Writes a new generation of `key`, before its value is deleted. */
+  readonly bump: (key: string, ttlSeconds: number) => TE.TaskEither<CacheError, void>
+  /** The delays between two looks at the key: `pollMs`, growing by half up to `maxPollMs`. */
+  readonly delays: () => () => number
+}
+
+/** The lease key and the generation key of a value key: their own key space, never a value key. */
+export const leaseKey = (key: string): string => `${key}:lease`
+export const generationKey = (key: string): string => `${key}:gen`
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Decodes the options of a lease as given to `withLease` or `cacheable({ lease })` (`true`: the
+ * defaults); a bad one throws a `CacheOptionsError` naming it (`lease.maxWaitMs`, ...).
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const leaseOptions = (option: string, value: unknown): LeaseOptions => {
+  const decoded = decodeOption(option, trueOr(LeaseOptionsCodec), value)
+  if (E.isLeft(decoded)) throw toError(decoded.left)
+  return decoded.right === true ? {} : decoded.right
+}
+
+/**
+ * The lease of one cached function over `store`, with this replica's own owner token.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const lease = (store: Store, options: LeaseOptions = {}): Lease => {
+  const leaseSeconds = options.leaseSeconds ?? 10
+  const pollMs = options.pollMs ?? 10
+  const maxPollMs = Math.max(pollMs, options.maxPollMs ?? 100)
+  const logger = options.logger ?? console
+  const owner = randomBytes(12)
+  let supported: Promise<boolean> | undefined
+
+  return {
+    leaseSeconds,
+    maxWaitMs: options.maxWaitMs ?? 10_000,
+    supported: () => {
+      supported ??= (async () => {
+        const can = store.create !== undefined && (store.supportsCreate === undefined || (await store.supportsCreate()))
+        if (!can) {
+          logger.warn(
+            `dapr-state-cache: the store ${JSON.stringify(store.name)} cannot hold leases (no first-write create, or no ETag support): single flight is per process only`,
+          )
+        }
+        return can
+      })()
+      return supported
+    },
+    acquire: (key) => (store.create as NonNullable<Store['create']>)(leaseKey(key), owner, leaseSeconds),
+    release: async (key, acquiredAt) => {
+      // Past its TTL the lease may be another replica's now: leave it to expire.
+      if (Date.now() - acquiredAt < leaseSeconds * 1000 - 100) await store.delete(leaseKey(key))()
+    },
+    generation: async (key) => {
+      const found = await store.get(generationKey(key))()
+      return E.isLeft(found) ? found : E.right(O.isSome(found.right) ? Buffer.from(found.right.value).toString('hex') : undefined)
+    },
+    bump: (key, ttlSeconds) => store.set(generationKey(key), randomBytes(12), Math.max(ttlSeconds, leaseSeconds)),
+    delays: () => {
+      let next = pollMs
+      return () => {
+        const delay = next
+        next = Math.min(maxPollMs, Math.ceil(next * 1.5))
+        return delay
+      }
+    },
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * Single flight across replicas: on a miss, one replica computes while the others wait for its
+ * value; and an invalidation on any replica wins over a computation under way on another. Needs a
+ * store with `create` (the Dapr store and the memory store have it). The lease is made for the store
+ * when the pipeline is built.
+ *
+ * @category combinators
+ * @since 0.2.0
+ */
+export const withLease = (options: true | LeaseOptions = true) => {
+  const decoded = leaseOptions('lease', options)
+  return refine(() => ({ lease: decoded }))
+}
