@@ -2,8 +2,10 @@
 // Redis is installed, and fail with the reason when either is missing. This suite never skips.
 const { execFileSync } = require('node:child_process')
 const path = require('node:path')
+const buildForReplicas = require('../replicas/build.js')
 
 module.exports = async () => {
+  buildForReplicas()
   if (!process.env.DAPRD_PATH) {
     const script = path.join(__dirname, '..', '..', 'scripts', 'dapr-build.mjs')
     const out = execFileSync(process.execPath, [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })

@@ -1,0 +1,23 @@
+/**
+ * Replicas as real processes, sharing one test sidecar of each flavour: the multi-process scenarios of
+ * test/replicas/scenarios.ts. (On real daprds with Redis: test/dapr/replicas.test.ts.)
+ */
+import type { TestSidecar } from '../src/testing/index.js'
+import { startTestSidecar } from '../src/testing/index.js'
+import { describeReplicaScenarios } from './replicas/scenarios.js'
+
+jest.setTimeout(60_000)
+
+describe.each(['in-memory', 'redis'] as const)('on the test sidecar (%s flavour)', (flavour) => {
+  let sidecar: TestSidecar
+  beforeAll(async () => {
+    sidecar = await startTestSidecar({ flavour })
+  })
+  afterAll(async () => {
+    await sidecar.close()
+  })
+  describeReplicaScenarios(`test sidecar, ${flavour}`, () => ({
+    url: () => sidecar.url,
+    stored: (key) => Promise.resolve(sidecar.state('cache').get(key)),
+  }))
+})

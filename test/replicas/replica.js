@@ -1,0 +1,58 @@
+// One replica of a service, as its own Node process: its own `daprStore` (to its own sidecar, or a
+// shared one), its own cached function, steered by the test over IPC. The library is the build in
+// .test-build/cjs, loaded as a user's process would load it.
+//
+// Messages in: { type: 'call', requestId, id, callers, fnMs }, { type: 'invalidate', requestId, id },
+// { type: 'stats', requestId }. Every answer carries the requestId. The first message out is
+// { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, l1.
+const path = require('node:path')
+const lib = require(path.join(__dirname, '..', '..', '.test-build', 'cjs', 'index.js'))
+
+const config = JSON.parse(process.env.REPLICA_CONFIG ?? '{}')
+const store = lib.daprStore({ daprUrl: config.daprUrl, env: {}, timeoutMs: 2_000, breaker: false })
+const metrics = new lib.InMemoryMetrics()
+let computations = 0
+let fnMs = 0
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const options = { store, name: config.name ?? 'replicas.value', metrics, logger: { warn: () => undefined } }
+if (config.lease !== undefined) options.lease = config.lease
+if (config.l1 !== undefined) options.l1 = config.l1
+const value = lib.cacheable(options)(async (id) => {
+  computations++
+  const startedAt = Date.now()
+  await sleep(fnMs)
+  return { id, by: process.pid, computation: computations, startedAt }
+})
+
+const answer = (requestId, body) => process.send?.({ requestId, ...body })
+
+process.on('message', async (message) => {
+  switch (message.type) {
+    case 'call': {
+      fnMs = message.fnMs ?? 0
+      const started = Date.now()
+      const results = await Promise.all(
+        Array.from({ length: message.callers ?? 1 }, async () => {
+          const got = await value(message.id)
+          return { got, ms: Date.now() - started }
+        }),
+      )
+      answer(message.requestId, { type: 'result', values: results.map((result) => result.got), ms: results.map((result) => result.ms) })
+      break
+    }
+    case 'invalidate':
+      await value.invalidate(message.id)
+      answer(message.requestId, { type: 'invalidated' })
+      break
+    case 'stats':
+      answer(message.requestId, { type: 'stats', computations, pending: value.pending(), stats: metrics.getStats() })
+      break
+    case 'close':
+      await store.close()
+      process.exit(0)
+  }
+})
+
+process.send?.({ type: 'ready', pid: process.pid })

@@ -1,0 +1,116 @@
+/**
+ * The multi-process scenarios, run by test/replicas.test.ts (replicas sharing a test sidecar of each
+ * flavour) and by test/dapr/replicas.test.ts (each replica with its own real daprd, all on one Redis):
+ * the stampede across replicas, a lease holder killed mid-computation, invalidation during a remote
+ * computation, and the in-process tier's staleness bounded by its TTL.
+ */
+import { defaultKeyBuilder } from '../../src/Key.js'
+import { msgpackSerializer } from '../../src/Serializer.js'
+import type { Value } from './harness.js'
+import { startReplicas } from './harness.js'
+
+export interface Topology {
+  /** The sidecar address of replica `index` (the same one for all, or one each). */
+  readonly url: (index: number) => string
+  /** The stored JSON text of a value key, as a client reading the store would get it. */
+  readonly stored: (key: string) => Promise<string | undefined>
+}
+
+const NAME = 'replicas.value'
+const keyOf = (id: number): string => defaultKeyBuilder().buildKey(NAME, [id])
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const serializer = msgpackSerializer()
+const decode = (json: string): Value => serializer.deserialize(Buffer.from(JSON.parse(json) as string, 'base64')) as Value
+
+export const describeReplicaScenarios = (label: string, topology: () => Topology): void => {
+  describe(`replicas as processes: ${label}`, () => {
+    it('6 replicas x 50 concurrent callers on one cold key, a 300 ms function: exactly one computation', async () => {
+      const { url } = topology()
+      const { replicas, close } = await startReplicas(Array.from({ length: 6 }, (_, index) => ({ daprUrl: url(index), lease: { pollMs: 10, maxPollMs: 50 } })))
+      try {
+        const answers = await Promise.all(replicas.map((replica) => replica.call(1, 50, 300)))
+        const stats = await Promise.all(replicas.map((replica) => replica.stats()))
+        expect(stats.reduce((sum, one) => sum + one.computations, 0)).toBe(1)
+        const values = answers.flatMap((answer) => answer.values)
+        expect(values).toHaveLength(300)
+        expect(new Set(values.map((value) => JSON.stringify(value))).size).toBe(1)
+        expect(stats.map((one) => one.pending)).toEqual([0, 0, 0, 0, 0, 0])
+        const last = Math.max(...answers.flatMap((answer) => answer.ms))
+        process.stdout.write(`${label}: stampede of 300 callers in 6 processes: 1 computation, last caller after ${last} ms (function 300 ms)\n`)
+      } finally {
+        await close()
+      }
+    })
+
+    it('a lease holder killed mid-computation: another replica computes after the lease expires, within maxWaitMs plus one function time', async () => {
+      const { url } = topology()
+      const lease = { leaseSeconds: 1, maxWaitMs: 4_000, pollMs: 10, maxPollMs: 50 }
+      const { replicas, close } = await startReplicas(Array.from({ length: 4 }, (_, index) => ({ daprUrl: url(index), lease })))
+      try {
+        const [holder, ...others] = replicas as [(typeof replicas)[number], ...typeof replicas]
+        const held = holder.call(2, 1, 60_000).catch(() => undefined) // takes the lease, then dies
+        await sleep(200)
+        holder.kill()
+        await held
+        const started = Date.now()
+        const answers = await Promise.all(others.map((replica) => replica.call(2, 20, 200)))
+        const waited = Date.now() - started
+        const stats = await Promise.all(others.map((replica) => replica.stats()))
+        expect(stats.reduce((sum, one) => sum + one.computations, 0)).toBe(1)
+        expect(new Set(answers.flatMap((answer) => answer.values).map((value) => JSON.stringify(value))).size).toBe(1)
+        expect(Math.max(...answers.flatMap((answer) => answer.ms))).toBeLessThan(lease.maxWaitMs + 200 + 1_000)
+        expect(stats.map((one) => one.pending)).toEqual([0, 0, 0])
+        process.stdout.write(`${label}: holder killed; the others had the value after ${waited} ms (lease 1 s, function 200 ms)\n`)
+      } finally {
+        await close()
+      }
+    })
+
+    it('replica A invalidates while replica B computes: the store keeps nothing B computed before the invalidation', async () => {
+      const { url, stored } = topology()
+      const { replicas, close } = await startReplicas([0, 1].map((index) => ({ daprUrl: url(index), lease: { pollMs: 10, maxPollMs: 50 } })))
+      const [a, b] = replicas as [(typeof replicas)[number], (typeof replicas)[number]]
+      let overlapping = 0
+      try {
+        for (let round = 0; round < 10; round++) {
+          const id = 1_000 + round
+          const computing = b.call(id, 5, 50 + Math.floor(Math.random() * 100))
+          await sleep(Math.floor(Math.random() * 120))
+          const invalidateStartedAt = Date.now()
+          await a.invalidate(id)
+          const { values } = await computing
+          if ((values[0]?.startedAt ?? Infinity) < invalidateStartedAt) overlapping++
+          const left = await stored(keyOf(id))
+          if (left !== undefined) expect(decode(left).startedAt).toBeGreaterThanOrEqual(invalidateStartedAt)
+        }
+        expect(overlapping).toBeGreaterThan(1)
+      } finally {
+        await close()
+      }
+    })
+
+    it("the in-process tier serves a value another replica invalidated for at most its ttlSeconds", async () => {
+      const { url } = topology()
+      const { replicas, close } = await startReplicas([
+        { daprUrl: url(0), l1: { ttlSeconds: 1 }, lease: true },
+        { daprUrl: url(1), lease: true },
+      ])
+      const [reader, writer] = replicas as [(typeof replicas)[number], (typeof replicas)[number]]
+      try {
+        const first = (await writer.call(3)).values[0]
+        const filledAt = Date.now()
+        expect((await reader.call(3)).values[0]).toEqual(first) // from the store, now in the reader's tier
+        await writer.invalidate(3)
+        const second = (await writer.call(3)).values[0]
+        expect(second).not.toEqual(first)
+        expect((await reader.call(3)).values[0]).toEqual(first) // stale, from memory, within the tier's second
+        await sleep(Math.max(0, 1_100 - (Date.now() - filledAt)))
+        expect((await reader.call(3)).values[0]).toEqual(second)
+        const { stats } = await reader.stats()
+        expect(stats.l1Hits).toBeGreaterThanOrEqual(1)
+      } finally {
+        await close()
+      }
+    })
+  })
+}
