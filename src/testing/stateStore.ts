@@ -94,11 +94,13 @@ export const checkOptions = (request: { concurrency?: string | undefined; consis
   return undefined
 }
 
-/** The component sweeps expired items every second; until then they still count for etag checks. */
+/** The component sweeps expired items once a second; until the next sweep they still count for etag checks. */
 const SWEEP_MS = 1000
 
 export const inMemoryStateStore = ({ now, appId }: StateStoreOptions): StateStore => {
   const items = new Map<string, Item>()
+  const sweepsFrom = now() // the sweeps run on a one-second beat from the component's start
+  const sweptAt = (expiresAt: number): number => sweepsFrom + (Math.floor((expiresAt - sweepsFrom) / SWEEP_MS) + 1) * SWEEP_MS
 
   const live = (key: string): Item | undefined => {
     const item = items.get(key)
@@ -113,7 +115,7 @@ export const inMemoryStateStore = ({ now, appId }: StateStoreOptions): StateStor
   /** What the etag check sees: expired items linger until the sweep. */
   const present = (key: string): Item | undefined => {
     const item = items.get(key)
-    if (item?.expiresAt !== undefined && now() > item.expiresAt + SWEEP_MS) {
+    if (item?.expiresAt !== undefined && now() >= sweptAt(item.expiresAt)) {
       items.delete(key)
       return undefined
     }
