@@ -2,7 +2,9 @@
 // the caches a user would pick instead, measured in the same run, interleaved. Every figure is the
 // median of the repetitions with its min-max; every comparison a ratio of medians from this run.
 // Keys and values are made before any timed code. Writes bench/results.json and bench/results.md.
+import { fork } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { Pool } from 'undici'
 import { LRUCache } from 'lru-cache'
@@ -456,6 +458,73 @@ const realFloor = async () => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 9. Stampede across replica processes
+// ---------------------------------------------------------------------------------------------
+const replicaStampede = async () => {
+  const FN_MS = 300
+  const REPLICAS = 6
+  const CALLERS = 50
+  const reps = quick ? 3 : 5
+  const replicaScript = fileURLToPath(new URL('../test/replicas/replica.js', import.meta.url))
+  const lib = fileURLToPath(new URL('../dist/cjs/index.js', import.meta.url))
+  /** One replica process (the tests' replica), answering over IPC. */
+  const replica = (config) =>
+    new Promise((resolve) => {
+      const child = fork(replicaScript, [], { env: { ...process.env, REPLICA_LIB: lib, REPLICA_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      let next = 0
+      const waiting = new Map()
+      const ask = (message) =>
+        new Promise((ok) => {
+          const requestId = ++next
+          waiting.set(requestId, ok)
+          child.send({ ...message, requestId })
+        })
+      child.on('message', (message) => {
+        if (message.type === 'ready') resolve({ ask, kill: () => child.kill('SIGKILL') })
+        else waiting.get(message.requestId)?.(message)
+      })
+    })
+  const topologies = []
+  const sidecar = await sidecarProcess()
+  topologies.push({ name: 'test sidecar (own process)', urls: Array.from({ length: REPLICAS }, () => sidecar.url), close: () => sidecar.close() })
+  let daprds = []
+  try {
+    const first = await startDaprd({ flavour: 'redis' })
+    daprds = [first, ...(await Promise.all(Array.from({ length: REPLICAS - 1 }, () => startDaprd({ flavour: 'redis', redisHost: first.redis.host }))))]
+    topologies.push({ name: `${REPLICAS} real daprds, one Redis`, urls: daprds.map((daprd) => daprd.url), close: async () => Promise.all(daprds.map((daprd) => daprd.close())) })
+  } catch (error) {
+    if (error.code !== 'E_DAPRD_NOT_FOUND' && error.code !== 'E_REDIS_START') throw error
+  }
+  const rows = []
+  let key = 0
+  for (const topology of topologies) {
+    for (const mode of ['lease: true', 'no lease (single flight per process)']) {
+      const lease = mode === 'lease: true' ? { pollMs: 10, maxPollMs: 50 } : undefined
+      const replicas = await Promise.all(topology.urls.map((daprUrl) => replica({ daprUrl, lease, name: 'bench.replicas' })))
+      const lasts = []
+      const computations = []
+      for (let rep = 0; rep < reps; rep++) {
+        const id = ++key
+        const before = (await Promise.all(replicas.map((one) => one.ask({ type: 'stats' })))).reduce((sum, one) => sum + one.computations, 0)
+        const answers = await Promise.all(replicas.map((one) => one.ask({ type: 'call', id, callers: CALLERS, fnMs: FN_MS })))
+        const after = (await Promise.all(replicas.map((one) => one.ask({ type: 'stats' })))).reduce((sum, one) => sum + one.computations, 0)
+        lasts.push(Math.max(...answers.flatMap((answer) => answer.ms)))
+        computations.push(after - before)
+      }
+      for (const one of replicas) one.kill()
+      const last = summary(lasts)
+      rows.push([topology.name, mode, `${REPLICAS} x ${CALLERS}`, computations.join(', '), range(last), `${(last.median / FN_MS).toFixed(2)}x`])
+    }
+    await topology.close()
+  }
+  json.replicaStampede = rows
+  section(
+    `9. Stampede across replica processes (${REPLICAS} processes x ${CALLERS} callers, one cold key, a ${FN_MS} ms function, ${reps} runs)`,
+    table(['sidecar', 'mode', 'callers', 'computations per run', 'last caller ms median (min-max)', 'vs function time'], rows),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version
 const machine = [
@@ -466,7 +535,7 @@ const machine = [
 console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor]]
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)

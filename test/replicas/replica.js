@@ -5,8 +5,9 @@
 // Messages in: { type: 'call', requestId, id, callers, fnMs }, { type: 'invalidate', requestId, id },
 // { type: 'stats', requestId }. Every answer carries the requestId. The first message out is
 // { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, l1.
+// REPLICA_LIB names another build to load (the benchmark uses dist/cjs).
 const path = require('node:path')
-const lib = require(path.join(__dirname, '..', '..', '.test-build', 'cjs', 'index.js'))
+const lib = require(process.env.REPLICA_LIB ?? path.join(__dirname, '..', '..', '.test-build', 'cjs', 'index.js'))
 
 const config = JSON.parse(process.env.REPLICA_CONFIG ?? '{}')
 const store = lib.daprStore({ daprUrl: config.daprUrl, env: {}, timeoutMs: 2_000, breaker: false })
