@@ -17,9 +17,7 @@ import * as t from 'io-ts'
 import type { Clock } from './Clock.js'
 import { systemClock } from './Clock.js'
 import { copyValue, deepFreeze } from './internal/copy.js'
-import { decodeOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
-import * as E from 'fp-ts/lib/Either.js'
-import { toError } from './errors.js'
+import { checkOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
 import { refine } from './Pipeline.js'
 
 // -------------------------------------------------------------------------------------
@@ -190,9 +188,8 @@ export const l1 = (options: L1Options = {}): L1 => {
  * @since 0.2.0
  */
 export const l1Options = (option: string, value: unknown): L1Options => {
-  const decoded = decodeOption(option, trueOr(L1OptionsCodec), value)
-  if (E.isLeft(decoded)) throw toError(decoded.left)
-  return decoded.right === true ? {} : decoded.right
+  const decoded = checkOption(option, trueOr(L1OptionsCodec), value)
+  return decoded === true ? {} : decoded
 }
 
 // -------------------------------------------------------------------------------------

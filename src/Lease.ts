@@ -24,24 +24,15 @@ import { randomBytes } from 'node:crypto'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
-import * as t from 'io-ts'
+import type * as t from 'io-ts'
 import type { CacheError } from './CacheError.js'
-import { toError } from './errors.js'
-import { decodeOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
-import type { Logger } from './Logger.js'
+import { checkOption, group, loggerCodec, optional, positiveInteger, trueOr } from './internal/options.js'
 import { refine } from './Pipeline.js'
 import type { Store } from './Store.js'
 
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
-
-const loggerCodec = new t.Type<Logger, Logger, unknown>(
-  'a Logger (an object with warn())',
-  (u): u is Logger => typeof u === 'object' && u !== null && typeof (u as Logger).warn === 'function',
-  (u, c) => (typeof u === 'object' && u !== null && typeof (u as Logger).warn === 'function' ? t.success(u as Logger) : t.failure(u, c)),
-  t.identity,
-)
 
 /**
  * The options of the lease, described once for `withLease` and `cacheable({ lease })`:
@@ -107,9 +98,8 @@ export const generationKey = (key: string): string => `${key}:gen`
  * @since 0.2.0
  */
 export const leaseOptions = (option: string, value: unknown): LeaseOptions => {
-  const decoded = decodeOption(option, trueOr(LeaseOptionsCodec), value)
-  if (E.isLeft(decoded)) throw toError(decoded.left)
-  return decoded.right === true ? {} : decoded.right
+  const decoded = checkOption(option, trueOr(LeaseOptionsCodec), value)
+  return decoded === true ? {} : decoded
 }
 
 /**

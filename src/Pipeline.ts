@@ -39,7 +39,8 @@ import type { AnyFunction, KeyBuilder } from './Key.js'
 import type { L1 } from './L1.js'
 import type { LeaseOptions } from './Lease.js'
 import { lease } from './Lease.js'
-import { checkKey, checkKeyPart, defaultKeyBuilder, functionName } from './Key.js'
+import { checkKey, defaultKeyBuilder, functionName } from './Key.js'
+import { checkOption, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
@@ -273,12 +274,9 @@ export interface KeyOptions {
  * @since 0.1.0
  */
 export const withKey = (name: string, options: KeyOptions = {}) => {
-  const checkedName = E.getOrElseW(fail)(checkKeyPart('name', name))
-  const prefix = options.prefix === undefined ? DEFAULT_PREFIX : E.getOrElseW(fail)(checkKeyPart('keyPrefix', options.prefix))
-  const keyBuilder = options.keyBuilder
-  if (keyBuilder !== undefined && typeof (keyBuilder as Partial<KeyBuilder>).buildKey !== 'function') {
-    fail(CE.invalidOptions('keyBuilder', keyBuilder, 'an object with a buildKey(name, args) method'))
-  }
+  const checkedName = checkOption('name', keyPart, name)
+  const prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkOption('keyPrefix', keyPart, options.prefix)
+  const keyBuilder = options.keyBuilder === undefined ? undefined : checkOption('keyBuilder', keyBuilderCodec, options.keyBuilder)
   return refine(() => ({ name: checkedName, prefix, keyBuilder }))
 }
 
@@ -296,9 +294,7 @@ export function withTtl<A>(
   ttlSeconds: (value: A) => number,
 ): <Args extends ReadonlyArray<unknown>, Err, B extends A>(self: Cached<Args, Err, B>) => Cached<Args, Err, B>
 export function withTtl(ttlSeconds: number | ((value: never) => number)) {
-  if (typeof ttlSeconds !== 'function' && !(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0)) {
-    fail(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer number of seconds'))
-  }
+  if (typeof ttlSeconds !== 'function') checkOption('ttlSeconds', seconds, ttlSeconds)
   return refine(() => ({ ttlSeconds }))
 }
 
@@ -318,11 +314,7 @@ export const withDedup = () => refine(() => ({ dedup: dedup() }))
  * @since 0.1.0
  */
 export const withMetrics = (metrics: CacheMetrics) => {
-  for (const method of ['recordHit', 'recordMiss', 'recordWrite', 'recordError'] as const) {
-    if (typeof metrics?.[method] !== 'function') {
-      fail(CE.invalidOptions('metrics', metrics, `a CacheMetrics sink (missing ${method})`))
-    }
-  }
+  checkOption('metrics', metricsSinkCodec, metrics)
   return refine((definition) => ({ metrics: [...definition.metrics, metrics] }))
 }
 
@@ -333,9 +325,7 @@ export const withMetrics = (metrics: CacheMetrics) => {
  * @since 0.1.0
  */
 export const withSerializer = (serializer: Serializer) => {
-  if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
-    fail(CE.invalidOptions('serializer', serializer, 'an object with serialize and deserialize methods'))
-  }
+  checkOption('serializer', serializerCodec, serializer)
   return refine(() => ({ serializer }))
 }
 
@@ -371,7 +361,7 @@ export const withDecoder = <A>(decoder: Decoder<unknown, A>) => {
  * @since 0.1.0
  */
 export const withTracing = (tracer: Tracer = trace.getTracer('dapr-state-cache')) => {
-  if (typeof tracer?.startSpan !== 'function') fail(CE.invalidOptions('tracer', tracer, 'an OpenTelemetry Tracer'))
+  checkOption('tracer', tracerCodec, tracer)
   return refine(() => ({ tracer }))
 }
 
@@ -396,6 +386,7 @@ export interface FallbackOptions {
  * @since 0.1.0
  */
 export const orElseUncached = (options: FallbackOptions = {}) => {
+  if (options.logger !== undefined) checkOption('logger', loggerCodec, options.logger)
   const onCacheError = options.onError ?? cacheWarnings({ logger: options.logger })
   return <Args extends ReadonlyArray<unknown>, Err, A>(
     self: Cached<Args, Err, A>,

@@ -17,68 +17,91 @@
  *
  * @since 0.1.0
  */
-import type { Tracer } from '@opentelemetry/api'
 import { trace } from '@opentelemetry/api'
 import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError as CacheErrorValue } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
-import type { AnyFunction, KeyBuilder } from './Key.js'
-import { checkKeyPart, functionName } from './Key.js'
-import type { Logger } from './Logger.js'
+import type { AnyFunction } from './Key.js'
+import { functionName } from './Key.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
 import type { Cached, Definition } from './Pipeline.js'
 import { define, fromDefinition, runnerOf } from './Pipeline.js'
-import type { Serializer } from './Serializer.js'
-import type { Store } from './Store.js'
 import { daprStore } from './DaprStore.js'
-import type { L1Options } from './L1.js'
-import { l1, l1Options } from './L1.js'
-import type { LeaseOptions } from './Lease.js'
-import { leaseOptions } from './Lease.js'
+import * as t from 'io-ts'
+import { L1OptionsCodec, l1 } from './L1.js'
+import { LeaseOptionsCodec } from './Lease.js'
+import {
+  checkOption,
+  group,
+  keyBuilderCodec,
+  keyPart,
+  loggerCodec,
+  metricsSinkCodec,
+  optional,
+  seconds,
+  serializerCodec,
+  storeCodec,
+  tracerCodec,
+  trueOr,
+} from './internal/options.js'
 
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
 
 /**
+ * The options of `cacheable`, described once: this codec checks them at wrap time (a bad one is a
+ * `CacheOptionsError` naming it, an unknown one names the likely intended one), and their type is
+ * this codec's.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export const CacheableOptionsCodec = group(
+  'CacheableOptions',
+  {
+    /** The store to cache in (default: the Dapr store named `storeName`, at the sidecar the environment names). */
+    store: optional(storeCodec),
+    /** The Dapr state store's name (default `"cache"`); used by the default store only. */
+    storeName: optional(keyPart),
+    /** Seconds a value lives (default 3600); a positive integer. */
+    ttlSeconds: optional(seconds),
+    /** First part of every key (default `"cache"`). */
+    keyPrefix: optional(keyPart),
+    /** The function's name in keys (default: its own name; `Class.method` for methods). */
+    name: optional(keyPart),
+    /** Builds the whole key instead of the default builder. */
+    keyBuilder: optional(keyBuilderCodec),
+    /** Values to bytes and back (default: MessagePack). */
+    serializer: optional(serializerCodec),
+    /** Where hits, misses, writes and errors are recorded; several sinks may be given. */
+    metrics: optional(t.union([metricsSinkCodec, t.readonlyArray(metricsSinkCodec)], metricsSinkCodec.name)),
+    /** Where rate-limited warnings about cache failures go (default `console`). */
+    logger: optional(loggerCodec),
+    /** Traces every call: an OpenTelemetry `Tracer`, or `true` for the global one. Off by default. */
+    tracer: optional(t.union([t.boolean, tracerCodec], 'an OpenTelemetry Tracer, or true for the global one')),
+    /**
+     * An in-process tier in front of the store (`true`: its defaults): hot values served from memory
+     * for up to `l1.ttlSeconds`. Off by default. See `withL1`.
+     */
+    l1: optional(trueOr(L1OptionsCodec)),
+    /**
+     * Single flight and invalidation across replicas, through the state store (`true`: its defaults).
+     * Off by default. See `withLease`.
+     */
+    lease: optional(trueOr(LeaseOptionsCodec)),
+  },
+  'option',
+)
+
+/**
  * @category model
  * @since 0.1.0
  */
-export interface CacheableOptions {
-  /** The store to cache in (default: the Dapr store named `storeName`, at the sidecar the environment names). */
-  readonly store?: Store | undefined
-  /** The Dapr state store's name (default `"cache"`); used by the default store only. */
-  readonly storeName?: string | undefined
-  /** Seconds a value lives (default 3600); a positive integer. */
-  readonly ttlSeconds?: number | undefined
-  /** First part of every key (default `"cache"`). */
-  readonly keyPrefix?: string | undefined
-  /** The function's name in keys (default: its own name; `Class.method` for methods). */
-  readonly name?: string | undefined
-  /** Builds the whole key instead of the default builder. */
-  readonly keyBuilder?: KeyBuilder | undefined
-  /** Values to bytes and back (default: MessagePack). */
-  readonly serializer?: Serializer | undefined
-  /** Where hits, misses, writes and errors are recorded; several sinks may be given. */
-  readonly metrics?: CacheMetrics | ReadonlyArray<CacheMetrics> | undefined
-  /** Where rate-limited warnings about cache failures go (default `console`). */
-  readonly logger?: Logger | undefined
-  /** Traces every call: an OpenTelemetry `Tracer`, or `true` for the global one. Off by default. */
-  readonly tracer?: Tracer | boolean | undefined
-  /**
-   * An in-process tier in front of the store (`true`: its defaults): hot values served from memory
-   * for up to `l1.ttlSeconds`. Off by default. See `withL1`.
-   */
-  readonly l1?: true | L1Options | undefined
-  /**
-   * Single flight and invalidation across replicas, through the state store (`true`: its defaults).
-   * Off by default. See `withLease`.
-   */
-  readonly lease?: true | LeaseOptions | undefined
-}
+export type CacheableOptions = t.TypeOf<typeof CacheableOptionsCodec>
 
 /**
  * A function wrapped by `cacheable`: same parameters, a Promise of the same result, and `invalidate`.
@@ -113,90 +136,34 @@ export interface Cacheable {
 // options
 // -------------------------------------------------------------------------------------
 
-const known: ReadonlySet<string> = new Set<keyof CacheableOptions>([
-  'store',
-  'storeName',
-  'ttlSeconds',
-  'keyPrefix',
-  'name',
-  'keyBuilder',
-  'serializer',
-  'metrics',
-  'logger',
-  'tracer',
-  'l1',
-  'lease',
-])
-
 const fail = (error: CacheErrorValue): never => {
   throw toError(error)
 }
 
-const hasMethods = (u: unknown, ...methods: ReadonlyArray<string>): boolean =>
-  typeof u === 'object' && u !== null && methods.every((m) => typeof (u as Record<string, unknown>)[m] === 'function')
-
 /** Checks every option once, at wrap time, and resolves the defaults. */
-const resolve = (options: CacheableOptions) => {
-  if (typeof options !== 'object' || options === null) fail(CE.invalidOptions('options', options, 'an options object'))
-  for (const option of Object.keys(options)) {
-    if (!known.has(option)) {
-      const near = [...known].find((name) => name.toLowerCase().startsWith(option.toLowerCase()) || option.toLowerCase().startsWith(name.toLowerCase()))
-      const expected = `a known option${near === undefined ? '' : ` (did you mean \`${near}\`?)`}; the options are ${[...known].join(', ')}`
-      fail(CE.invalidOptions(option, (options as Record<string, unknown>)[option], expected))
-    }
-  }
-  const ttlSeconds = options.ttlSeconds ?? 3600
-  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-    fail(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer number of seconds'))
-  }
-  const storeName = E.getOrElseW(fail)(checkKeyPart('storeName', options.storeName ?? 'cache'))
-  const prefix = E.getOrElseW(fail)(checkKeyPart('keyPrefix', options.keyPrefix ?? 'cache'))
-  const name = options.name === undefined ? undefined : E.getOrElseW(fail)(checkKeyPart('name', options.name))
-  if (options.keyBuilder !== undefined && !hasMethods(options.keyBuilder, 'buildKey')) {
-    fail(CE.invalidOptions('keyBuilder', options.keyBuilder, 'an object with a buildKey(name, args) method'))
-  }
-  if (options.serializer !== undefined && !hasMethods(options.serializer, 'serialize', 'deserialize')) {
-    fail(CE.invalidOptions('serializer', options.serializer, 'an object with serialize and deserialize methods'))
-  }
-  const metrics: ReadonlyArray<CacheMetrics> =
-    options.metrics === undefined ? [] : Array.isArray(options.metrics) ? options.metrics : [options.metrics as CacheMetrics]
-  for (const sink of metrics) {
-    if (!hasMethods(sink, 'recordHit', 'recordMiss', 'recordWrite', 'recordError')) {
-      fail(CE.invalidOptions('metrics', sink, 'a CacheMetrics sink (recordHit, recordMiss, recordWrite, recordError)'))
-    }
-  }
-  const tracer =
-    options.tracer === undefined || options.tracer === false
-      ? undefined
-      : options.tracer === true
-        ? trace.getTracer('dapr-state-cache')
-        : hasMethods(options.tracer, 'startSpan')
-          ? options.tracer
-          : fail(CE.invalidOptions('tracer', options.tracer, 'an OpenTelemetry Tracer, or true for the global one'))
-  if (options.logger !== undefined && !hasMethods(options.logger, 'warn')) {
-    fail(CE.invalidOptions('logger', options.logger, 'an object with a warn method'))
-  }
+const resolve = (given: CacheableOptions) => {
+  const options = checkOption('', CacheableOptionsCodec, given)
   if (options.store !== undefined && options.storeName !== undefined) {
     fail(CE.invalidOptions('storeName', options.storeName, 'no storeName when a store is given (the store already names its own)'))
   }
-  const store = options.store ?? daprStore({ storeName })
-  if (!hasMethods(store, 'get', 'set', 'delete')) {
-    fail(CE.invalidOptions('store', store, 'a Store (an object with get, set and delete)'))
-  }
+  const metrics = options.metrics
+  const tracer = options.tracer
   return {
-    store,
-    ttlSeconds,
-    l1: options.l1 === undefined ? undefined : l1Options('l1', options.l1),
-    lease: options.lease === undefined ? undefined : { logger: options.logger, ...leaseOptions('lease', options.lease) },
-    prefix,
-    name,
+    store: options.store ?? daprStore({ storeName: options.storeName ?? 'cache' }),
+    ttlSeconds: options.ttlSeconds ?? 3600,
+    l1: options.l1 === undefined ? undefined : options.l1 === true ? {} : options.l1,
+    lease: options.lease === undefined ? undefined : { logger: options.logger, ...(options.lease === true ? {} : options.lease) },
+    prefix: options.keyPrefix ?? 'cache',
+    name: options.name,
     keyBuilder: options.keyBuilder,
     serializer: options.serializer,
-    metrics,
-    tracer,
+    metrics: metrics === undefined ? [] : isSinkList(metrics) ? metrics : [metrics],
+    tracer: tracer === undefined || tracer === false ? undefined : tracer === true ? trace.getTracer('dapr-state-cache') : tracer,
     onCacheError: cacheWarnings({ logger: options.logger }),
   }
 }
+
+const isSinkList = (metrics: CacheMetrics | ReadonlyArray<CacheMetrics>): metrics is ReadonlyArray<CacheMetrics> => Array.isArray(metrics)
 
 type Resolved = ReturnType<typeof resolve>
 

@@ -1,4 +1,4 @@
-import { cacheable, invalidate } from '../src/cacheable.js'
+import { CacheableOptionsCodec, cacheable, invalidate } from '../src/cacheable.js'
 import * as CE from '../src/CacheError.js'
 import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
 import { memoryStore } from '../src/MemoryStore.js'
@@ -135,6 +135,30 @@ describe('cacheable(options)(fn)', () => {
       } catch (error) {
         expect((error as CacheOptionsError).option).toBe(option)
         expect((error as Error).message).toContain(`\`${option}\``)
+      }
+    })
+
+    it('one codec describes the options: it refuses what cacheable refuses, and accepts what it accepts', () => {
+      const candidates: ReadonlyArray<unknown> = [
+        { store, ttlSeconds: 0 },
+        { store, keyPrefix: 'a||b' },
+        { store, l1: { values: 'shared' } },
+        { store, lease: { maxWaitMs: 0 } },
+        { store, metrics: [{}] },
+        { store, tracer: 'yes' },
+        { store, ttlSeconds: 60, l1: true, lease: { leaseSeconds: 5 }, tracer: false, metrics: [] },
+        { store },
+      ]
+      for (const options of candidates) {
+        const accepted = CacheableOptionsCodec.is(options)
+        expect(accepted ? 'accepted' : 'refused').toBe((() => {
+          try {
+            cacheable(options as never)(fn)
+            return 'accepted'
+          } catch {
+            return 'refused'
+          }
+        })())
       }
     })
 

@@ -4,10 +4,17 @@
  * (`t.TypeOf`) come from one place. Groups are strict: an unknown field is an error that names it
  * (and the field it was probably meant to be), never silently dropped.
  */
+import type { Tracer } from '@opentelemetry/api'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
+import { toError } from '../errors.js'
+import type { KeyBuilder } from '../Key.js'
+import type { Logger } from '../Logger.js'
+import type { CacheMetrics } from '../Metrics.js'
+import type { Serializer } from '../Serializer.js'
+import type { Store } from '../Store.js'
 
 /** A safe integer greater than zero. */
 export const positiveInteger = new t.Type<number, number, unknown>(
@@ -29,11 +36,30 @@ export const numberBetween = (min: number, max: number) =>
 /** An optional field: absent or `undefined` both mean "the default" (`exactOptionalPropertyTypes`-friendly). */
 export const optional = <C extends t.Mixed>(codec: C) => t.union([codec, t.undefined], codec.name)
 
+/** A positive integer number of seconds. */
+export const seconds = new t.Type<number, number, unknown>('a positive integer number of seconds', positiveInteger.is, positiveInteger.validate, t.identity)
+
+/** A part of a key (a prefix, a name, a store name): a non-empty string without Dapr's `||`. */
+export const keyPart = new t.Type<string, string, unknown>(
+  'a non-empty string without "||" (Dapr reserves it)',
+  (u): u is string => typeof u === 'string' && u !== '' && !u.includes('||'),
+  (u, c) => (typeof u === 'string' && u !== '' && !u.includes('||') ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+/** An object with these methods (a store, a serializer, a sink, ...), typed as `A`. */
+export const withMethods = <A>(name: string, methods: ReadonlyArray<string>) => {
+  const is = (u: unknown): u is A =>
+    typeof u === 'object' && u !== null && methods.every((method) => typeof (u as Record<string, unknown>)[method] === 'function')
+  return new t.Type<A, A, unknown>(name, is, (u, c) => (is(u) ? t.success(u) : t.failure(u, c)), t.identity)
+}
+
 /**
- * A group of optional fields that refuses fields it does not know. The decoded type is
- * `{ field?: T | undefined }` for each field.
+ * A group of optional fields that refuses fields it does not know (`noun` names them in that
+ * error: field, option). The decoded type is `{ field?: T | undefined }` for each field; JSDoc
+ * written on a field of `props` is the field's documentation in the type.
  */
-export const group = <P extends t.Props>(name: string, props: P) => {
+export const group = <P extends t.Props>(name: string, props: P, noun = 'field') => {
   const fields = t.partial(props)
   const known = Object.keys(props)
   return new t.Type<t.TypeOf<typeof fields>, t.OutputOf<typeof fields>, unknown>(
@@ -44,7 +70,11 @@ export const group = <P extends t.Props>(name: string, props: P) => {
       const unknown = Object.keys(u).find((key) => !known.includes(key))
       if (unknown !== undefined) {
         const near = known.find((key) => key.toLowerCase().startsWith(unknown.toLowerCase()) || unknown.toLowerCase().startsWith(key.toLowerCase()))
-        return t.failure((u as Record<string, unknown>)[unknown], t.appendContext(c, unknown, t.never, undefined), `a known field${near === undefined ? '' : ` (did you mean \`${near}\`?)`}; the fields are ${known.join(', ')}`)
+        return t.failure(
+          (u as Record<string, unknown>)[unknown],
+          t.appendContext(c, unknown, t.never, undefined),
+          `a known ${noun}${near === undefined ? '' : ` (did you mean \`${near}\`?)`}; the ${noun}s are ${known.join(', ')}`,
+        )
       }
       return fields.validate(u, c)
     },
@@ -64,7 +94,30 @@ export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, va
   const path = (first?.context ?? [])
     .map((entry) => entry.key)
     .filter((key) => key !== '' && !/^\d+$/.test(key))
-  const where = [option, ...path].join('.')
+  const where = [option, ...path].filter((part) => part !== '').join('.') || 'options'
   const expected = first?.message ?? first?.context[first.context.length - 1]?.type.name ?? codec.name
   return E.left(CE.invalidOptions(where, first?.value ?? value, expected))
+}
+
+// -------------------------------------------------------------------------------------
+// the library's extension points, as option values
+// -------------------------------------------------------------------------------------
+
+export const storeCodec = withMethods<Store>('a Store (an object with get, set and delete)', ['get', 'set', 'delete'])
+export const serializerCodec = withMethods<Serializer>('an object with serialize and deserialize methods', ['serialize', 'deserialize'])
+export const keyBuilderCodec = withMethods<KeyBuilder>('an object with a buildKey(name, args) method', ['buildKey'])
+export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (recordHit, recordMiss, recordWrite, recordError)', [
+  'recordHit',
+  'recordMiss',
+  'recordWrite',
+  'recordError',
+])
+export const loggerCodec = withMethods<Logger>('an object with a warn method', ['warn'])
+export const tracerCodec = withMethods<Tracer>('an OpenTelemetry Tracer', ['startSpan'])
+
+/** Decodes an option or throws the `CacheOptionsError` that names it: for checks at wrap time. */
+export const checkOption = <A>(option: string, codec: t.Decoder<unknown, A>, value: unknown): A => {
+  const decoded = decodeOption(option, codec, value)
+  if (E.isLeft(decoded)) throw toError(decoded.left)
+  return decoded.right
 }
