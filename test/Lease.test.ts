@@ -178,6 +178,30 @@ describe('the lease on stores that cannot hold one', () => {
     expect(logger.lines.filter((line) => line.includes('cannot hold leases'))).toHaveLength(1)
   })
 
+  it("asks the Dapr sidecar's metadata once: a component without ETAG gets per-process single flight, said once", async () => {
+    const sidecar = await startTestSidecar()
+    const store = daprStore({ daprUrl: sidecar.url, env: {} })
+    try {
+      sidecar.fault({ route: 'metadata', kind: 'garbage', body: '{"components":[{"name":"cache","type":"state.somestore","capabilities":["TTL"]}]}' })
+      const logger = collectingLogger()
+      let calls = 0
+      const cached = cacheable({ store, lease: true, logger, name: 'no.etag' })(async (id: number) => {
+        calls++
+        await sleep(20)
+        return id
+      })
+      await Promise.all(Array.from({ length: 10 }, () => cached(1)))
+      await Promise.all(Array.from({ length: 10 }, () => cached(2)))
+      expect(calls).toBe(2)
+      expect(logger.lines.filter((line) => line.includes('cannot hold leases'))).toHaveLength(1)
+      expect(sidecar.requests.filter((request) => request.route === 'metadata')).toHaveLength(1)
+      expect(sidecar.requests.some((request) => request.body.includes('first-write'))).toBe(false)
+    } finally {
+      await store.close()
+      await sidecar.close()
+    }
+  })
+
   it('works on the memory store too (replicas in one process)', async () => {
     const shared = memoryStore()
     let calls = 0
