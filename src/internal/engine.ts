@@ -192,15 +192,15 @@ const lookupOrCompute = async (
 const onMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Promise<Outcome> =>
   recipe.lease === undefined ? computeAndWrite(recipe, key, self, args, call, ticket) : missWithLease(recipe, recipe.lease, key, self, args, call, ticket)
 
-/** Reads the value once more; a hit is served (and kept in the tier), anything else is undefined. */
-const readAgain = async (recipe: Recipe, key: string, call: CallSpan | undefined, ticket: number): Promise<Outcome | undefined> => {
-  const started = recipe.timed ? performance.now() : 0
+/**
+ * Reads the value once more, for a call that already missed: a value another replica wrote is served
+ * (and kept in the tier) but not counted again; the call was counted as the miss it was.
+ */
+const readAgain = async (recipe: Recipe, key: string, ticket: number): Promise<Outcome | undefined> => {
   const found = await recipe.store.get(key)()
   if (E.isLeft(found) || O.isNone(found.right)) return undefined
   const cached = read(recipe, found.right.value)
   if (E.isLeft(cached)) return undefined
-  if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
-  call?.result('hit')
   fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
   return cached
 }
@@ -234,7 +234,7 @@ const missWithLease = async (
       const acquiredAt = Date.now()
       try {
         // Someone may have written the value between our miss and our lease.
-        return (await readAgain(recipe, key, call, ticket)) ?? (await computeAndWrite(recipe, key, self, args, call, ticket))
+        return (await readAgain(recipe, key, ticket)) ?? (await computeAndWrite(recipe, key, self, args, call, ticket))
       } finally {
         await lease.release(key, acquiredAt)
       }
@@ -242,7 +242,7 @@ const missWithLease = async (
     const waited = Date.now() - startedAt
     if (waited >= lease.maxWaitMs) return computeAndWrite(recipe, key, self, args, call, ticket)
     await sleep(Math.min(delay(), lease.maxWaitMs - waited))
-    const found = await readAgain(recipe, key, call, ticket)
+    const found = await readAgain(recipe, key, ticket)
     if (found !== undefined) return found
   }
 }
