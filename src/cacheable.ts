@@ -29,9 +29,9 @@ import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
 import type { Cached, Definition } from './Pipeline.js'
 import { define, fromDefinition, runnerOf } from './Pipeline.js'
-import { daprStore } from './DaprStore.js'
+import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
-import { L1OptionsCodec, l1 } from './L1.js'
+import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { LeaseOptionsCodec } from './Lease.js'
 import {
   checkOption,

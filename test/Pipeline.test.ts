@@ -6,7 +6,7 @@ import * as t from 'io-ts'
 import type { CacheError } from '../src/CacheError.js'
 import * as CE from '../src/CacheError.js'
 import { CacheOptionsError } from '../src/errors.js'
-import { memoryStore } from '../src/MemoryStore.js'
+import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import {
   cache,

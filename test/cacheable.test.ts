@@ -1,7 +1,7 @@
 import { CacheableOptionsCodec, cacheable, invalidate } from '../src/cacheable.js'
 import * as CE from '../src/CacheError.js'
 import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
-import { memoryStore } from '../src/MemoryStore.js'
+import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'

@@ -5,7 +5,7 @@
  */
 import { manualClock } from '../src/Clock.js'
 import { cacheable } from '../src/cacheable.js'
-import { daprStore } from '../src/DaprStore.js'
+import { daprStore } from '../src/stores/DaprStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'

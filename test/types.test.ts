@@ -10,7 +10,7 @@ import * as t from 'io-ts'
 import type { CacheError } from '../src/CacheError.js'
 import type { CacheableFunction } from '../src/cacheable.js'
 import { cacheable, invalidate } from '../src/cacheable.js'
-import { memoryStore } from '../src/MemoryStore.js'
+import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import type { Cached } from '../src/Pipeline.js'
 import {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { cacheable } from '../../src/cacheable.js'
-import { daprStore } from '../../src/DaprStore.js'
+import { daprStore } from '../../src/stores/DaprStore.js'
 import { defaultKeyBuilder } from '../../src/Key.js'
 import { InMemoryMetrics } from '../../src/Metrics.js'
 import type { Daprd } from '../../src/testing/index.js'

@@ -6,7 +6,7 @@
  * once the store is back: each test measures how soon, and the breaker's cool-down bounds it.
  */
 import { cacheable } from '../../src/cacheable.js'
-import { daprStore } from '../../src/DaprStore.js'
+import { daprStore } from '../../src/stores/DaprStore.js'
 import { InMemoryMetrics } from '../../src/Metrics.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'

@@ -1,10 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js'
-import * as CE from '../src/CacheError.js'
-import { isStoreTrouble, withBreaker } from '../src/Breaker.js'
-import { manualClock } from '../src/Clock.js'
-import { CacheOptionsError } from '../src/errors.js'
-import { memoryStore } from '../src/MemoryStore.js'
-import { probeStore } from './helpers.js'
+import * as CE from '../../src/CacheError.js'
+import { isStoreTrouble, withBreaker } from '../../src/stores/Breaker.js'
+import { manualClock } from '../../src/Clock.js'
+import { CacheOptionsError } from '../../src/errors.js'
+import { memoryStore } from '../../src/stores/MemoryStore.js'
+import { probeStore } from '../helpers.js'
 
 const setup = () => {
   const clock = manualClock(0)

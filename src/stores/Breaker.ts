@@ -16,12 +16,12 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
-import type { CacheError } from './CacheError.js'
-import * as CE from './CacheError.js'
-import type { Clock } from './Clock.js'
-import { systemClock } from './Clock.js'
-import { toError } from './errors.js'
-import type { Store } from './Store.js'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+import type { Clock } from '../Clock.js'
+import { systemClock } from '../Clock.js'
+import { toError } from '../errors.js'
+import type { Store } from '../Store.js'
 
 // -------------------------------------------------------------------------------------
 // model

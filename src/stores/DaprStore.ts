@@ -19,12 +19,12 @@ import * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { Dispatcher } from 'undici'
 import { Pool } from 'undici'
-import type { CacheError } from './CacheError.js'
-import * as CE from './CacheError.js'
-import { toError } from './errors.js'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+import { toError } from '../errors.js'
 import type { BreakerOptions, BreakerStore } from './Breaker.js'
 import { withBreaker } from './Breaker.js'
-import type { Store } from './Store.js'
+import type { Store } from '../Store.js'
 
 // -------------------------------------------------------------------------------------
 // model

@@ -14,11 +14,11 @@
  * @since 0.2.0
  */
 import * as t from 'io-ts'
-import type { Clock } from './Clock.js'
-import { systemClock } from './Clock.js'
-import { copyValue, deepFreeze } from './internal/copy.js'
-import { checkOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
-import { refine } from './Pipeline.js'
+import type { Clock } from '../Clock.js'
+import { systemClock } from '../Clock.js'
+import { copyValue, deepFreeze } from '../internal/copy.js'
+import { checkOption, group, optional, positiveInteger, trueOr } from '../internal/options.js'
+import { refine } from '../Pipeline.js'
 
 // -------------------------------------------------------------------------------------
 // model

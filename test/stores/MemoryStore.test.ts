@@ -1,9 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
-import { CacheOptionsError } from '../src/errors.js'
-import { manualClock } from '../src/Clock.js'
-import { memoryStore } from '../src/MemoryStore.js'
-import { describeStore, manualTime } from './storeConformance.js'
+import { CacheOptionsError } from '../../src/errors.js'
+import { manualClock } from '../../src/Clock.js'
+import { memoryStore } from '../../src/stores/MemoryStore.js'
+import { describeStore, manualTime } from '../storeConformance.js'
 
 describeStore('memoryStore', async () => {
   const clock = manualClock(1_000_000)

@@ -6,19 +6,19 @@ import path from 'node:path'
 import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
-import { manualClock } from '../src/Clock.js'
-import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
-import { daprStore, parseValue, resolveDaprUrl, saveBody } from '../src/DaprStore.js'
-import { startTestSidecar } from '../src/testing/index.js'
-import type { TestSidecar } from '../src/testing/index.js'
-import { describeStore, manualTime } from './storeConformance.js'
+import { manualClock } from '../../src/Clock.js'
+import { CacheConnectionError, CacheOptionsError } from '../../src/errors.js'
+import { daprStore, parseValue, resolveDaprUrl, saveBody } from '../../src/stores/DaprStore.js'
+import { startTestSidecar } from '../../src/testing/index.js'
+import type { TestSidecar } from '../../src/testing/index.js'
+import { describeStore, manualTime } from '../storeConformance.js'
 
 interface ValueVector {
   readonly value: unknown
   readonly wire: string
   readonly msgpack_hex: string
 }
-const vectors = JSON.parse(readFileSync(path.join(__dirname, 'fixtures', 'python-vectors.json'), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'python-vectors.json'), 'utf8')) as {
   readonly values: ReadonlyArray<ValueVector>
 }
 
