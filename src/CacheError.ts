@@ -31,6 +31,7 @@ export const codes = {
   StoreRejected: 'E_CACHE_STORE_REJECTED',
   InvalidOptions: 'E_CACHE_INVALID_OPTIONS',
   CircuitOpen: 'E_CACHE_CIRCUIT_OPEN',
+  ValueTooLarge: 'E_CACHE_VALUE_TOO_LARGE',
 } as const
 
 /**
@@ -127,6 +128,20 @@ export interface CircuitOpen extends Base<'CircuitOpen'> {
 }
 
 /**
+ * A value over the store's size limit: refused before it was sent (`write`), or a read stopped as
+ * soon as the answer was known to exceed it (`read`; `sizeBytes` is then what was known: the
+ * announced length, or the bytes received so far).
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export interface ValueTooLarge extends Base<'ValueTooLarge'> {
+  readonly operation: 'read' | 'write'
+  readonly sizeBytes: number
+  readonly limitBytes: number
+}
+
+/**
  * @category model
  * @since 0.1.0
  */
@@ -139,6 +154,7 @@ export type CacheError =
   | StoreRejected
   | InvalidOptions
   | CircuitOpen
+  | ValueTooLarge
 
 /**
  * @category model
@@ -262,6 +278,23 @@ export const circuitOpen = (store: string, retryAt: number, details?: Details): 
   code: codes.CircuitOpen,
   retryAt,
   message: `the circuit breaker of store ${JSON.stringify(store)} is open after repeated failures; the cache is skipped until ${new Date(retryAt).toISOString()}`,
+  ...optional(details),
+})
+
+/**
+ * @category constructors
+ * @since 0.2.0
+ */
+export const valueTooLarge = (operation: ValueTooLarge['operation'], sizeBytes: number, limitBytes: number, details?: Details): CacheError => ({
+  _tag: 'ValueTooLarge',
+  code: codes.ValueTooLarge,
+  operation,
+  sizeBytes,
+  limitBytes,
+  message:
+    operation === 'read'
+      ? `the stored value is larger than the limit of ${limitBytes} bytes (at least ${sizeBytes}); the read was stopped`
+      : `the value is ${sizeBytes} bytes, over the limit of ${limitBytes}; it was not sent`,
   ...optional(details),
 })
 

@@ -74,10 +74,10 @@ export class CacheStoreError extends CacheError {
   /** Dapr's own `errorCode`, when the sidecar sent one. */
   readonly errorCode: string | undefined
 
-  constructor(failure: CE.StoreRejected) {
+  constructor(failure: CE.StoreRejected | CE.ValueTooLarge) {
     super(failure)
-    this.status = failure.status
-    this.errorCode = failure.errorCode
+    this.status = failure._tag === 'StoreRejected' ? failure.status : 0
+    this.errorCode = failure._tag === 'StoreRejected' ? failure.errorCode : undefined
   }
 }
 
@@ -115,6 +115,7 @@ export const toError = (failure: CE.CacheError): CacheError => {
     case 'CircuitOpen':
       return new CacheConnectionError(failure)
     case 'StoreRejected':
+    case 'ValueTooLarge':
       return new CacheStoreError(failure)
     case 'InvalidOptions':
       return new CacheOptionsError(failure)

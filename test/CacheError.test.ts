@@ -18,6 +18,7 @@ const samples: ReadonlyArray<CE.CacheError> = [
   CE.storeRejected(500, 'r', { errorCode: 'ERR_STATE_GET' }),
   CE.invalidOptions('ttlSeconds', -1, 'a positive integer'),
   CE.circuitOpen('cache', Date.UTC(2026, 0, 1)),
+  CE.valueTooLarge('read', 5_000_000, 3_145_728),
 ]
 
 describe('CacheError values', () => {
@@ -31,6 +32,7 @@ describe('CacheError values', () => {
       ['StoreRejected', 'E_CACHE_STORE_REJECTED'],
       ['InvalidOptions', 'E_CACHE_INVALID_OPTIONS'],
       ['CircuitOpen', 'E_CACHE_CIRCUIT_OPEN'],
+      ['ValueTooLarge', 'E_CACHE_VALUE_TOO_LARGE'],
     ])
   })
 
@@ -52,6 +54,7 @@ describe('CacheError values', () => {
       StoreRejected: (e) => `rejected:${e.status}:${e.errorCode ?? ''}`,
       InvalidOptions: (e) => `options:${e.option}`,
       CircuitOpen: (e) => `open:${new Date(e.retryAt).toISOString()}`,
+      ValueTooLarge: (e) => `too-large:${e.operation}:${e.sizeBytes}>${e.limitBytes}`,
     })
     expect(samples.map(describe)).toEqual([
       'key',
@@ -62,6 +65,7 @@ describe('CacheError values', () => {
       'rejected:500:ERR_STATE_GET',
       'options:ttlSeconds',
       'open:2026-01-01T00:00:00.000Z',
+      'too-large:read:5000000>3145728',
     ])
   })
 
@@ -92,6 +96,7 @@ describe('toError', () => {
       CacheStoreError,
       CacheOptionsError,
       CacheConnectionError,
+      CacheStoreError,
     ])
     for (const [index, error] of classes.entries()) {
       expect(error).toBeInstanceOf(CacheError)

@@ -89,7 +89,7 @@ describe('the fault suite', () => {
     }
   })
 
-  it('a value over the 4 MiB body limit is not even sent: counted, and the result returned', async () => {
+  it('a value over maxValueBytes (by default what fits the 4 MiB body limit) is not even sent: counted, and the result returned', async () => {
     const store = daprStore({ daprUrl: sidecar.url, env: {}, apiToken: 'right-token' })
     const metrics = new InMemoryMetrics()
     try {
@@ -97,7 +97,7 @@ describe('the fault suite', () => {
         return 'x'.repeat(n)
       })
       expect((await big(5 * 1024 * 1024)).length).toBe(5 * 1024 * 1024)
-      expect(metrics.getStats().errorsByCode).toEqual({ E_CACHE_STORE_REJECTED: 1 })
+      expect(metrics.getStats().errorsByCode).toEqual({ E_CACHE_VALUE_TOO_LARGE: 1 })
       expect(sidecar.requests.map((request) => request.route)).toEqual(['get'])
     } finally {
       await store.close()

@@ -163,8 +163,9 @@ const lookupOrCompute = async (
   const started = recipe.timed ? performance.now() : 0
   const found = await recipe.store.get(key)()
   if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
-  // A store that answered with bytes it could not decode has a corrupt entry, not a problem of its own.
-  const unreadable = E.isLeft(found) && found.left._tag === 'SerializationError' ? found.left : undefined
+  // A store that answered with bytes it could not decode, or with more than a value may be, has a
+  // bad entry, not a problem of its own: counted, recomputed and overwritten.
+  const unreadable = E.isLeft(found) && (found.left._tag === 'SerializationError' || found.left._tag === 'ValueTooLarge') ? found.left : undefined
   if (E.isLeft(found) && unreadable === undefined) {
     // The store is in trouble: run uncached, and do not add a write to its load.
     return cacheFailure(recipe, key, found.left, call) ?? computeTraced(recipe, self, args, call)

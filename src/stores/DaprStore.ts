@@ -53,6 +53,14 @@ export interface DaprStoreOptions {
   readonly connections?: number | undefined
   /** Requests larger than this are not sent (default 4 MiB, the sidecar's own default limit). */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * The largest value read or written, in bytes (default 3 MiB: the largest value whose save request,
+   * base64 in JSON, fits the sidecar's default 4 MiB body limit, so nothing larger can have been
+   * written through it). A read stops as soon as the answer is known to be larger (announced length,
+   * or bytes received), and its connection is not reused; a larger value is not sent. Both are an
+   * `E_CACHE_VALUE_TOO_LARGE` error: the call runs uncached.
+   */
+  readonly maxValueBytes?: number | undefined
   /** Where the defaults are read from (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
@@ -175,6 +183,20 @@ export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, fir
     },
   ])
 
+const MIB = 1024 * 1024
+
+/** How much of an answer is read, and what an answer over that is. */
+interface AnswerLimit {
+  readonly bytes: number
+  readonly error: (knownBytes: number, status: number, key: string | undefined) => CacheError
+}
+
+/** Any other answer (204, a Dapr error, metadata) is small: over 1 MiB it is not read. */
+const otherAnswers: AnswerLimit = {
+  bytes: MIB,
+  error: (known, status, key) => CE.storeRejected(status, `the sidecar answered with more than ${MIB} bytes (${known} known); not read`, { key }),
+}
+
 /**
  * Whether a refused `first-write` save means "an entry is there": 409 (the in-memory component and
  * most others), or Redis's 500 ERR_STATE_SAVE from its set script (a first-write record is there).
@@ -246,7 +268,6 @@ const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: stri
 // constructors
 // -------------------------------------------------------------------------------------
 
-const MIB = 1024 * 1024
 
 /**
  * One path segment: percent-encoded, and `.` or `..` with their dots escaped too, since the sidecar
@@ -278,6 +299,12 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const writeTimeoutMs = positiveInteger('writeTimeoutMs', options.writeTimeoutMs, timeoutMs)
   const connections = positiveInteger('connections', options.connections, 16)
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * MIB)
+  const maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, 3 * MIB)
+  /** A value read: at most the base64 of `maxValueBytes`, in quotes; more is a value too large. */
+  const valueAnswers: AnswerLimit = {
+    bytes: 2 + 4 * Math.ceil(maxValueBytes / 3),
+    error: (known, _status, key) => CE.valueTooLarge('read', Math.floor(((known - 2) * 3) / 4), maxValueBytes, { key }),
+  }
   const { pool, release } = acquire(origin, connections, Math.max(readTimeoutMs, writeTimeoutMs))
 
   const statePath = `/v1.0/state/${pathSegment(storeName)}`
@@ -294,10 +321,18 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     request: Pick<Dispatcher.DispatchOptions, 'method' | 'path' | 'headers' | 'body'>,
     key: string | undefined,
     timeoutMs: number,
+    limit: AnswerLimit = otherAnswers,
   ): Promise<E.Either<CacheError, { status: number; body: string }>> =>
     new Promise((resolve) => {
       let status = 0
+      let received = 0
       const chunks: Array<Buffer> = []
+      /** Stops an answer over the limit: the connection is closed, not reused. */
+      const tooLarge = (known: number, stop: Dispatcher.DispatchController): void => {
+        // Settled first: aborting reports an error to this same handler, at once.
+        settle(E.left(limit.error(known, status, key)))
+        stop.abort(new Error(`answer over ${limit.bytes} bytes`))
+      }
       let controller: Dispatcher.DispatchController | undefined
       let timedOut = false
       let settled = false
@@ -318,10 +353,14 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
             controller = started
             if (timedOut) started.abort(new Error(`no answer within ${timeoutMs} ms`))
           },
-          onResponseStart: (_controller, statusCode) => {
+          onResponseStart: (started, statusCode, responseHeaders) => {
             status = statusCode
+            const announced = Number(responseHeaders['content-length'] ?? Number.NaN)
+            if (announced > limit.bytes) tooLarge(announced, started)
           },
-          onResponseData: (_controller, chunk) => {
+          onResponseData: (receiving, chunk) => {
+            received += chunk.length
+            if (received > limit.bytes) return tooLarge(received, receiving)
             chunks.push(chunk)
           },
           onResponseEnd: () => {
@@ -346,7 +385,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
     const checked = checkKey(key)
     if (E.isLeft(checked)) return checked
-    const answered = await send({ method: 'GET', path: keyPath(key), headers }, key, readTimeoutMs)
+    const answered = await send({ method: 'GET', path: keyPath(key), headers }, key, readTimeoutMs, valueAnswers)
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
     if (status === 204) return E.right(O.none)
@@ -363,6 +402,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
       if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
         return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
       }
+      if (value.byteLength > maxValueBytes) return E.left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
       const body = saveBody(key, value, ttlSeconds, firstWrite)
       const size = Buffer.byteLength(body)
       if (size > maxBodyBytes) {

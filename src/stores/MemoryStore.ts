@@ -36,6 +36,8 @@ export interface MemoryStoreOptions {
   readonly maxEntries?: number | undefined
   /** At most this many bytes of keys and values together (default 64 MiB). */
   readonly maxBytes?: number | undefined
+  /** The largest value it takes, in bytes (default 16 MiB); a larger one is an `E_CACHE_VALUE_TOO_LARGE` error. */
+  readonly maxValueBytes?: number | undefined
   /** Time source for TTLs (default: the system clock). */
   readonly clock?: Clock | undefined
   /** A name for logs and metrics (default `"memory"`). */
@@ -89,6 +91,7 @@ const left = (error: CacheError): Promise<E.Either<CacheError, never>> => Promis
 export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const maxEntries = positiveInteger('maxEntries', options.maxEntries, DEFAULT_MAX_ENTRIES)
   const maxBytes = positiveInteger('maxBytes', options.maxBytes, DEFAULT_MAX_BYTES)
+  const maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, 16 * 1024 * 1024)
   const clock = options.clock ?? systemClock
   const name = options.name ?? 'memory'
 
@@ -137,6 +140,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
       if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
         return left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
       }
+      if (value.byteLength > maxValueBytes) return left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
       const size = key.length + value.byteLength
       if (size > maxBytes) {
         return left(
