@@ -77,4 +77,11 @@ describe('dapr-state-cache-sidecar', () => {
   it('refuses a bad option with usage and exit code 2', () => {
     expect(() => node(['dist/cjs/testing/cli.js', '--port', 'x'])).toThrow(/--port must be a port number/)
   })
+
+  it('passes @arethetypeswrong/cli (node10 included) and publint on the packed tarball', () => {
+    const out = node(['scripts/check-package.mjs'])
+    expect(out).toContain('"dapr-state-cache/testing"')
+    expect(out).not.toMatch(/Resolution failed|💀|❌/)
+    expect(out).toContain('All good!')
+  }, 120_000)
 })
