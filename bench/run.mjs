@@ -329,23 +329,32 @@ const sickStore = async () => {
   await load((i) => warmFn(i % 200), { concurrency: 16, ms: 300 })
   await warm.close()
   for (const [label, fault] of conditions) {
-    for (const breaker of [true, false]) {
+    // Breaker on and off measured interleaved, under the same fault, each with its own store.
+    const contenders = [true, false].map((breaker) => {
       const store = daprStore({ daprUrl: sidecar.url, env: {}, timeoutMs: 50, ...(breaker ? { breaker: { failureThreshold: 5, cooldownMs: 1000 } } : { breaker: false }) })
-      const fn = cacheable({ store, logger: silent, name: `sick.${breaker}` })(compute)
-      if (fault === 'refuse') await sidecar.ask('refuse', { on: true })
-      else await sidecar.ask('fault', { fault })
+      return { name: breaker ? 'on' : 'off', store, fn: cacheable({ store, logger: silent, name: `sick.warm` })(compute) }
+    })
+    if (fault === 'refuse') await sidecar.ask('refuse', { on: true })
+    else await sidecar.ask('fault', { fault })
+    const results = await interleaved(contenders, REPS, async (contender) => {
       await sidecar.ask('requests')
-      const result = await load((i) => fn(i % 200), { concurrency: 16, ms: quick ? 500 : 1500 })
-      const reached = (await sidecar.ask('requests')).count
-      if (fault === 'refuse') await sidecar.ask('refuse', { on: false })
-      await sidecar.ask('fault', { fault: null })
-      await store.close()
-      rows.push([label, breaker ? 'on' : 'off', fmt(result.rps), result.p50.toFixed(2), result.p99.toFixed(2), reached])
+      const measured = await load((i) => contender.fn(i % 200), { concurrency: 16, ms: quick ? 200 : 500 })
+      return { ...measured, reached: (await sidecar.ask('requests')).count }
+    })
+    if (fault === 'refuse') await sidecar.ask('refuse', { on: false })
+    await sidecar.ask('fault', { fault: null })
+    for (const contender of contenders) {
+      await contender.store.close()
+      const of = (field) => summary(results.get(contender.name).map((r) => r[field]))
+      rows.push([label, contender.name, range(of('rps')), of('p50').median.toFixed(2), of('p99').median.toFixed(2), fmt(of('reached').median)])
     }
   }
   await sidecar.close()
   json.sickStore = rows
-  section('6. Sick store (timeout 50 ms, 16 concurrent callers, 200 keys)', table(['sidecar', 'breaker', 'calls/s', 'p50 ms', 'p99 ms', 'requests that reached the sidecar'], rows))
+  section(
+    `6. Sick store (timeout 50 ms, 16 concurrent callers, 200 keys; breaker on and off interleaved, ${REPS} repetitions each)`,
+    table(['sidecar', 'breaker', 'calls/s median (min-max)', 'p50 ms', 'p99 ms', 'requests that reached the sidecar per measurement'], rows),
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
