@@ -18,8 +18,13 @@ export type Encoded = { readonly ok: true; readonly json: string } | { readonly 
 
 const HEX = '0123456789abcdef'
 
+/** Printable ASCII without a quote or a backslash: written as is, the common case. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 /** A Python-escaped JSON string literal (`ensure_ascii=True`). */
-export const pythonString = (s: string): string => {
+export const pythonString = (s: string): string => (PLAIN.test(s) ? `"${s}"` : escapedString(s))
+
+const escapedString = (s: string): string => {
   let out = '"'
   let start = 0
   for (let i = 0; i < s.length; i++) {
@@ -58,6 +63,12 @@ export const pythonString = (s: string): string => {
 
 /** Python's `repr(float)`: shortest round-trip digits, fixed notation for 1e-4 <= |x| < 1e16. */
 export const pythonFloat = (x: number): string => {
+  const abs = Math.abs(x)
+  if (abs >= 1e-4 && abs < 1e16) {
+    // Both languages write the shortest round-trip digits in fixed notation here; Python adds ".0".
+    const fixed = String(x)
+    return fixed.includes('.') ? fixed : `${fixed}.0`
+  }
   if (Number.isNaN(x)) return 'NaN'
   if (x === Number.POSITIVE_INFINITY) return 'Infinity'
   if (x === Number.NEGATIVE_INFINITY) return '-Infinity'
@@ -98,9 +109,37 @@ class Unkeyable {
   constructor(readonly message: string) {}
 }
 
+/**
+ * Where the encoder is, as the steps taken from the arguments: kept as a stack and turned into text
+ * only for an error message, so that encoding allocates no path strings.
+ */
+type Path = Array<string | number>
+
+const render = (path: Path): string =>
+  path.reduce<string>((text, step, index) => (index === 0 ? `argument ${String(step)}` : typeof step === 'number' ? `${text}[${step}]` : `${text}.${step}`), '')
+
+const unkeyable = (path: Path, what: string): never => {
+  throw new Unkeyable(`${render(path)}: ${what}`)
+}
+
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 
-const encode = (value: unknown, path: string, seen: Set<object>): string => {
+/** Whether a string has a UTF-16 surrogate, where code unit order and code point order differ. */
+const SURROGATE = /[\ud800-\udfff]/
+
+/** Object keys in Python's order (code points): the default sort when no key has a surrogate. */
+const sortedKeys = (keys: Array<string>): Array<string> => (keys.some((key) => SURROGATE.test(key)) ? keys.sort(byCodePoint) : keys.sort())
+
+/** Past this depth the fast pass stops: the value is encoded again with cycle checks (see `encodeArgs`). */
+const FAST_DEPTH = 200
+
+class TooDeep {}
+
+/**
+ * `seen` is undefined in the fast pass, which tracks no objects: a cycle there only shows as a depth
+ * past `FAST_DEPTH`, and the careful pass (with `seen`) then finds it and says where it is.
+ */
+const encode = (value: unknown, path: Path, seen: Set<object> | undefined): string => {
   switch (typeof value) {
     case 'string':
       return pythonString(value)
@@ -115,13 +154,17 @@ const encode = (value: unknown, path: string, seen: Set<object>): string => {
         ? tag('BigInt', pythonString(value.toString()))
         : value.toString()
     case 'symbol':
-      throw new Unkeyable(`${path}: cannot key a symbol`)
+      return unkeyable(path, 'cannot key a symbol')
     case 'function':
-      throw new Unkeyable(`${path}: cannot key a function`)
+      return unkeyable(path, 'cannot key a function')
   }
   if (value === null) return 'null'
   const object = value as object
-  if (seen.has(object)) throw new Unkeyable(`${path}: cannot key a circular structure`)
+  if (seen === undefined) {
+    if (path.length > FAST_DEPTH) throw new TooDeep()
+    return encodeObject(object, path, seen)
+  }
+  if (seen.has(object)) unkeyable(path, 'cannot key a circular structure')
   seen.add(object)
   try {
     return encodeObject(object, path, seen)
@@ -130,57 +173,109 @@ const encode = (value: unknown, path: string, seen: Set<object>): string => {
   }
 }
 
-const encodeObject = (value: object, path: string, seen: Set<object>): string => {
-  const kind = Array.isArray(value) ? 'Array' : kindOf(value)
-  if (kind === 'Array') {
-    const items = value as ReadonlyArray<unknown>
-    const parts: Array<string> = []
-    for (let i = 0; i < items.length; i++) parts.push(encode(items[i], `${path}[${i}]`, seen))
-    return `[${parts.join(', ')}]`
+const encodeArray = (items: ReadonlyArray<unknown>, path: Path, seen: Set<object> | undefined): string => {
+  let out = '['
+  for (let i = 0; i < items.length; i++) {
+    path.push(i)
+    out += i === 0 ? encode(items[i], path, seen) : `, ${encode(items[i], path, seen)}`
+    path.pop()
   }
+  return `${out}]`
+}
+
+const encodePlain = (value: object, path: Path, seen: Set<object> | undefined): string => {
+  const symbols = Object.getOwnPropertySymbols(value)
+  if (symbols.length > 0 && symbols.some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
+    unkeyable(path, 'cannot key an object with symbol keys')
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return encode((value as { toJSON: () => unknown }).toJSON(), path, seen)
+  }
+  const keys = sortedKeys(Object.keys(value))
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    const written = key.charCodeAt(0) === 0 ? `\u0000${key}` : key
+    path.push(key)
+    out += `${i === 0 ? '' : ', '}${pythonString(written)}: ${encode((value as Record<string, unknown>)[key], path, seen)}`
+    path.pop()
+  }
+  return `${out}}`
+}
+
+const encodeObject = (value: object, path: Path, seen: Set<object> | undefined): string => {
+  // The common cases first, without looking further: an array, a plain object of this realm.
+  if (Array.isArray(value)) return encodeArray(value, path, seen)
+  if (Object.getPrototypeOf(value) === Object.prototype) return encodePlain(value, path, seen)
+  const kind = kindOf(value)
+  if (kind === 'Array') return encodeArray(value as ReadonlyArray<unknown>, path, seen)
+  if (kind === 'Object') return encodePlain(value, path, seen)
   if (kind === 'Date') {
     const date = value as Date
     return tag('Date', Number.isNaN(date.getTime()) ? 'null' : pythonString(date.toISOString()))
   }
   if (kind === 'Uint8Array' || Buffer.isBuffer(value)) return tag('Uint8Array', pythonString(hex(value as Uint8Array)))
   if (kind === 'Map') {
-    const entries = Array.from(value as Map<unknown, unknown>, ([k, v], i) => [encode(k, `${path}.<map key ${i}>`, seen), v] as const)
+    const entries = Array.from(value as Map<unknown, unknown>, ([k, v], i) => {
+      path.push(`<map key ${i}>`)
+      const encodedKey = encode(k, path, seen)
+      path.pop()
+      return [encodedKey, v] as const
+    })
       .sort((a, b) => byCodePoint(a[0], b[0]))
-      .map(([k, v]) => `[${k}, ${encode(v, `${path}.<map value ${k}>`, seen)}]`)
+      .map(([k, v]) => {
+        path.push(`<map value ${k}>`)
+        const encodedValue = encode(v, path, seen)
+        path.pop()
+        return `[${k}, ${encodedValue}]`
+      })
     return tag('Map', `[${entries.join(', ')}]`)
   }
   if (kind === 'Set') {
-    const elements = Array.from(value as Set<unknown>, (v, i) => encode(v, `${path}.<set element ${i}>`, seen)).sort(byCodePoint)
+    const elements = Array.from(value as Set<unknown>, (v, i) => {
+      path.push(`<set element ${i}>`)
+      const encoded = encode(v, path, seen)
+      path.pop()
+      return encoded
+    }).sort(byCodePoint)
     return tag('Set', `[${elements.join(', ')}]`)
   }
-  if (kind !== 'Object') {
-    const toJSON = (value as { toJSON?: unknown }).toJSON
-    if (typeof toJSON === 'function') return encode(toJSON.call(value) as unknown, path, seen)
-    throw new Unkeyable(`${path}: cannot key ${describeInstance(value)} (give it a toJSON method, or pass plain data)`)
-  }
-  if (Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
-    throw new Unkeyable(`${path}: cannot key an object with symbol keys`)
-  }
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return encode((value as { toJSON: () => unknown }).toJSON(), path, seen)
-  }
-  const keys = Object.keys(value).sort(byCodePoint)
-  const parts = keys.map((key) => {
-    const written = key.startsWith('\u0000') ? `\u0000${key}` : key
-    return `${pythonString(written)}: ${encode((value as Record<string, unknown>)[key], `${path}.${key}`, seen)}`
-  })
-  return `{${parts.join(', ')}}`
+  const toJSON = (value as { toJSON?: unknown }).toJSON
+  if (typeof toJSON === 'function') return encode(toJSON.call(value) as unknown, path, seen)
+  return unkeyable(path, `cannot key ${describeInstance(value)} (give it a toJSON method, or pass plain data)`)
 }
 
 /** The Python `json.dumps({"args": args, "kwargs": {}}, sort_keys=True)` of a call's arguments. */
 export const encodeArgs = (args: ReadonlyArray<unknown>): Encoded => {
   try {
-    const parts: Array<string> = []
-    const seen = new Set<object>()
-    for (let i = 0; i < args.length; i++) parts.push(encode(args[i], `argument ${i}`, seen))
-    return { ok: true, json: `{"args": [${parts.join(', ')}], "kwargs": {}}` }
+    return { ok: true, json: encodeList(args, undefined) }
   } catch (error) {
-    if (error instanceof Unkeyable) return { ok: false, message: error.message }
-    return { ok: false, message: `cannot key the arguments: ${error instanceof Error ? error.message : String(error)}` }
+    // Too deep for the fast pass (or a toJSON that returns itself): the careful pass says why.
+    return error instanceof TooDeep || error instanceof RangeError ? encodeArgsCarefully(args) : failure(error)
+  }
+}
+
+const failure = (error: unknown): Encoded =>
+  error instanceof Unkeyable
+    ? { ok: false, message: error.message }
+    : { ok: false, message: `cannot key the arguments: ${error instanceof Error ? error.message : String(error)}` }
+
+const encodeList = (args: ReadonlyArray<unknown>, seen: Set<object> | undefined): string => {
+  const path: Path = []
+  let list = ''
+  for (let i = 0; i < args.length; i++) {
+    path.push(i)
+    list += i === 0 ? encode(args[i], path, seen) : `, ${encode(args[i], path, seen)}`
+    path.pop()
+  }
+  return `{"args": [${list}], "kwargs": {}}`
+}
+
+/** The careful pass, for arguments nested deeper than the fast one goes: every object checked for cycles. */
+const encodeArgsCarefully = (args: ReadonlyArray<unknown>): Encoded => {
+  try {
+    return { ok: true, json: encodeList(args, new Set<object>()) }
+  } catch (error) {
+    return failure(error)
   }
 }
