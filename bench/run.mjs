@@ -14,7 +14,7 @@ import { createCache as createCacheManager } from 'cache-manager'
 import { Cacheable } from 'cacheable'
 import { createCache as createDedupeCache } from 'async-cache-dedupe'
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
-import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
+import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, defaultKeyBuilder, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
 import { fmt, interleaved, load, median, quick, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
@@ -534,6 +534,33 @@ const replicaStampede = async () => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 10. Key cost against argument size
+// ---------------------------------------------------------------------------------------------
+const keyCost = async () => {
+  const { createHash } = await import('node:crypto')
+  const list = (n) => Array.from({ length: n }, (_, i) => ({ id: i, name: `item ${i}`, price: 1.5 + i, tags: ['a', 'b'], active: i % 2 === 0 }))
+  const rows = []
+  for (const n of [1, 8, 80, 800]) {
+    const argument = list(n)
+    const bytes = JSON.stringify(argument).length
+    const builder = defaultKeyBuilder()
+    const contenders = [
+      { name: 'JSON.stringify + SHA-256 (floor)', run: () => createHash('sha256').update(JSON.stringify({ args: [argument], kwargs: {} })).digest('hex').slice(0, 16) },
+      { name: 'dapr-state-cache key (Python json.dumps + SHA-256)', run: () => builder.buildKey('bench.key', [argument]) },
+    ]
+    const results = await interleaved(contenders, REPS, (contender) => throughput(contender.run, MS))
+    const floor = median(results.get(contenders[0].name))
+    const ours = median(results.get(contenders[1].name))
+    rows.push([`${fmt(bytes)} B`, (1e6 / floor).toFixed(2), (1e6 / ours).toFixed(2), `${(floor / ours).toFixed(2)}x`])
+  }
+  json.keyCost = rows
+  section(
+    '10. Key cost against argument size (a list of small objects; µs per key, medians of interleaved runs)',
+    table(['argument (JSON size)', 'floor µs', 'ours µs', 'ours / floor (target ≤ 2x from 500 B up)'], rows),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version
 const machine = [
@@ -544,7 +571,7 @@ const machine = [
 console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede]]
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)

@@ -17,6 +17,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
+import type { Shapes } from './internal/pythonJson.js'
 import { encodeArgs } from './internal/pythonJson.js'
 
 // -------------------------------------------------------------------------------------
@@ -130,6 +131,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   // Hot keys are built again and again: remember the hash of short inputs (bounded, made here), and
   // for the commonest call, one number or one string, the whole key without encoding anything.
   const hashes = new Map<string, string>()
+  const shapes: Shapes = new Map()
   const byNumber = new Map<number, E.Either<CacheError, string>>()
   const byString = new Map<string, E.Either<CacheError, string>>()
   const remember = <K>(memo: Map<K, E.Either<CacheError, string>>, argument: K, key: E.Either<CacheError, string>) => {
@@ -155,12 +157,13 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
     return build(name, args)
   }
   const build = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
-    const encoded = encodeArgs(args)
+    const encoded = encodeArgs(args, shapes)
     if (!encoded.ok) return E.left(CE.keyError(encoded.message))
-    let digest = hashes.get(encoded.json)
+    const remembered = encoded.json.length <= MEMO_INPUT_CHARS
+    let digest = remembered ? hashes.get(encoded.json) : undefined
     if (digest === undefined) {
       digest = hash(encoded.json)
-      if (encoded.json.length <= MEMO_INPUT_CHARS) {
+      if (remembered) {
         if (hashes.size >= MEMO_ENTRIES) hashes.clear()
         hashes.set(encoded.json, digest)
       }

@@ -18,11 +18,15 @@ export type Encoded = { readonly ok: true; readonly json: string } | { readonly 
 
 const HEX = '0123456789abcdef'
 
-/** Printable ASCII without a quote or a backslash: written as is, the common case. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
-
 /** A Python-escaped JSON string literal (`ensure_ascii=True`). */
-export const pythonString = (s: string): string => (PLAIN.test(s) ? `"${s}"` : escapedString(s))
+export const pythonString = (s: string): string => {
+  // The common case, printable ASCII without a quote or a backslash, is written as is.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return escapedString(s)
+  }
+  return `"${s}"`
+}
 
 const escapedString = (s: string): string => {
   let out = '"'
@@ -127,8 +131,31 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
 /** Whether a string has a UTF-16 surrogate, where code unit order and code point order differ. */
 const SURROGATE = /[\ud800-\udfff]/
 
-/** Object keys in Python's order (code points): the default sort when no key has a surrogate. */
-const sortedKeys = (keys: Array<string>): Array<string> => (keys.some((key) => SURROGATE.test(key)) ? keys.sort(byCodePoint) : keys.sort())
+/**
+ * Object keys in Python's order (code points): the default sort when no key has a surrogate. Objects
+ * of one shape come again and again (rows in a list): their order is remembered by their keys.
+ */
+const sortedKeys = (keys: Array<string>, shapes: Shapes | undefined): ReadonlyArray<string> => {
+  const shape = shapes === undefined ? '' : keys.join('\u0000')
+  const known = shapes?.get(shape)
+  if (known !== undefined) return known
+  const sorted = keys.some((key) => SURROGATE.test(key)) ? keys.sort(byCodePoint) : keys.sort()
+  if (shapes !== undefined) {
+    if (shapes.size >= 256) shapes.clear()
+    shapes.set(shape, sorted)
+  }
+  return sorted
+}
+
+/** Key orders remembered by shape (the keys joined): made by a key builder, and bounded. */
+export type Shapes = Map<string, ReadonlyArray<string>>
+
+/** What one encoding carries down: the objects on the way (careful pass only) and the shapes memo. */
+interface Walk {
+  readonly path: Path
+  readonly seen: Set<object> | undefined
+  readonly shapes: Shapes | undefined
+}
 
 /** Past this depth the fast pass stops: the value is encoded again with cycle checks (see `encodeArgs`). */
 const FAST_DEPTH = 200
@@ -139,7 +166,7 @@ class TooDeep {}
  * `seen` is undefined in the fast pass, which tracks no objects: a cycle there only shows as a depth
  * past `FAST_DEPTH`, and the careful pass (with `seen`) then finds it and says where it is.
  */
-const encode = (value: unknown, path: Path, seen: Set<object> | undefined): string => {
+const encode = (value: unknown, walk: Walk): string => {
   switch (typeof value) {
     case 'string':
       return pythonString(value)
@@ -154,62 +181,63 @@ const encode = (value: unknown, path: Path, seen: Set<object> | undefined): stri
         ? tag('BigInt', pythonString(value.toString()))
         : value.toString()
     case 'symbol':
-      return unkeyable(path, 'cannot key a symbol')
+      return unkeyable(walk.path, 'cannot key a symbol')
     case 'function':
-      return unkeyable(path, 'cannot key a function')
+      return unkeyable(walk.path, 'cannot key a function')
   }
   if (value === null) return 'null'
   const object = value as object
+  const { seen } = walk
   if (seen === undefined) {
-    if (path.length > FAST_DEPTH) throw new TooDeep()
-    return encodeObject(object, path, seen)
+    if (walk.path.length > FAST_DEPTH) throw new TooDeep()
+    return encodeObject(object, walk)
   }
-  if (seen.has(object)) unkeyable(path, 'cannot key a circular structure')
+  if (seen.has(object)) unkeyable(walk.path, 'cannot key a circular structure')
   seen.add(object)
   try {
-    return encodeObject(object, path, seen)
+    return encodeObject(object, walk)
   } finally {
     seen.delete(object)
   }
 }
 
-const encodeArray = (items: ReadonlyArray<unknown>, path: Path, seen: Set<object> | undefined): string => {
+const encodeArray = (items: ReadonlyArray<unknown>, walk: Walk): string => {
   let out = '['
   for (let i = 0; i < items.length; i++) {
-    path.push(i)
-    out += i === 0 ? encode(items[i], path, seen) : `, ${encode(items[i], path, seen)}`
-    path.pop()
+    walk.path.push(i)
+    out += i === 0 ? encode(items[i], walk) : `, ${encode(items[i], walk)}`
+    walk.path.pop()
   }
   return `${out}]`
 }
 
-const encodePlain = (value: object, path: Path, seen: Set<object> | undefined): string => {
+const encodePlain = (value: object, walk: Walk): string => {
   const symbols = Object.getOwnPropertySymbols(value)
   if (symbols.length > 0 && symbols.some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
-    unkeyable(path, 'cannot key an object with symbol keys')
+    unkeyable(walk.path, 'cannot key an object with symbol keys')
   }
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return encode((value as { toJSON: () => unknown }).toJSON(), path, seen)
+    return encode((value as { toJSON: () => unknown }).toJSON(), walk)
   }
-  const keys = sortedKeys(Object.keys(value))
+  const keys = sortedKeys(Object.keys(value), walk.shapes)
   let out = '{'
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
     const written = key.charCodeAt(0) === 0 ? `\u0000${key}` : key
-    path.push(key)
-    out += `${i === 0 ? '' : ', '}${pythonString(written)}: ${encode((value as Record<string, unknown>)[key], path, seen)}`
-    path.pop()
+    walk.path.push(key)
+    out += `${i === 0 ? '' : ', '}${pythonString(written)}: ${encode((value as Record<string, unknown>)[key], walk)}`
+    walk.path.pop()
   }
   return `${out}}`
 }
 
-const encodeObject = (value: object, path: Path, seen: Set<object> | undefined): string => {
+const encodeObject = (value: object, walk: Walk): string => {
   // The common cases first, without looking further: an array, a plain object of this realm.
-  if (Array.isArray(value)) return encodeArray(value, path, seen)
-  if (Object.getPrototypeOf(value) === Object.prototype) return encodePlain(value, path, seen)
+  if (Array.isArray(value)) return encodeArray(value, walk)
+  if (Object.getPrototypeOf(value) === Object.prototype) return encodePlain(value, walk)
   const kind = kindOf(value)
-  if (kind === 'Array') return encodeArray(value as ReadonlyArray<unknown>, path, seen)
-  if (kind === 'Object') return encodePlain(value, path, seen)
+  if (kind === 'Array') return encodeArray(value as ReadonlyArray<unknown>, walk)
+  if (kind === 'Object') return encodePlain(value, walk)
   if (kind === 'Date') {
     const date = value as Date
     return tag('Date', Number.isNaN(date.getTime()) ? 'null' : pythonString(date.toISOString()))
@@ -217,38 +245,41 @@ const encodeObject = (value: object, path: Path, seen: Set<object> | undefined):
   if (kind === 'Uint8Array' || Buffer.isBuffer(value)) return tag('Uint8Array', pythonString(hex(value as Uint8Array)))
   if (kind === 'Map') {
     const entries = Array.from(value as Map<unknown, unknown>, ([k, v], i) => {
-      path.push(`<map key ${i}>`)
-      const encodedKey = encode(k, path, seen)
-      path.pop()
+      walk.path.push(`<map key ${i}>`)
+      const encodedKey = encode(k, walk)
+      walk.path.pop()
       return [encodedKey, v] as const
     })
       .sort((a, b) => byCodePoint(a[0], b[0]))
       .map(([k, v]) => {
-        path.push(`<map value ${k}>`)
-        const encodedValue = encode(v, path, seen)
-        path.pop()
+        walk.path.push(`<map value ${k}>`)
+        const encodedValue = encode(v, walk)
+        walk.path.pop()
         return `[${k}, ${encodedValue}]`
       })
     return tag('Map', `[${entries.join(', ')}]`)
   }
   if (kind === 'Set') {
     const elements = Array.from(value as Set<unknown>, (v, i) => {
-      path.push(`<set element ${i}>`)
-      const encoded = encode(v, path, seen)
-      path.pop()
+      walk.path.push(`<set element ${i}>`)
+      const encoded = encode(v, walk)
+      walk.path.pop()
       return encoded
     }).sort(byCodePoint)
     return tag('Set', `[${elements.join(', ')}]`)
   }
   const toJSON = (value as { toJSON?: unknown }).toJSON
-  if (typeof toJSON === 'function') return encode(toJSON.call(value) as unknown, path, seen)
-  return unkeyable(path, `cannot key ${describeInstance(value)} (give it a toJSON method, or pass plain data)`)
+  if (typeof toJSON === 'function') return encode(toJSON.call(value) as unknown, walk)
+  return unkeyable(walk.path, `cannot key ${describeInstance(value)} (give it a toJSON method, or pass plain data)`)
 }
 
-/** The Python `json.dumps({"args": args, "kwargs": {}}, sort_keys=True)` of a call's arguments. */
-export const encodeArgs = (args: ReadonlyArray<unknown>): Encoded => {
+/**
+ * The Python `json.dumps({"args": args, "kwargs": {}}, sort_keys=True)` of a call's arguments.
+ * `shapes`, when given, remembers the key order of objects by their keys (a key builder owns one).
+ */
+export const encodeArgs = (args: ReadonlyArray<unknown>, shapes?: Shapes): Encoded => {
   try {
-    return { ok: true, json: encodeList(args, undefined) }
+    return { ok: true, json: encodeList(args, { path: [], seen: undefined, shapes }) }
   } catch (error) {
     // Too deep for the fast pass (or a toJSON that returns itself): the careful pass says why.
     return error instanceof TooDeep || error instanceof RangeError ? encodeArgsCarefully(args) : failure(error)
@@ -260,13 +291,12 @@ const failure = (error: unknown): Encoded =>
     ? { ok: false, message: error.message }
     : { ok: false, message: `cannot key the arguments: ${error instanceof Error ? error.message : String(error)}` }
 
-const encodeList = (args: ReadonlyArray<unknown>, seen: Set<object> | undefined): string => {
-  const path: Path = []
+const encodeList = (args: ReadonlyArray<unknown>, walk: Walk): string => {
   let list = ''
   for (let i = 0; i < args.length; i++) {
-    path.push(i)
-    list += i === 0 ? encode(args[i], path, seen) : `, ${encode(args[i], path, seen)}`
-    path.pop()
+    walk.path.push(i)
+    list += i === 0 ? encode(args[i], walk) : `, ${encode(args[i], walk)}`
+    walk.path.pop()
   }
   return `{"args": [${list}], "kwargs": {}}`
 }
@@ -274,7 +304,7 @@ const encodeList = (args: ReadonlyArray<unknown>, seen: Set<object> | undefined)
 /** The careful pass, for arguments nested deeper than the fast one goes: every object checked for cycles. */
 const encodeArgsCarefully = (args: ReadonlyArray<unknown>): Encoded => {
   try {
-    return { ok: true, json: encodeList(args, new Set<object>()) }
+    return { ok: true, json: encodeList(args, { path: [], seen: new Set<object>(), shapes: undefined }) }
   } catch (error) {
     return failure(error)
   }
