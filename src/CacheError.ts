@@ -40,7 +40,13 @@ export const codes = {
  */
 export type Code = (typeof codes)[keyof typeof codes]
 
-interface Base<Tag extends keyof typeof codes> {
+/**
+ * What every `CacheError` has: its tag, its stable code, a message, and the key and cause when known.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface Base<Tag extends keyof typeof codes> {
   readonly _tag: Tag
   readonly code: (typeof codes)[Tag]
   readonly message: string
@@ -166,7 +172,13 @@ export type Tag = CacheError['_tag']
 // constructors
 // -------------------------------------------------------------------------------------
 
-interface Details {
+/**
+ * The optional facts a constructor records with an error: the key it was about, the underlying cause.
+ *
+ * @category model
+ * @since 0.1.0
+ */
+export interface Details {
   readonly key?: string | undefined
   readonly cause?: unknown
 }

@@ -29,7 +29,9 @@ export const systemClock: Clock = { now: () => Date.now() }
  * @since 0.1.0
  */
 export interface ManualClock extends Clock {
+  /** Moves the time forward by `ms` milliseconds. */
   readonly advance: (ms: number) => void
+  /** Sets the time to `ms` epoch milliseconds. */
   readonly set: (ms: number) => void
 }
 

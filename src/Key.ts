@@ -31,6 +31,7 @@ import { encodeArgs } from './internal/pythonJson.js'
  * @since 0.1.0
  */
 export interface KeyBuilder {
+  /** The whole key for a call of the function named `name` with `args`; may throw (a `KeyError` for that call). */
   buildKey(name: string, args: ReadonlyArray<unknown>): string
 }
 
@@ -42,6 +43,7 @@ export interface KeyBuilder {
  */
 export interface DefaultKeyBuilder extends KeyBuilder {
   readonly prefix: string
+  /** The same key as a value: `Left` a `KeyError` when the arguments cannot be keyed. */
   tryBuildKey(name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string>
 }
 

@@ -17,8 +17,11 @@ import { systemClock } from './Clock.js'
  * @since 0.1.0
  */
 export interface Logger {
+  /** Where the library's warnings go (cache failures, a store without leases). */
   warn(message: string, ...meta: ReadonlyArray<unknown>): void
+  /** Not used by the library; part of the shape `console` and pino share. */
   error?(message: string, ...meta: ReadonlyArray<unknown>): void
+  /** Not used by the library; part of the shape `console` and pino share. */
   debug?(message: string, ...meta: ReadonlyArray<unknown>): void
 }
 

@@ -57,11 +57,15 @@ export interface WriteContext extends MetricsContext {
  * @since 0.1.0
  */
 export interface CacheMetrics {
+  /** A value served from the cache (the store, or the in-process tier: `context.tier`), with the read's latency. */
   recordHit(key: string, latencyMs: number, context?: MetricsContext): void
+  /** A read that found nothing, with its latency; the function runs next. */
   recordMiss(key: string, latencyMs: number, context?: MetricsContext): void
+  /** A value the store took, with its serialized size (and, in `context`, the write's latency). */
   recordWrite(key: string, sizeBytes: number, context?: WriteContext): void
   /** `key` is undefined when the failure was in building the key itself. */
   recordError(key: string | undefined, error: CacheError, context?: MetricsContext): void
+  /** A call that joined one already in flight for its key: neither a hit nor a miss. */
   recordCoalesced?(key: string, context?: MetricsContext): void
 }
 
@@ -237,6 +241,7 @@ export class InMemoryMetrics implements CacheMetrics {
     this.maxKeys = maxKeys
   }
 
+  /** Counts a hit (and an `l1Hits` when the in-process tier served it) with its latency. */
   recordHit(key: string, latencyMs: number, context?: MetricsContext): void {
     const l1 = context?.tier === 'l1' ? 1 : 0
     this.totals.hits++
@@ -250,6 +255,7 @@ export class InMemoryMetrics implements CacheMetrics {
     }
   }
 
+  /** Counts a miss with its latency. */
   recordMiss(key: string, latencyMs: number): void {
     this.totals.misses++
     this.totals.totalMissLatencyMs += latencyMs
@@ -260,6 +266,7 @@ export class InMemoryMetrics implements CacheMetrics {
     }
   }
 
+  /** Counts a write and its size. */
   recordWrite(key: string, sizeBytes: number): void {
     this.totals.writes++
     this.totals.bytesWritten += sizeBytes
@@ -277,6 +284,7 @@ export class InMemoryMetrics implements CacheMetrics {
     if (forKey !== undefined) forKey.errors++
   }
 
+  /** Counts a call that joined one in flight. */
   recordCoalesced(key: string): void {
     this.totals.coalesced++
     const forKey = this.forKey(key)
@@ -303,6 +311,7 @@ export class InMemoryMetrics implements CacheMetrics {
       .slice(0, Math.max(0, limit))
   }
 
+  /** Forgets every figure, totals and per key. */
   reset(): void {
     this.totals = zero()
     this.errorsByCode = {}

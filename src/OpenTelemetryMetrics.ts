@@ -75,18 +75,21 @@ export class OpenTelemetryMetrics implements CacheMetrics {
     })
   }
 
+  /** Adds to `cache.hits` and records the latency in `cache.latency` (`cache.operation` = hit). */
   recordHit(key: string, latencyMs: number, context: MetricsContext = NO_CONTEXT): void {
     const attributes = this.for(context)
     this.hits.add(1, this.withKey(attributes.base, key))
     this.latency.record(latencyMs / 1000, this.withKey(attributes.hit, key))
   }
 
+  /** Adds to `cache.misses` and records the latency in `cache.latency` (`cache.operation` = miss). */
   recordMiss(key: string, latencyMs: number, context: MetricsContext = NO_CONTEXT): void {
     const attributes = this.for(context)
     this.misses.add(1, this.withKey(attributes.base, key))
     this.latency.record(latencyMs / 1000, this.withKey(attributes.miss, key))
   }
 
+  /** Adds to `cache.writes`, records the size in `cache.size` and the latency in `cache.latency`. */
   recordWrite(key: string, sizeBytes: number, context?: WriteContext): void {
     const attributes = this.for(context ?? NO_CONTEXT)
     this.writes.add(1, this.withKey(attributes.base, key))

@@ -29,7 +29,9 @@ import { describeInstance, kindOf } from './internal/kinds.js'
  * @since 0.1.0
  */
 export interface Serializer {
+  /** The bytes of `value`; may throw (a `SerializationError` for that call: the value is not stored). */
   serialize(value: unknown): Uint8Array
+  /** The value in `bytes`; may throw (the entry is recomputed and overwritten). */
   deserialize(bytes: Uint8Array): unknown
 }
 
@@ -40,7 +42,9 @@ export interface Serializer {
  * @since 0.1.0
  */
 export interface SafeSerializer extends Serializer {
+  /** `serialize` as a value: `Left` a `SerializationError` instead of a throw. */
   trySerialize(value: unknown): E.Either<CacheError, Uint8Array>
+  /** `deserialize` as a value: `Left` a `SerializationError` instead of a throw. */
   tryDeserialize(bytes: Uint8Array): E.Either<CacheError, unknown>
 }
 

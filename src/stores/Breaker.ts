@@ -53,6 +53,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open'
  */
 export interface BreakerStore extends Store {
   readonly breaker: {
+    /** `closed`, `open` (failing fast) or `half-open` (one probe may go through). */
     readonly state: () => BreakerState
     /** Consecutive store failures counted so far. */
     readonly failures: () => number

@@ -76,6 +76,7 @@ export interface L1 {
   readonly invalidate: (key: string) => void
   /** Entries held now (expired ones not yet dropped included). */
   readonly size: () => number
+  /** Drops every entry. */
   readonly clear: () => void
 }
 

@@ -73,6 +73,7 @@ export interface PrivateRedis {
   readonly pid: number
   /** Stops it (SIGSTOP-free: it exits), for fault tests; `start()` brings it back on the same port, empty. */
   readonly stop: () => Promise<void>
+  /** Starts it again after `stop()`, empty (no persistence), on the same port. */
   readonly start: () => Promise<void>
 }
 
@@ -92,6 +93,7 @@ export interface Daprd {
   readonly redis?: PrivateRedis | undefined
   /** Kills daprd at once (SIGKILL), for fault tests; `restart()` starts it again on the same ports. */
   readonly kill: () => Promise<void>
+  /** Starts daprd again, on the same ports, after `kill()`. */
   readonly restart: () => Promise<void>
   /** Stops daprd and its private Redis, and removes the component folder. Idempotent. */
   readonly close: () => Promise<void>

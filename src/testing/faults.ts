@@ -55,6 +55,7 @@ export interface FaultOptions {
 export interface FaultHandle {
   /** How many requests this fault has hit so far. */
   readonly hits: () => number
+  /** Stops this fault now. */
   readonly remove: () => void
 }
 

@@ -47,7 +47,10 @@ export interface TestSidecarOptions {
    */
   readonly flavour?: 'in-memory' | 'redis' | undefined
   /** Time source for TTLs, in epoch milliseconds (default `Date.now`). */
-  readonly clock?: { readonly now: () => number } | undefined
+  readonly clock?: {
+    /** The time now, in epoch milliseconds. */
+    readonly now: () => number
+  } | undefined
 }
 
 /**
@@ -81,7 +84,9 @@ export interface StoreState {
   readonly get: (key: string) => string | undefined
   /** Stores raw JSON bytes as they would be after a save (`"\"abc\""` for the string abc). */
   readonly set: (key: string, json: string, ttlSeconds?: number) => void
+  /** Every live entry: the key and its stored JSON text. */
   readonly entries: () => ReadonlyArray<readonly [string, string]>
+  /** Drops every entry of this store. */
   readonly clear: () => void
 }
 
@@ -95,15 +100,19 @@ export interface TestSidecar {
   readonly port: number
   /** Every request received, oldest first. */
   readonly requests: ReadonlyArray<RecordedRequest>
+  /** Forgets the requests recorded so far. */
   readonly clearRequests: () => void
+  /** Direct access to one store's state (throws for a store the sidecar does not have). */
   readonly state: (store: string) => StoreState
   /** Health probes answer 204 when ready, 500 when not. */
   readonly setReady: (ready: boolean) => void
   /** Injects a fault on matching requests until removed (or `times` requests). */
   readonly fault: (options: FaultOptions) => FaultHandle
+  /** Removes every fault. */
   readonly clearFaults: () => void
   /** Stops accepting connections (new ones are refused) until `acceptConnections`. */
   readonly refuseConnections: () => Promise<void>
+  /** Accepts connections again, on the same port. */
   readonly acceptConnections: () => Promise<void>
   /** Closes the server and every open connection, hanging ones included. Idempotent. */
   readonly close: () => Promise<void>
