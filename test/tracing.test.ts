@@ -94,6 +94,17 @@ describe('tracing', () => {
     await provider.shutdown()
   })
 
+  it('a hit the in-process tier served says so (cache.tier = l1), with no store span', async () => {
+    const { exporter, provider, tracer } = setup()
+    const f = cacheable({ store: memoryStore(), tracer, l1: true, name: 'tiered', logger: collectingLogger() })(async (n: number) => n)
+    await f(1)
+    await f(1)
+    const [first, second] = tree(exporter.getFinishedSpans())
+    expect([first?.attributes['cache.result'], first?.attributes['cache.tier']]).toEqual(['miss', undefined])
+    expect([second?.attributes['cache.result'], second?.attributes['cache.tier'], second?.children]).toEqual(['hit', 'l1', []])
+    await provider.shutdown()
+  })
+
   it('calls that join a single flight say so', async () => {
     const { exporter, provider, tracer } = setup()
     const gate = deferred()
