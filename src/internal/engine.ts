@@ -267,7 +267,9 @@ const computeAndWrite = async (
     const written = await write(recipe, key, fresh.right, call)
     if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
     // An invalidation that arrived while the write was on its way must still win, here or elsewhere.
-    if (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before))) await recipe.store.delete(key)()
+    if (!recipe.fence.mayWrite(key, fenceTicket) || (recipe.lease !== undefined && !(await sameGeneration(recipe, key, before)))) {
+      await recipe.store.delete(key)()
+    }
     else if (recipe.l1 !== undefined) {
       // The tier keeps what a later read would get: the written bytes, read back once.
       const stored = read(recipe, written.right)
