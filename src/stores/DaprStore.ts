@@ -6,7 +6,10 @@
  * what it receives as JSON), `ttlInSeconds` goes as a string, and keys are percent-encoded in paths.
  * Every response becomes a typed result: 200 is bytes, 204 is a miss, any other status a
  * `StoreRejected` carrying Dapr's `errorCode`; refused or reset connections are `ConnectionError`s,
- * and every request has its own deadline (`TimeoutError`), because the sidecar has none.
+ * and every request has its own deadline (`TimeoutError`), because the sidecar has none. No answer
+ * is read past its bound: a value past `maxValueBytes` (`ValueTooLarge`), anything else past 1 MiB.
+ * For leases, `create` is a `first-write` save, and `supportsCreate` asks `/v1.0/metadata` once
+ * whether the component has ETag support.
  *
  * Stores that use the same sidecar address share one keep-alive connection pool; it is closed when
  * the last of them is. This module does not retry, and does not decide what a failure means for the
@@ -396,22 +399,27 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   }
 
   /** A save; with `firstWrite`, only if no entry is there. Gives the status and body answered. */
-  const save = async (key: string, value: Uint8Array, ttlSeconds: number, firstWrite: boolean): Promise<E.Either<CacheError, { status: number; body: string }>> => {
-      const checked = checkKey(key)
-      if (E.isLeft(checked)) return checked
-      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-        return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
-      }
-      if (value.byteLength > maxValueBytes) return E.left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
-      const body = saveBody(key, value, ttlSeconds, firstWrite)
-      const size = Buffer.byteLength(body)
-      if (size > maxBodyBytes) {
-        return E.left(
-          CE.storeRejected(413, `not sent: the save request would be ${size} bytes, over the sidecar's limit of ${maxBodyBytes}`, { key }),
-        )
-      }
-      return send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
+  const save = async (
+    key: string,
+    value: Uint8Array,
+    ttlSeconds: number,
+    firstWrite: boolean,
+  ): Promise<E.Either<CacheError, { status: number; body: string }>> => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+      return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
     }
+    if (value.byteLength > maxValueBytes) return E.left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
+    const body = saveBody(key, value, ttlSeconds, firstWrite)
+    const size = Buffer.byteLength(body)
+    if (size > maxBodyBytes) {
+      return E.left(
+        CE.storeRejected(413, `not sent: the save request would be ${size} bytes, over the sidecar's limit of ${maxBodyBytes}`, { key }),
+      )
+    }
+    return send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
+  }
 
   const set =
     (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
