@@ -2,6 +2,8 @@
  * Small real parts for tests: a store wrapper that counts and can be held or broken, a deferred,
  * and a metrics sink that keeps every record. Nothing here stubs the code under test.
  */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from '../src/CacheError.js'
@@ -93,4 +95,25 @@ export const recordingMetrics = (): CacheMetrics & { readonly recorded: Recorded
 export const collectingLogger = (): Logger & { readonly lines: Array<string> } => {
   const lines: Array<string> = []
   return { lines, warn: (message: string) => lines.push(message) }
+}
+
+/** A value vector of the Python library: the value, the `wire` string it sends, its MessagePack bytes. */
+export interface ValueVector {
+  readonly value: unknown
+  readonly wire: string
+  readonly msgpack_hex: string
+}
+
+/** A key vector of the Python library: a call's prefix, name and arguments, and the key it builds. */
+export interface KeyVector {
+  readonly prefix: string
+  readonly name: string
+  readonly args: ReadonlyArray<unknown>
+  readonly key: string
+}
+
+/** The interop vectors produced by the Python library (a copy of ../shared/interop, kept in the clone). */
+export const pythonVectors = JSON.parse(readFileSync(path.join(__dirname, 'fixtures', 'python-vectors.json'), 'utf8')) as {
+  readonly keys: ReadonlyArray<KeyVector>
+  readonly values: ReadonlyArray<ValueVector>
 }

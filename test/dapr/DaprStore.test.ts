@@ -5,11 +5,10 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { daprStore } from '../../src/stores/DaprStore.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
+import { pythonVectors } from '../helpers.js'
 import { describeStore } from '../storeConformance.js'
 import { flavours, raw, redisCli, sleep } from './helpers.js'
 
@@ -33,14 +32,7 @@ describe('daprStore and the API token on real daprd', () => {
   })
 })
 
-interface ValueVector {
-  readonly value: unknown
-  readonly wire: string
-  readonly msgpack_hex: string
-}
-const vectors = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'python-vectors.json'), 'utf8')) as {
-  readonly values: ReadonlyArray<ValueVector>
-}
+const vectors = pythonVectors
 
 describe.each(flavours)('daprStore on real daprd (%s)', (flavour) => {
   let daprd: Daprd

@@ -3,21 +3,16 @@
  * real daprd. Miss then hit, TTL expiry in real time, invalidation, single flight, an entry a
  * Python service wrote, and an entry daprd serves that no client could decode.
  */
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { cacheable } from '../../src/cacheable.js'
 import { daprStore } from '../../src/stores/DaprStore.js'
 import { defaultKeyBuilder } from '../../src/Key.js'
 import { InMemoryMetrics } from '../../src/Metrics.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
-import { deferred } from '../helpers.js'
+import { deferred, pythonVectors } from '../helpers.js'
 import { flavours, raw, sleep } from './helpers.js'
 
-const vectors = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'python-vectors.json'), 'utf8')) as {
-  readonly keys: ReadonlyArray<{ readonly prefix: string; readonly name: string; readonly args: ReadonlyArray<unknown>; readonly key: string }>
-  readonly values: ReadonlyArray<{ readonly value: unknown; readonly wire: string }>
-}
+const vectors = pythonVectors
 
 describe.each(flavours)('cacheable on real daprd (%s)', (flavour) => {
   let daprd: Daprd

@@ -2,8 +2,6 @@
  * The Dapr store over real HTTP against the test sidecar on loopback: the conformance suite, the
  * Python wire format, and the mapping of every kind of answer to a typed result.
  */
-import path from 'node:path'
-import { readFileSync } from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import { manualClock } from '../../src/Clock.js'
@@ -11,16 +9,10 @@ import { CacheConnectionError, CacheOptionsError } from '../../src/errors.js'
 import { daprStore, parseValue, resolveDaprUrl, saveBody } from '../../src/stores/DaprStore.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
+import { pythonVectors } from '../helpers.js'
 import { describeStore, manualTime } from '../storeConformance.js'
 
-interface ValueVector {
-  readonly value: unknown
-  readonly wire: string
-  readonly msgpack_hex: string
-}
-const vectors = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'python-vectors.json'), 'utf8')) as {
-  readonly values: ReadonlyArray<ValueVector>
-}
+const vectors = pythonVectors
 
 describeStore('daprStore over HTTP', async () => {
   const clock = manualClock(Date.UTC(2026, 0, 1))
