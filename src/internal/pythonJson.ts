@@ -132,23 +132,43 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
 const SURROGATE = /[\ud800-\udfff]/
 
 /**
- * Object keys in Python's order (code points): the default sort when no key has a surrogate. Objects
- * of one shape come again and again (rows in a list): their order is remembered by their keys.
+ * An object's shape: its keys in Python's order (code points: the default sort when no key has a
+ * surrogate). Objects of one shape come again and again (rows in a list): a key builder remembers it.
  */
-const sortedKeys = (keys: Array<string>, shapes: Shapes | undefined): ReadonlyArray<string> => {
-  const shape = shapes === undefined ? '' : keys.join('\u0000')
-  const known = shapes?.get(shape)
-  if (known !== undefined) return known
+const shapeOf = (keys: Array<string>, shapes: Shapes | undefined): Shape => {
+  // Looked up by the first key and the count, then confirmed key by key (Object.keys gives its
+  // strings in creation order, so an object of the same shape gives the same list).
+  const id = shapes === undefined || keys.length === 0 ? '' : `${keys.length}\u0000${keys[0] as string}`
+  const known = shapes?.get(id)
+  if (known !== undefined && sameKeys(known.original, keys)) return known
+  const original = keys.slice()
   const sorted = keys.some((key) => SURROGATE.test(key)) ? keys.sort(byCodePoint) : keys.sort()
+  // What is written before each value: the separator and the key, escaped once per shape.
+  const heads = sorted.map((key, i) => `${i === 0 ? '{' : ', '}${pythonString(key.charCodeAt(0) === 0 ? `\u0000${key}` : key)}: `)
+  const shape = { original, keys: sorted, heads }
   if (shapes !== undefined) {
     if (shapes.size >= 256) shapes.clear()
-    shapes.set(shape, sorted)
+    shapes.set(id, shape)
   }
-  return sorted
+  return shape
 }
 
-/** Key orders remembered by shape (the keys joined): made by a key builder, and bounded. */
-export type Shapes = Map<string, ReadonlyArray<string>>
+const sameKeys = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The keys of an object in Python's order, and the text written before each value. */
+interface Shape {
+  /** The keys as `Object.keys` gave them, to confirm a remembered shape. */
+  readonly original: ReadonlyArray<string>
+  readonly keys: ReadonlyArray<string>
+  readonly heads: ReadonlyArray<string>
+}
+
+/** Shapes remembered by their key count and first key: made by a key builder, and bounded. */
+export type Shapes = Map<string, Shape>
 
 /** What one encoding carries down: the objects on the way (careful pass only) and the shapes memo. */
 interface Walk {
@@ -219,13 +239,13 @@ const encodePlain = (value: object, walk: Walk): string => {
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return encode((value as { toJSON: () => unknown }).toJSON(), walk)
   }
-  const keys = sortedKeys(Object.keys(value), walk.shapes)
-  let out = '{'
+  const { keys, heads } = shapeOf(Object.keys(value), walk.shapes)
+  if (keys.length === 0) return '{}'
+  let out = ''
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
-    const written = key.charCodeAt(0) === 0 ? `\u0000${key}` : key
     walk.path.push(key)
-    out += `${i === 0 ? '' : ', '}${pythonString(written)}: ${encode((value as Record<string, unknown>)[key], walk)}`
+    out += (heads[i] as string) + encode((value as Record<string, unknown>)[key], walk)
     walk.path.pop()
   }
   return `${out}}`
