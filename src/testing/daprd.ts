@@ -90,6 +90,8 @@ export interface Daprd {
   /** The runtime version `/v1.0/metadata` reports. */
   readonly version: string
   readonly flavour: Flavour
+  /** The temporary folder holding the component files daprd loaded; removed by `close()`. */
+  readonly resourcesPath: string
   readonly redis?: PrivateRedis | undefined
   /** Kills daprd at once (SIGKILL), for fault tests; `restart()` starts it again on the same ports. */
   readonly kill: () => Promise<void>
@@ -441,6 +443,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     },
     version,
     flavour,
+    resourcesPath: folder,
     redis,
     kill: async () => {
       child.kill('SIGKILL')

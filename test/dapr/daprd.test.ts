@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
+import path from 'node:path'
 import { DAPR_VERSION, startDaprd } from '../../src/testing/index.js'
 import { alive, raw, redisCli } from './helpers.js'
 
@@ -17,7 +18,6 @@ const daprdFolders = (): ReadonlyArray<string> => fs.readdirSync(os.tmpdir()).fi
 
 describe('startDaprd', () => {
   it("starts daprd and a private Redis with the 'redis' flavour; close() stops both", async () => {
-    const before = daprdFolders()
     const daprd = await startDaprd({ flavour: 'redis', appId: 'launcher-test' })
     const pids = [daprd.pid, daprd.redis?.pid ?? -1]
     try {
@@ -29,12 +29,13 @@ describe('startDaprd', () => {
       expect(pids.every(alive)).toBe(true)
       expect(await redisCli(daprd.redis?.port ?? 0, 'PING')).toBe('PONG')
       expect(await redisCli(daprd.redis?.port ?? 0, 'CONFIG', 'GET', 'save')).toBe('save')
-      expect(daprdFolders().length).toBe(before.length + 1)
+      expect(fs.readdirSync(daprd.resourcesPath)).toEqual(['cache.yaml'])
+      expect(daprdFolders()).toContain(path.basename(daprd.resourcesPath))
     } finally {
       await daprd.close()
     }
     expect(pids.map(alive)).toEqual([false, false])
-    expect(daprdFolders()).toEqual(before)
+    expect(fs.existsSync(daprd.resourcesPath)).toBe(false)
     await daprd.close() // idempotent
   })
 
