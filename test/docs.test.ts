@@ -3,7 +3,9 @@
  * so no example can rot. Snippets import the package by name (`dapr-state-cache`,
  * `dapr-state-cache/testing`); here those names point at the sources.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import ts from 'typescript'
 
@@ -113,4 +115,20 @@ describe('documentation snippets', () => {
     const quiet = { log: (...args: ReadonlyArray<unknown>) => printed.push(args.map(String).join(' ')), warn: () => undefined, error: () => undefined }
     await body(load, exports, quiet)
   })
+})
+
+describe('links to the API reference', () => {
+  it('every api/... link in the guides is a page TypeDoc generates', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'api-reference-'))
+    try {
+      execFileSync(process.execPath, [path.join(root, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--out', out, '--logLevel', 'Error'], { cwd: root, stdio: 'ignore' })
+      const links = docs.flatMap((doc) =>
+        Array.from(readFileSync(path.join(root, doc), 'utf8').matchAll(/\]\((?:docs\/)?api\/([^)#]+)\)/g), (match) => ({ doc, page: match[1] as string })),
+      )
+      expect(links.length).toBeGreaterThan(20)
+      expect(links.filter((link) => !existsSync(path.join(out, link.page)))).toEqual([])
+    } finally {
+      rmSync(out, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
