@@ -311,15 +311,7 @@ const failure = (error: unknown): Encoded =>
     ? { ok: false, message: error.message }
     : { ok: false, message: `cannot key the arguments: ${error instanceof Error ? error.message : String(error)}` }
 
-const encodeList = (args: ReadonlyArray<unknown>, walk: Walk): string => {
-  let list = ''
-  for (let i = 0; i < args.length; i++) {
-    walk.path.push(i)
-    list += i === 0 ? encode(args[i], walk) : `, ${encode(args[i], walk)}`
-    walk.path.pop()
-  }
-  return `{"args": [${list}], "kwargs": {}}`
-}
+const encodeList = (args: ReadonlyArray<unknown>, walk: Walk): string => `{"args": ${encodeArray(args, walk)}, "kwargs": {}}`
 
 /** The careful pass, for arguments nested deeper than the fast one goes: every object checked for cycles. */
 const encodeArgsCarefully = (args: ReadonlyArray<unknown>): Encoded => {

@@ -18,6 +18,8 @@ import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { copyValue, deepFreeze } from '../internal/copy.js'
 import { checkOption, group, optional, positiveInteger, trueOr } from '../internal/options.js'
+import type { Held } from '../internal/secondChance.js'
+import { secondChanceMap } from '../internal/secondChance.js'
 import { refine } from '../Pipeline.js'
 
 // -------------------------------------------------------------------------------------
@@ -80,13 +82,10 @@ export interface L1 {
   readonly clear: () => void
 }
 
-interface Entry {
+interface Entry extends Held {
   readonly value: unknown
   /** The hit's result, made once for a frozen value; undefined: copy on every hit. */
   readonly shared: { readonly value: unknown } | undefined
-  readonly expiresAt: number
-  readonly size: number
-  used: boolean
 }
 
 /** How long an invalidation is remembered against reads in flight: longer than any store deadline. */
@@ -108,41 +107,15 @@ export const l1 = (options: L1Options = {}): L1 => {
   const ttlMs = (options.ttlSeconds ?? 10) * 1000
   const values = options.values ?? 'copy'
   const clock = options.clock ?? systemClock
-  const entries = new Map<string, Entry>()
+  const entries = secondChanceMap<Entry>({ maxEntries, maxBytes, clock })
   const invalidated = new Map<string, { readonly tick: number; readonly at: number }>()
-  let bytes = 0
   let tick = 0
-
-  const remove = (key: string, entry: Entry): void => {
-    entries.delete(key)
-    bytes -= entry.size
-  }
-
-  /** Second chance: entries read since they were last looked at move to the back instead of going. */
-  const evict = (): void => {
-    for (const [key, entry] of entries) {
-      if (entries.size <= maxEntries && bytes <= maxBytes) return
-      if (entry.used && entries.size > 1) {
-        entry.used = false
-        entries.delete(key)
-        entries.set(key, entry)
-      } else {
-        remove(key, entry)
-      }
-    }
-  }
 
   return {
     values,
     get: (key) => {
       const entry = entries.get(key)
-      if (entry === undefined) return undefined
-      if (clock.now() >= entry.expiresAt) {
-        remove(key, entry)
-        return undefined
-      }
-      entry.used = true
-      return entry.shared ?? copyValue(entry.value)
+      return entry === undefined ? undefined : (entry.shared ?? copyValue(entry.value))
     },
     ticket: () => ++tick,
     fill: (key, value, sizeBytes, entryTtlSeconds, ticket) => {
@@ -152,32 +125,24 @@ export const l1 = (options: L1Options = {}): L1 => {
       const frozen = values === 'frozen' && deepFreeze(value)
       const kept = frozen ? { value } : copyValue(value)
       if (kept === undefined) return // neither freezable nor copyable: not kept
-      const previous = entries.get(key)
-      if (previous !== undefined) remove(key, previous)
       entries.set(key, {
         value: kept.value,
         shared: frozen ? kept : undefined,
         expiresAt: clock.now() + Math.min(ttlMs, entryTtlSeconds * 1000),
         size: sizeBytes,
-        used: true, // just written counts as just used: a new entry is not the first to go
+        used: false,
       })
-      bytes += sizeBytes
-      evict()
     },
     invalidate: (key) => {
-      const entry = entries.get(key)
-      if (entry !== undefined) remove(key, entry)
+      entries.delete(key)
       const now = clock.now()
       invalidated.set(key, { tick: ++tick, at: now })
       if (invalidated.size > maxEntries) {
         for (const [stale, stamp] of invalidated) if (now - stamp.at > REMEMBER_INVALIDATION_MS) invalidated.delete(stale)
       }
     },
-    size: () => entries.size,
-    clear: () => {
-      entries.clear()
-      bytes = 0
-    },
+    size: entries.size,
+    clear: entries.clear,
   }
 }
 

@@ -22,6 +22,8 @@ import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { toError } from '../errors.js'
 import type { Store } from '../Store.js'
+import type { Held } from '../internal/secondChance.js'
+import { secondChanceMap } from '../internal/secondChance.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -55,12 +57,8 @@ export interface MemoryStore extends Store {
   readonly clear: () => void
 }
 
-interface Entry {
+interface Entry extends Held {
   readonly bytes: Uint8Array
-  readonly expiresAt: number
-  readonly size: number
-  /** Read since it was last considered for eviction. */
-  used: boolean
 }
 
 // -------------------------------------------------------------------------------------
@@ -95,42 +93,12 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const clock = options.clock ?? systemClock
   const name = options.name ?? 'memory'
 
-  // A Map iterates in insertion order. A read only marks its entry as used; eviction walks from the
-  // oldest insertion, gives a used entry a second chance (moved to the back, mark cleared) and drops
-  // the first one that was not used.
-  const entries = new Map<string, Entry>()
-  let bytes = 0
-
-  const remove = (key: string, entry: Entry): void => {
-    entries.delete(key)
-    bytes -= entry.size
-  }
-
-  const evictUntilFits = (incoming: number): void => {
-    while (entries.size > 0 && (entries.size >= maxEntries || bytes + incoming > maxBytes)) {
-      for (const [key, entry] of entries) {
-        if (entry.used && clock.now() < entry.expiresAt) {
-          entry.used = false
-          entries.delete(key)
-          entries.set(key, entry)
-          continue
-        }
-        remove(key, entry)
-        break
-      }
-    }
-  }
+  const entries = secondChanceMap<Entry>({ maxEntries, maxBytes, clock })
 
   const NONE: E.Either<CacheError, O.Option<Uint8Array>> = E.right(O.none)
   const readNow = (key: string): E.Either<CacheError, O.Option<Uint8Array>> => {
     const entry = entries.get(key)
-    if (entry === undefined) return NONE
-    if (clock.now() >= entry.expiresAt) {
-      remove(key, entry)
-      return NONE
-    }
-    entry.used = true
-    return E.right(O.some(entry.bytes.slice()))
+    return entry === undefined ? NONE : E.right(O.some(entry.bytes.slice()))
   }
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(readNow(key))
 
@@ -147,11 +115,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
           CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key }),
         )
       }
-      const previous = entries.get(key)
-      if (previous !== undefined) remove(key, previous)
-      evictUntilFits(size)
       entries.set(key, { bytes: value.slice(), expiresAt: clock.now() + ttlSeconds * 1000, size, used: false })
-      bytes += size
       return right(undefined)
     }
 
@@ -165,8 +129,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     }
 
   const del = (key: string): TE.TaskEither<CacheError, void> => () => {
-    const entry = entries.get(key)
-    if (entry !== undefined) remove(key, entry)
+    entries.delete(key)
     return right(undefined)
   }
 
@@ -178,10 +141,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     delete: del,
     create,
     close: () => Promise.resolve(),
-    usage: () => ({ entries: entries.size, bytes }),
-    clear: () => {
-      entries.clear()
-      bytes = 0
-    },
+    usage: () => ({ entries: entries.size(), bytes: entries.bytes() }),
+    clear: entries.clear,
   }
 }
