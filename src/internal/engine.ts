@@ -269,8 +269,7 @@ const computeAndWrite = async (
     // An invalidation that arrived while the write was on its way must still win, here or elsewhere.
     if (!recipe.fence.mayWrite(key, fenceTicket) || (recipe.lease !== undefined && !(await sameGeneration(recipe, key, before)))) {
       await recipe.store.delete(key)()
-    }
-    else if (recipe.l1 !== undefined) {
+    } else if (recipe.l1 !== undefined) {
       // The tier keeps what a later read would get: the written bytes, read back once.
       const stored = read(recipe, written.right)
       if (E.isRight(stored)) fillL1(recipe, key, stored.right, written.right.byteLength, ticket)
@@ -283,7 +282,7 @@ const computeAndWrite = async (
 
 /** Whether no replica invalidated `key` since `before` was read (an unreadable generation counts as a change). */
 const sameGeneration = async (recipe: Recipe, key: string, before: E.Either<CacheError, string | undefined> | undefined): Promise<boolean> => {
-  if (recipe.lease === undefined || before === undefined) return true
+  if (recipe.lease === undefined || before === undefined) return true // no lease: nothing to compare
   const after = await recipe.lease.generation(key)
   return E.isRight(before) && E.isRight(after) && before.right === after.right
 }

@@ -280,33 +280,36 @@ const setRequest = (raw: unknown, extra: Readonly<Record<string, string>>): SetR
 }
 
 /** A store error as Dapr's `state.ETagError` (or a plain error) renders it, and the status it maps to. */
-const storeError = (failure: Failure & { readonly wrapped?: boolean }): { readonly status: number; readonly text: string } => {
-  if (failure.wrapped === true) return { status: failure.kind === 'etag-mismatch' ? 409 : failure.kind === 'etag-invalid' ? 400 : 500, text: failure.message }
-  switch (failure.kind) {
-    case 'etag-mismatch':
-      return { status: 409, text: `possible etag mismatch. error from state store: ${failure.message}` }
-    case 'etag-invalid':
-      return { status: 400, text: `invalid etag value: ${failure.message}` }
-    case 'failed':
-      return { status: 500, text: failure.message }
-  }
+/** The HTTP status each kind of store error maps to. */
+const STATUS: Readonly<Record<Failure['kind'], number>> = { 'etag-mismatch': 409, 'etag-invalid': 400, failed: 500 }
+
+interface StoreErrorText {
+  readonly status: number
+  readonly text: string
 }
 
-const saveFailure = (store: string, failure: Failure): Answer => {
-  const { status, text } = storeError(failure)
-  return daprError(status, 'ERR_STATE_SAVE', `failed saving state in state store ${store}: ${text}`)
+const storeError = (failure: Failure): StoreErrorText => {
+  switch (failure.kind) {
+    case 'etag-mismatch':
+      return { status: STATUS[failure.kind], text: `possible etag mismatch. error from state store: ${failure.message}` }
+    case 'etag-invalid':
+      return { status: STATUS[failure.kind], text: `invalid etag value: ${failure.message}` }
+    case 'failed':
+      return { status: STATUS[failure.kind], text: failure.message }
+  }
 }
 
 /**
  * A save of several items runs them in parallel and joins their errors; when every one is an etag
- * error, Dapr wraps the joined error in one more etag error of its own.
+ * error, Dapr wraps the joined error in one more etag error of its own. The status is that of the
+ * first etag error in it, if any.
  */
-const joinFailures = (failures: ReadonlyArray<Failure>): Failure & { readonly wrapped?: boolean } => {
+const joinedError = (failures: ReadonlyArray<Failure>): StoreErrorText => {
   const joined = failures.map((failure) => storeError(failure).text).join('\n')
   if (failures.some((failure) => failure.kind === 'failed')) {
-    return { kind: failures.find((failure) => failure.kind !== 'failed')?.kind ?? 'failed', message: joined, wrapped: true }
+    return { status: STATUS[failures.find((failure) => failure.kind !== 'failed')?.kind ?? 'failed'], text: joined }
   }
-  return { kind: failures.some((failure) => failure.kind === 'etag-invalid') ? 'etag-invalid' : 'etag-mismatch', message: joined }
+  return storeError({ kind: failures.some((failure) => failure.kind === 'etag-invalid') ? 'etag-invalid' : 'etag-mismatch', message: joined })
 }
 
 /** Go's JSON encoder writes an embedded raw message compacted and HTML-escaped. */
@@ -430,7 +433,8 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
           return failure === undefined ? [] : [failure]
         })
         if (failures.length === 0) return noContent
-        return saveFailure(storeName, items.length === 1 ? (failures[0] as Failure) : joinFailures(failures))
+        const { status, text } = items.length === 1 ? storeError(failures[0] as Failure) : joinedError(failures)
+        return daprError(status, 'ERR_STATE_SAVE', `failed saving state in state store ${storeName}: ${text}`)
       }
       case 'bulk': {
         const decoded = goDecode(body)
