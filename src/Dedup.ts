@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { isThenable } from './internal/thenable.js'
 
 /**
  * @category model
@@ -19,9 +20,10 @@
 export interface Dedup {
   /**
    * Runs `work` for `key` unless a run for `key` is in flight, in which case `onJoin` is called and
-   * the in-flight promise is returned. `work` must not throw synchronously.
+   * the in-flight promise is returned. `work` must not throw synchronously; when it answers at once
+   * (not a promise), nobody can have joined it and nothing is put in flight.
    */
-  readonly run: <T>(key: string, work: () => Promise<T>, onJoin?: (key: string) => void) => Promise<T>
+  readonly run: <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void) => Promise<T>
   /** The run in flight for `key`, if any (and `onJoin` is called): joining needs no work to be made. */
   readonly join: <T>(key: string, onJoin?: (key: string) => void) => Promise<T> | undefined
   /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
@@ -39,13 +41,15 @@ export interface Dedup {
 export const dedup = (): Dedup => {
   const inFlight = new Map<string, Promise<unknown>>()
 
-  const run = <T>(key: string, work: () => Promise<T>, onJoin?: (key: string) => void): Promise<T> => {
+  const run = <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void): Promise<T> => {
     const existing = inFlight.get(key)
     if (existing !== undefined) {
       onJoin?.(key)
       return existing as Promise<T>
     }
-    const running = work()
+    const result = work()
+    if (!isThenable(result)) return Promise.resolve(result)
+    const running = Promise.resolve(result)
     inFlight.set(key, running)
     const release = (): void => {
       if (inFlight.get(key) === running) inFlight.delete(key)

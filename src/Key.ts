@@ -130,8 +130,11 @@ const MEMO_INPUT_CHARS = 512
 export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   const checked = checkKeyPart('keyPrefix', prefix)
   if (E.isLeft(checked)) throw toError(checked.left)
-  // Hot keys are built again and again: remember the hash of short inputs (bounded, made here), and
-  // for the commonest call, one number or one string, the whole key without encoding anything.
+  // Hot keys are built again and again. For the commonest call, one integer, a direct-mapped table
+  // (the slot is the integer's low bits) holds the whole key: no Map and no allocation to look it up.
+  // One other number or one string: a bounded Map of whole keys. Any other short input: its hash.
+  const intArguments = new Float64Array(MEMO_ENTRIES).fill(Number.NaN) // NaN equals nothing: an empty slot
+  const intKeys = new Array<E.Either<CacheError, string> | undefined>(MEMO_ENTRIES).fill(undefined)
   const hashes = new Map<string, string>()
   const shapes: Shapes = new Map()
   const byNumber = new Map<number, E.Either<CacheError, string>>()
@@ -145,23 +148,38 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   const tryBuildKey = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
     if (name !== memoName) {
       memoName = name
+      intArguments.fill(Number.NaN)
       byNumber.clear()
       byString.clear()
     }
     if (args.length === 1) {
       const [argument] = args
-      // A Map holds -0 and 0 as one key, but they key apart (-0 is Python's -0.0): -0 is not remembered.
-      if (typeof argument === 'number' && !Object.is(argument, -0)) return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args))
+      // These memos hold whole keys: the hash memo would only remember the same thing twice.
+      if (typeof argument === 'number') {
+        // -0 keys apart from 0 (it is Python's -0.0) but equals it: it is never remembered.
+        if (Object.is(argument, -0)) return build(name, args, false)
+        if (Number.isSafeInteger(argument)) {
+          const slot = argument & (MEMO_ENTRIES - 1)
+          const known = intArguments[slot] === argument ? intKeys[slot] : undefined
+          if (known !== undefined) return known
+          // A safe integer is written the same way by both languages: no encoder needed.
+          const key = E.right(`${prefix}:${name}:${hash(`{"args": [${argument}], "kwargs": {}}`)}`)
+          intArguments[slot] = argument
+          intKeys[slot] = key
+          return key
+        }
+        return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args, false))
+      }
       if (typeof argument === 'string' && argument.length <= MEMO_INPUT_CHARS) {
-        return byString.get(argument) ?? remember(byString, argument, build(name, args))
+        return byString.get(argument) ?? remember(byString, argument, build(name, args, false))
       }
     }
-    return build(name, args)
+    return build(name, args, true)
   }
-  const build = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
+  const build = (name: string, args: ReadonlyArray<unknown>, memo: boolean): E.Either<CacheError, string> => {
     const encoded = encodeArgs(args, shapes)
     if (!encoded.ok) return E.left(CE.keyError(encoded.message))
-    const remembered = encoded.json.length <= MEMO_INPUT_CHARS
+    const remembered = memo && encoded.json.length <= MEMO_INPUT_CHARS
     let digest = remembered ? hashes.get(encoded.json) : undefined
     if (digest === undefined) {
       digest = hash(encoded.json)

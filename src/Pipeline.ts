@@ -111,11 +111,16 @@ export interface Definition extends Parts {
 const DEFINITION = Symbol('dapr-state-cache/definition')
 const RUN = Symbol('dapr-state-cache/run')
 
-/** The engine's call for a cached function, without the `TaskEither` thunk: for the Promise facade. */
+type Runner = (self: unknown, args: ReadonlyArray<unknown>) => E.Either<unknown, unknown> | Promise<E.Either<unknown, unknown>>
+
+/**
+ * The engine's call for a cached function, without the `TaskEither` thunk, and with the outcome
+ * itself when it is known at once: for the Promise facade.
+ */
 export const runnerOf =
-  (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>) =>
-  (self: unknown, args: ReadonlyArray<unknown>): Promise<E.Either<unknown, unknown>> =>
-    (cached as unknown as { [RUN]: (self: unknown, args: ReadonlyArray<unknown>) => Promise<E.Either<unknown, unknown>> })[RUN](self, args)
+  (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>): Runner =>
+  (self, args) =>
+    (cached as unknown as { [RUN]: Runner })[RUN](self, args)
 
 const DEFAULT_TTL_SECONDS = 3600
 const DEFAULT_PREFIX = 'cache'
@@ -180,7 +185,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     value: (...args: Args) => () => engine.invalidate(recipe, args),
   })
   Object.defineProperty(cached, 'pending', { value: () => definition.dedup?.size() ?? 0 })
-  Object.defineProperty(cached, RUN, { value: (self: unknown, args: ReadonlyArray<unknown>) => engine.run(recipe, self, args) })
+  Object.defineProperty(cached, RUN, { value: (self: unknown, args: ReadonlyArray<unknown>) => engine.runNow(recipe, self, args) })
   Object.defineProperty(cached, DEFINITION, { value: definition })
   if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
   return cached

@@ -29,7 +29,11 @@ import { describeInstance, kindOf } from './internal/kinds.js'
  * @since 0.1.0
  */
 export interface Serializer {
-  /** The bytes of `value`; may throw (a `SerializationError` for that call: the value is not stored). */
+  /**
+   * The bytes of `value`; may throw (a `SerializationError` for that call: the value is not stored).
+   * The bytes are the caller's to keep: a new array each call, never one the serializer writes into
+   * again (an in-process store may hold them as they are).
+   */
   serialize(value: unknown): Uint8Array
   /** The value in `bytes`; may throw (the entry is recomputed and overwritten). */
   deserialize(bytes: Uint8Array): unknown

@@ -30,6 +30,13 @@ export interface Store {
   readonly readNow?: (key: string) => E.Either<CacheError, O.Option<Uint8Array>>
   /** Stores `value` under `key` for `ttlSeconds` (a positive integer) seconds. */
   readonly set: (key: string, value: Uint8Array, ttlSeconds: number) => TE.TaskEither<CacheError, void>
+  /**
+   * Optional, for in-process stores: the same write as `set`, done at once, and `value` is handed
+   * over (the store may keep the array itself; the caller never changes it afterwards). With it (and
+   * `readNow`), a miss of a synchronous function completes in the tick it began, with no asynchronous
+   * step. The engine writes through it the bytes its serializer just made.
+   */
+  readonly writeNow?: (key: string, value: Uint8Array, ttlSeconds: number) => E.Either<CacheError, void>
   /** Removes `key`; succeeds whether or not it was there. */
   readonly delete: (key: string) => TE.TaskEither<CacheError, void>
   /**

@@ -33,6 +33,7 @@ import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { LeaseOptionsCodec } from './Lease.js'
+import { isThenable } from './internal/thenable.js'
 import {
   checkOption,
   group,
@@ -195,6 +196,14 @@ const unwrap = <A>(result: E.Either<unknown, A>): A => {
   return result.right
 }
 
+/** The call's promise: made straight from the outcome when the engine knew it at once. */
+const settle = (outcome: E.Either<unknown, unknown> | Promise<E.Either<unknown, unknown>>): Promise<unknown> => {
+  if (isThenable(outcome)) return outcome.then(unwrap)
+  // The function's own failure, passed through as it was thrown, whatever it is.
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+  return E.isLeft(outcome) ? Promise.reject(outcome.left) : Promise.resolve(outcome.right)
+}
+
 const invalidation = (result: E.Either<CacheErrorValue, void>): void => {
   if (E.isLeft(result)) throw toError(result.left)
 }
@@ -210,7 +219,7 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
   const run = runnerOf(cached)
   const invalidate = (...args: ReadonlyArray<unknown>): Promise<void> => cached.invalidate(...args)().then(invalidation)
   const wrapped = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return run(this, args).then(unwrap)
+    return settle(run(this, args))
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
@@ -259,7 +268,7 @@ const decorate = (
     pipelineFor(this)
   })
   const replacement = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return runnerOf(pipelineFor(this))(this, args).then(unwrap)
+    return settle(runnerOf(pipelineFor(this))(this, args))
   }
   const invalidate = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<void> {
     return pipelineFor(this).invalidate(...args)().then(invalidation)

@@ -26,6 +26,13 @@ describe('dedup', () => {
     expect(flight.size()).toBe(0)
   })
 
+  it('puts nothing in flight for work that answers at once', async () => {
+    const flight = dedup()
+    const answer = flight.run('k', () => 42)
+    expect(flight.size()).toBe(0)
+    expect(await answer).toBe(42)
+  })
+
   it('shares a failure with every caller, then forgets it', async () => {
     const flight = dedup()
     const gate = deferred<number>()

@@ -426,6 +426,84 @@ describe('cache pipeline', () => {
     })
   })
 
+  describe('a synchronous miss over an in-process store', () => {
+    it('is computed and written in the tick of the call, with nothing left in flight', async () => {
+      const store = memoryStore()
+      let calls = 0
+      const f = pipe(
+        (n: number) => {
+          calls++
+          return n * 2
+        },
+        cache(store),
+        withKey('now'),
+        withDedup(),
+        quiet,
+      )
+      const pending = f(21)()
+      // Before anything is awaited: computed, stored, and not in flight.
+      expect(calls).toBe(1)
+      expect(store.usage().entries).toBe(1)
+      expect(f.pending()).toBe(0)
+      expect(await pending).toEqual(E.right(42))
+      expect(await f(21)()).toEqual(E.right(42))
+      expect(calls).toBe(1)
+    })
+
+    it('still takes the asynchronous path for an asynchronous function, and joins its flight', async () => {
+      const store = memoryStore()
+      const gate = deferred<number>()
+      let calls = 0
+      const f = pipe(
+        (_: number) => {
+          calls++
+          return gate.promise
+        },
+        cache(store),
+        withKey('later'),
+        withDedup(),
+        quiet,
+      )
+      const first = f(1)()
+      const second = f(1)()
+      expect(f.pending()).toBe(1)
+      gate.resolve(7)
+      expect(await Promise.all([first, second])).toEqual([E.right(7), E.right(7)])
+      expect(calls).toBe(1)
+      expect(store.usage().entries).toBe(1)
+    })
+  })
+
+  describe('invalidations under constant load', () => {
+    it('never let a computation that began before them write, even past the bound on what is remembered', async () => {
+      const store = memoryStore()
+      const gate = deferred()
+      let started = 0
+      const f = pipe(
+        (n: number) => async () => {
+          started++
+          await gate.promise
+          return E.right(n)
+        },
+        cache(store),
+        withKey('bounded-fence'),
+        withDedup(),
+        quiet,
+      )
+      const long = f(0)()
+      while (started === 0) await new Promise((resolve) => setImmediate(resolve))
+      // The one that matters, then more invalidations of other keys than the fence remembers.
+      await f.invalidate(0)()
+      for (let n = 1; n <= 10_050; n++) await f.invalidate(n)()
+      gate.resolve()
+      expect(await long).toEqual(E.right(0))
+      expect(store.usage().entries).toBe(0)
+      // A computation that begins afterwards writes as usual.
+      expect(await f(0)()).toEqual(E.right(0))
+      expect(store.usage().entries).toBe(1)
+    })
+  })
+
   describe('withTtl', () => {
     it('lets a value expire after its TTL', async () => {
       const clock = manualClock()

@@ -27,6 +27,7 @@ import type { ErrorReporter } from '../Logger.js'
 import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
+import { isThenable } from './thenable.js'
 
 /** Builds the key for one call's arguments. */
 export type KeyFunction = (args: ReadonlyArray<unknown>) => E.Either<CacheError, string>
@@ -67,42 +68,57 @@ export interface Recipe {
 
 type Outcome = E.Either<unknown, unknown>
 
-const isThenable = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === 'object' && u !== null && typeof (u as { then?: unknown }).then === 'function'
+const fail = (failure: unknown): Outcome => E.left(failure)
 
-/** Runs the user's function, whatever it returns, as an `Either` of its own failure or its value. */
-const compute = async (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => {
+/**
+ * Runs the user's function, whatever it returns, as an `Either` of its own failure or its value: at
+ * once when the function answered synchronously, as a promise (that never rejects) when it did not.
+ */
+const compute = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
+  let out: unknown
   try {
-    const out: unknown = Reflect.apply(recipe.fn, self, args)
+    out = Reflect.apply(recipe.fn, self, args)
     if (recipe.lift === 'auto' && typeof out === 'function') {
-      return await (out as TE.TaskEither<unknown, unknown>)()
+      // A TaskEither answers with an Either; one that rejects anyway fails like a Promise would.
+      return Promise.resolve((out as TE.TaskEither<unknown, unknown>)()).then((either) => either, fail)
     }
-    return E.right(isThenable(out) ? await out : out)
   } catch (failure) {
     return E.left(failure)
   }
+  return isThenable(out) ? Promise.resolve(out).then(E.right, fail) : E.right(out)
 }
 
 /** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */
 const ttlOr = (recipe: Recipe): number => (typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : 86_400)
 
-const ttlFor = (recipe: Recipe, value: unknown): E.Either<CacheError, number> => {
+/** The TTL for `value`: a positive whole number of seconds, or the error that says what was wrong. */
+const ttlFor = (recipe: Recipe, value: unknown): number | E.Left<CacheError> => {
   const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
-  return Number.isSafeInteger(ttl) && ttl > 0
-    ? E.right(ttl)
-    : E.left(CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds'))
+  return Number.isSafeInteger(ttl) && ttl > 0 ? ttl : { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds') }
 }
 
-/** Serializes and stores a fresh value; records the write when the store took it. Gives the bytes written. */
-const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Promise<E.Either<CacheError, Uint8Array>> => {
+type Written = E.Either<CacheError, Uint8Array>
+
+/**
+ * Serializes and stores a fresh value; records the write when the store took it. Gives the bytes
+ * written: at once from a store that writes synchronously (untraced calls), else as a promise.
+ */
+const write = (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Written | Promise<Written> => {
   const ttl = ttlFor(recipe, value)
-  if (E.isLeft(ttl)) return ttl
+  if (typeof ttl !== 'number') return ttl
   const bytes = recipe.serializer.trySerialize(value)
   if (E.isLeft(bytes)) return bytes
-  const span = call?.store('set')
   const started = recipe.timed ? performance.now() : 0
-  const stored = await recipe.store.set(key, bytes.right, ttl.right)()
-  if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
+  const writeNow = recipe.store.writeNow
+  if (writeNow !== undefined && call === undefined) return wrote(recipe, key, bytes, started, writeNow(key, bytes.right, ttl))
+  const span = call?.store('set')
+  return recipe.store.set(key, bytes.right, ttl)().then((stored) => {
+    if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
+    return wrote(recipe, key, bytes, started, stored)
+  })
+}
+
+const wrote = (recipe: Recipe, key: string, bytes: E.Right<Uint8Array>, started: number, stored: E.Either<CacheError, void>): Written => {
   if (E.isLeft(stored)) return stored
   if (recipe.timed) recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
   return bytes
@@ -111,7 +127,7 @@ const write = async (recipe: Recipe, key: string, value: unknown, call: CallSpan
 /** Keeps a value just read or written in the in-process tier, if there is one. */
 const fillL1 = (recipe: Recipe, key: string, value: unknown, sizeBytes: number, ticket: number): void => {
   const ttl = ttlFor(recipe, value)
-  if (E.isRight(ttl)) recipe.l1?.fill(key, value, sizeBytes, ttl.right, ticket)
+  if (typeof ttl === 'number') recipe.l1?.fill(key, value, sizeBytes, ttl, ticket)
 }
 
 /** Decodes stored bytes and, when the recipe has a decoder, validates them. */
@@ -143,11 +159,14 @@ const cacheFailure = (
 }
 
 /** Runs the function, inside its own span when the call is traced; notes its failure. */
-const computeTraced = async (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Promise<Outcome> => {
+const computeTraced = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
   if (call === undefined) return compute(recipe, self, args)
-  const fresh = await call.compute(() => compute(recipe, self, args))
-  if (E.isLeft(fresh)) call.result('error', fresh.left)
-  return fresh
+  return call
+    .compute(() => Promise.resolve(compute(recipe, self, args)))
+    .then((fresh) => {
+      if (E.isLeft(fresh)) call.result('error', fresh.left)
+      return fresh
+    })
 }
 
 /** The whole flow for one key: read; on a miss (or an unreadable entry), compute and write. */
@@ -190,7 +209,7 @@ const lookupOrCompute = async (
 }
 
 /** A miss: with a lease, one replica computes and the others wait for its value; else compute here. */
-const onMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Promise<Outcome> =>
+const onMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Outcome | Promise<Outcome> =>
   recipe.lease === undefined ? computeAndWrite(recipe, key, self, args, call, ticket) : missWithLease(recipe, recipe.lease, key, self, args, call, ticket)
 
 /**
@@ -248,35 +267,75 @@ const missWithLease = async (
   }
 }
 
-/** On a miss: compute, and store the fresh value unless an invalidation came in the meantime. */
-const computeAndWrite = async (
+/**
+ * On a miss: compute, and store the fresh value unless an invalidation came in the meantime. A
+ * synchronous function over a store that writes synchronously, without a lease, is done in this tick.
+ */
+const computeAndWrite = (
   recipe: Recipe,
   key: string,
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
   ticket: number,
+): Outcome | Promise<Outcome> => {
+  const fenceTicket = recipe.fence.begin()
+  if (recipe.lease !== undefined) return settle(recipe, key, undefined, self, args, call, ticket, fenceTicket)
+  const computed = computeTraced(recipe, self, args, call)
+  if (isThenable(computed)) return settle(recipe, key, computed, self, args, call, ticket, fenceTicket)
+  if (E.isLeft(computed) || !recipe.fence.mayWrite(key, fenceTicket)) {
+    recipe.fence.end()
+    return computed
+  }
+  const written = write(recipe, key, computed.right, call)
+  if (isThenable(written)) return settle(recipe, key, computed, self, args, call, ticket, fenceTicket, written)
+  // Written in this tick: no invalidation can have come in between.
+  recipe.fence.end()
+  return kept(recipe, key, computed, written, call, ticket)
+}
+
+/** The value is written (or the write failed): the tier keeps what a later read would get. */
+const kept = (recipe: Recipe, key: string, fresh: E.Right<unknown>, written: Written, call: CallSpan | undefined, ticket: number): Outcome => {
+  if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
+  if (recipe.l1 !== undefined) {
+    // The written bytes, read back once.
+    const stored = read(recipe, written.right)
+    if (E.isRight(stored)) fillL1(recipe, key, stored.right, written.right.byteLength, ticket)
+  }
+  return fresh
+}
+
+/**
+ * The asynchronous rest of `computeAndWrite`, from wherever it had to wait: the generation before
+ * the computation (with a lease), the computation, the write, and the check that no invalidation
+ * came meanwhile, here or in another replica. Ends the computation's fence.
+ */
+const settle = async (
+  recipe: Recipe,
+  key: string,
+  computing: Outcome | Promise<Outcome> | undefined,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
+  ticket: number,
+  fenceTicket: number,
+  writing?: Promise<Written>,
 ): Promise<Outcome> => {
-  const fenceTicket = recipe.fence.begin(key)
   try {
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
-    const fresh = await computeTraced(recipe, self, args, call)
+    const fresh = await (computing ?? computeTraced(recipe, self, args, call))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
-    const written = await write(recipe, key, fresh.right, call)
-    if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
+    const written = await (writing ?? write(recipe, key, fresh.right, call))
     // An invalidation that arrived while the write was on its way must still win, here or elsewhere.
-    if (!recipe.fence.mayWrite(key, fenceTicket) || (recipe.lease !== undefined && !(await sameGeneration(recipe, key, before)))) {
+    if (E.isRight(written) && (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before)))) {
       await recipe.store.delete(key)()
-    } else if (recipe.l1 !== undefined) {
-      // The tier keeps what a later read would get: the written bytes, read back once.
-      const stored = read(recipe, written.right)
-      if (E.isRight(stored)) fillL1(recipe, key, stored.right, written.right.byteLength, ticket)
+      return fresh
     }
-    return fresh
+    return kept(recipe, key, fresh, written, call, ticket)
   } finally {
-    recipe.fence.end(key)
+    recipe.fence.end()
   }
 }
 
@@ -307,10 +366,10 @@ const hitNow = (recipe: Recipe, key: string, ticket: number): Outcome | number |
   return cached
 }
 
-const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Promise<Outcome> => {
+const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
   const key = recipe.key(args)
   if (E.isLeft(key)) {
-    return Promise.resolve(cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call))
+    return cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call)
   }
   const l1 = recipe.l1
   let ticket = 0
@@ -322,7 +381,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
       if (recipe.timed) recipe.metrics.recordHit(key.right, performance.now() - started, recipe.l1Context)
       call?.tier('l1')
       call?.result('hit')
-      return Promise.resolve(E.right(served.value))
+      return E.right(served.value)
     }
     ticket = l1.ticket()
   }
@@ -341,7 +400,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   if (call === undefined) {
     const hit = hitNow(recipe, key.right, ticket)
     if (typeof hit === 'number') absentAfterMs = hit
-    else if (hit !== undefined) return Promise.resolve(hit)
+    else if (hit !== undefined) return hit
   }
   call?.key(key.right)
   const work =
@@ -356,12 +415,18 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   return dedup === undefined ? work() : dedup.run(key.right, work, onJoin)
 }
 
-/** One cached call. Never rejects. */
-export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => {
+/**
+ * One cached call: its outcome at once when nothing had to wait (a hit in the tier or in an
+ * in-process store, a synchronous miss there), else a promise of it. Never throws, never rejects.
+ */
+export const runNow = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
   if (recipe.tracer === undefined) return lookup(recipe, self, args, undefined)
   const call = startCall(recipe.tracer, recipe.context)
-  return lookup(recipe, self, args, call).finally(call.end)
+  return Promise.resolve(lookup(recipe, self, args, call)).finally(call.end)
 }
+
+/** One cached call, as a promise. Never rejects. */
+export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => Promise.resolve(runNow(recipe, self, args))
 
 /** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
 export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {

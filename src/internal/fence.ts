@@ -4,45 +4,53 @@
  * A computation that began before `invalidate()` for its key must not store its (possibly stale)
  * value afterwards. Each computation takes a ticket when it begins; an invalidation stamps its key
  * with a later ticket; a write goes ahead only if no invalidation came after the computation began.
- * Only keys with a computation under way are tracked, so the table is as large as the work in flight.
- * It fences within one process, not across processes.
+ *
+ * The hot path touches no table: a computation only counts itself in and out. Stamps are kept only
+ * while some computation runs (they matter to nobody else) and dropped when the last one ends. Under
+ * constant load with many invalidations the stamps are bounded: past `MAX_STAMPS` they are dropped at
+ * once and every computation that began before that moment is treated as invalidated (it computes
+ * and returns its value, but does not store it), so the bound costs a few writes, never a stale one.
+ * It fences within one process, not across processes (see `Lease` for that).
  */
 
 export interface Fence {
-  /** A computation of `key` begins; returns its ticket. */
-  readonly begin: (key: string) => number
+  /** A computation begins; returns its ticket. */
+  readonly begin: () => number
   /** That computation has ended (written or not). */
-  readonly end: (key: string) => void
+  readonly end: () => void
   /** `key` was invalidated now. */
   readonly invalidate: (key: string) => void
-  /** Whether the computation holding `ticket` may still store its value. */
+  /** Whether the computation of `key` holding `ticket` may still store its value. */
   readonly mayWrite: (key: string, ticket: number) => boolean
-  /** Keys with a computation under way. */
+  /** Computations under way. */
   readonly size: () => number
 }
 
+const MAX_STAMPS = 10_000
+
 export const fence = (): Fence => {
   let clock = 0
-  const active = new Map<string, { running: number; invalidatedAt: number }>()
+  let running = 0
+  // Tickets below this may have lost their stamp when the stamps were dropped: they may not write.
+  let floor = 0
+  const stamps = new Map<string, number>()
   return {
-    begin: (key) => {
-      const entry = active.get(key)
-      if (entry === undefined) active.set(key, { running: 1, invalidatedAt: -1 })
-      else entry.running++
+    begin: () => {
+      running++
       return ++clock
     },
-    end: (key) => {
-      const entry = active.get(key)
-      if (entry !== undefined && --entry.running === 0) active.delete(key)
+    end: () => {
+      if (--running === 0 && stamps.size > 0) stamps.clear()
     },
     invalidate: (key) => {
-      const entry = active.get(key)
-      if (entry !== undefined) entry.invalidatedAt = ++clock
+      if (running === 0) return // nothing under way: later computations begin after this anyway
+      if (stamps.size >= MAX_STAMPS) {
+        stamps.clear()
+        floor = ++clock
+      }
+      stamps.set(key, ++clock)
     },
-    mayWrite: (key, ticket) => {
-      const entry = active.get(key)
-      return entry === undefined || entry.invalidatedAt < ticket
-    },
-    size: () => active.size,
+    mayWrite: (key, ticket) => ticket > floor && !((stamps.get(key) ?? 0) > ticket),
+    size: () => running,
   }
 }

@@ -2,10 +2,12 @@
  * The bounded map behind the in-process caches (the memory store and the in-process tier): bounded
  * by entry count and by bytes, with expiry checked lazily against the caller's clock (no timers).
  *
- * Eviction is second chance, an approximation of least recently used that costs a read nothing but
- * setting a flag: a Map iterates in insertion order; eviction walks from the oldest insertion, moves
- * an entry read since it was last looked at (and not expired) to the back with its mark cleared,
- * and drops the first one that was not. A new entry is made room for before it goes in.
+ * Eviction is second chance (the CLOCK algorithm), an approximation of least recently used that costs
+ * a read nothing but setting a flag. A hand goes round the entries in insertion order (a live Map
+ * iterator, which sees insertions and deletions and resumes where it stopped): an entry read since the
+ * hand last passed it (and not expired) has its mark cleared and is kept, and the first one that was
+ * not is dropped. A new entry is made room for before it goes in. The hand never starts over from the
+ * oldest insertion, so a full map evicts in constant time per entry, however many it holds.
  */
 import type { Clock } from '../Clock.js'
 
@@ -40,18 +42,19 @@ export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: n
     bytes -= entry.size
   }
 
+  let hand: Iterator<[string, V]> | undefined
+
   const makeRoom = (incoming: number): void => {
     while (entries.size > 0 && (entries.size >= maxEntries || bytes + incoming > maxBytes)) {
-      for (const [key, entry] of entries) {
-        if (entry.used && clock.now() < entry.expiresAt) {
-          entry.used = false
-          entries.delete(key)
-          entries.set(key, entry)
-          continue
-        }
-        remove(key, entry)
-        break
+      hand ??= entries.entries()
+      const next = hand.next()
+      if (next.done === true) {
+        hand = undefined // round again from the oldest insertion
+        continue
       }
+      const [key, entry] = next.value
+      if (entry.used && clock.now() < entry.expiresAt) entry.used = false
+      else remove(key, entry)
     }
   }
 
@@ -79,6 +82,7 @@ export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: n
     },
     clear: () => {
       entries.clear()
+      hand = undefined
       bytes = 0
     },
     size: () => entries.size,

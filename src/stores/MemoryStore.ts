@@ -51,6 +51,8 @@ export interface MemoryStoreOptions {
  * @since 0.1.0
  */
 export interface MemoryStore extends Store {
+  readonly readNow: NonNullable<Store['readNow']>
+  readonly writeNow: NonNullable<Store['writeNow']>
   /** How many entries and bytes are held now (expired entries not yet dropped included). */
   readonly usage: () => { readonly entries: number; readonly bytes: number }
   /** Drops everything. */
@@ -77,7 +79,6 @@ const positiveInteger = (option: string, value: number | undefined, fallback: nu
 }
 
 const right = <A>(a: A): Promise<E.Either<CacheError, A>> => Promise.resolve(E.right(a))
-const left = (error: CacheError): Promise<E.Either<CacheError, never>> => Promise.resolve(E.left(error))
 
 /**
  * A bounded, LRU, TTL-honouring in-memory store. Options are checked here; a bad one throws a
@@ -102,30 +103,30 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   }
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(readNow(key))
 
-  const set =
-    (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
-    () => {
-      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-        return left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
-      }
-      if (value.byteLength > maxValueBytes) return left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
-      const size = key.length + value.byteLength
-      if (size > maxBytes) {
-        return left(
-          CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key }),
-        )
-      }
-      entries.set(key, { bytes: value.slice(), expiresAt: clock.now() + ttlSeconds * 1000, size, used: false })
-      return right(undefined)
+  const DONE: E.Either<CacheError, void> = E.right(undefined)
+  // `set` copies what it is given (its caller may change the array); `writeNow` is handed the array.
+  const keep = (key: string, value: Uint8Array, ttlSeconds: number, copy: boolean): E.Either<CacheError, void> => {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+      return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
     }
+    if (value.byteLength > maxValueBytes) return E.left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
+    const size = key.length + value.byteLength
+    if (size > maxBytes) {
+      return E.left(CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key }))
+    }
+    entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: clock.now() + ttlSeconds * 1000, size, used: false })
+    return DONE
+  }
+  const writeNow = (key: string, value: Uint8Array, ttlSeconds: number): E.Either<CacheError, void> => keep(key, value, ttlSeconds, false)
+  const set = (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> => () => Promise.resolve(keep(key, value, ttlSeconds, true))
 
   const create =
     (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, boolean> =>
-    async () => {
+    () => {
       const present = readNow(key)
-      if (E.isRight(present) && O.isSome(present.right)) return E.right(false)
-      const stored = await set(key, value, ttlSeconds)()
-      return E.isLeft(stored) ? stored : E.right(true)
+      if (E.isRight(present) && O.isSome(present.right)) return right(false)
+      const stored = keep(key, value, ttlSeconds, true)
+      return Promise.resolve(E.isLeft(stored) ? stored : E.right(true))
     }
 
   const del = (key: string): TE.TaskEither<CacheError, void> => () => {
@@ -138,6 +139,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     get,
     readNow,
     set,
+    writeNow,
     delete: del,
     create,
     close: () => Promise.resolve(),

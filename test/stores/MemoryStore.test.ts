@@ -27,6 +27,30 @@ describe('memoryStore', () => {
     expect(store.usage().entries).toBe(3)
   })
 
+  it('keeps evicting by second chance once full, however many entries it holds', async () => {
+    const store = memoryStore({ maxEntries: 1000 })
+    for (let n = 0; n < 1000; n++) await store.set(`k${n}`, one(1), 60)()
+    // Keep reading the first hundred: they survive the whole turnover of the rest.
+    for (let n = 1000; n < 20_000; n++) {
+      if (n % 50 === 0) for (let hot = 0; hot < 100; hot++) await store.get(`k${hot}`)()
+      await store.set(`k${n}`, one(1), 60)()
+    }
+    expect(store.usage().entries).toBe(1000)
+    for (let hot = 0; hot < 100; hot++) expect(await get(store, `k${hot}`)).toEqual(one(1))
+    expect(await get(store, 'k19999')).toEqual(one(1))
+    expect(await get(store, 'k500')).toBeUndefined()
+  })
+
+  it('copies what set is given, and keeps what writeNow is handed', async () => {
+    const store = memoryStore()
+    const given = Uint8Array.of(1, 2, 3)
+    await store.set('copied', given, 60)()
+    store.writeNow('handed', given, 60)
+    given[0] = 9
+    expect(await get(store, 'copied')).toEqual(Uint8Array.of(1, 2, 3))
+    expect(await get(store, 'handed')).toEqual(Uint8Array.of(9, 2, 3))
+  })
+
   it('stays within maxBytes, counting keys and values', async () => {
     const store = memoryStore({ maxBytes: 100 })
     for (let index = 0; index < 10; index++) await store.set(`k${index}`, new Uint8Array(28), 60)() // 30 bytes each
