@@ -402,3 +402,45 @@ export const describe = (value: unknown): string => {
     }
   }
 }
+
+// -------------------------------------------------------------------------------------
+// the function's timeout
+// -------------------------------------------------------------------------------------
+
+/**
+ * The cached function did not answer within the hard timeout (`withTimeouts`, `timeouts.hardMs`), and
+ * no stale value could stand in for it. A tagged error value like the others, with a stable code, but
+ * deliberately not a member of `CacheError`: it is not a failure of the cache, `orElseUncached` does
+ * not recover from it (the function already runs, and goes on running), and keeping it apart keeps
+ * it in the error type whatever the order of the steps. Its value is written when it lands.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export interface FunctionTimeout {
+  readonly _tag: 'FunctionTimeout'
+  readonly code: 'E_CACHE_FUNCTION_TIMEOUT'
+  readonly message: string
+  /** The cache key concerned. */
+  readonly key?: string | undefined
+  readonly timeoutMs: number
+}
+
+/**
+ * @category constructors
+ * @since 0.3.0
+ */
+export const functionTimeout = (timeoutMs: number, key?: string): FunctionTimeout => ({
+  _tag: 'FunctionTimeout',
+  code: 'E_CACHE_FUNCTION_TIMEOUT',
+  timeoutMs,
+  message: `the cached function did not answer within ${timeoutMs} ms (it goes on, and its value is written when it lands)`,
+  ...(key === undefined ? {} : { key }),
+})
+
+/**
+ * @category refinements
+ * @since 0.3.0
+ */
+export const isFunctionTimeout = (u: unknown): u is FunctionTimeout =>
+  typeof u === 'object' && u !== null && (u as FunctionTimeout)._tag === 'FunctionTimeout' && (u as FunctionTimeout).code === 'E_CACHE_FUNCTION_TIMEOUT'

@@ -12,6 +12,8 @@
  * - `recordError`: any cache-side failure (key, read, decode, validation, write, delete).
  * - `recordCoalesced` (optional): a call joined a lookup already in flight for its key and did not
  *   touch the store itself.
+ * - `recordStale` (optional): a stale value stood in for the function's failure or slowness
+ *   (fail-safe, timeouts).
  *
  * Every record also gets a `MetricsContext` (the function's name and the store's), for sinks that
  * label by them. Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps
@@ -67,6 +69,8 @@ export interface CacheMetrics {
   recordError(key: string | undefined, error: CacheError, context?: MetricsContext): void
   /** A call that joined one already in flight for its key: neither a hit nor a miss. */
   recordCoalesced?(key: string, context?: MetricsContext): void
+  /** A stale value served instead of the function's failure or past its timeout (fail-safe). */
+  recordStale?(key: string, context?: MetricsContext): void
 }
 
 /**
@@ -84,6 +88,8 @@ export interface KeyStats {
   readonly writes: number
   readonly errors: number
   readonly coalesced: number
+  /** Stale values served in place of a failure or past a timeout (fail-safe). */
+  readonly stale: number
   readonly bytesWritten: number
   readonly totalHitLatencyMs: number
   readonly totalMissLatencyMs: number
@@ -151,6 +157,7 @@ const guarded = (sink: CacheMetrics): CacheMetrics => ({
   ...(sink.recordCoalesced === undefined
     ? {}
     : { recordCoalesced: safely((key: string, context?: MetricsContext) => sink.recordCoalesced?.(key, context)) }),
+  ...(sink.recordStale === undefined ? {} : { recordStale: safely((key: string, context?: MetricsContext) => sink.recordStale?.(key, context)) }),
 })
 
 /**
@@ -170,6 +177,7 @@ export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics
     recordWrite: (key, sizeBytes, context) => each.forEach((sink) => sink.recordWrite(key, sizeBytes, context)),
     recordError: (key, error, context) => each.forEach((sink) => sink.recordError(key, error, context)),
     recordCoalesced: (key, context) => each.forEach((sink) => sink.recordCoalesced?.(key, context)),
+    recordStale: (key, context) => each.forEach((sink) => sink.recordStale?.(key, context)),
   }
 }
 
@@ -184,6 +192,7 @@ interface Counters {
   writes: number
   errors: number
   coalesced: number
+  stale: number
   bytesWritten: number
   totalHitLatencyMs: number
   totalMissLatencyMs: number
@@ -196,6 +205,7 @@ const zero = (): Counters => ({
   writes: 0,
   errors: 0,
   coalesced: 0,
+  stale: 0,
   bytesWritten: 0,
   totalHitLatencyMs: 0,
   totalMissLatencyMs: 0,
@@ -289,6 +299,13 @@ export class InMemoryMetrics implements CacheMetrics {
     this.totals.coalesced++
     const forKey = this.forKey(key)
     if (forKey !== undefined) forKey.coalesced++
+  }
+
+  /** Counts a stale value served in place of a failure or past a timeout. */
+  recordStale(key: string): void {
+    this.totals.stale++
+    const forKey = this.forKey(key)
+    if (forKey !== undefined) forKey.stale++
   }
 
   /** Totals since construction or the last `reset()`. */

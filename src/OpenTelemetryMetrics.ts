@@ -47,6 +47,7 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   private readonly misses: Counter
   private readonly writes: Counter
   private readonly errors: Counter
+  private readonly stale: Counter
   private readonly latency: Histogram
   private readonly size: Histogram
   private readonly recordKeys: boolean
@@ -62,6 +63,10 @@ export class OpenTelemetryMetrics implements CacheMetrics {
     this.errors = meter.createCounter('cache.errors', {
       description: 'Cache-side failures; each call that had one ran uncached',
       unit: '{error}',
+    })
+    this.stale = meter.createCounter('cache.stale', {
+      description: 'Stale values served in place of a failure of the function or past its timeout (fail-safe)',
+      unit: '{value}',
     })
     this.latency = meter.createHistogram('cache.latency', {
       description: 'Time spent in the cache: store read (and decode) for hits and misses, store write for writes',
@@ -100,6 +105,11 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   recordError(key: string | undefined, error: CacheError, context: MetricsContext = NO_CONTEXT): void {
     const attributes: Attributes = { ...this.for(context).base, 'error.type': error.code }
     this.errors.add(1, key === undefined ? attributes : this.withKey(attributes, key))
+  }
+
+  /** Adds to `cache.stale`. */
+  recordStale(key: string, context: MetricsContext = NO_CONTEXT): void {
+    this.stale.add(1, this.withKey(this.for(context).base, key))
   }
 
   private for(context: MetricsContext) {

@@ -37,10 +37,15 @@ import { fence } from './internal/fence.js'
 import * as engine from './internal/engine.js'
 import type { AnyFunction, KeyBuilder } from './Key.js'
 import type { L1 } from './stores/L1.js'
+import type { Clock } from './Clock.js'
+import { systemClock } from './Clock.js'
+import type { FailSafe } from './FailSafe.js'
 import type { LeaseOptions } from './Lease.js'
+import type { RefreshAhead } from './RefreshAhead.js'
+import type { TimeoutsOptions } from './Timeouts.js'
 import { lease } from './Lease.js'
 import { checkKey, defaultKeyBuilder, functionName } from './Key.js'
-import { checkOption, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
+import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
@@ -63,7 +68,10 @@ export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
   (...args: Args): TE.TaskEither<E, A>
   /** Drops the entry for these arguments. A failure here is returned, never recovered from. */
   readonly invalidate: (...args: Args) => TE.TaskEither<CacheError, void>
-  /** How many keys have a lookup in flight in its single flight (always 0 without `withDedup`). */
+  /**
+   * How many lookups are in flight in its single flight (always 0 without `withDedup`), plus the
+   * background work no caller waits for (a refresh ahead, a computation past its timeout).
+   */
   readonly pending: () => number
 }
 
@@ -96,6 +104,13 @@ export interface Parts {
   readonly l1: L1 | undefined
   /** Options of the lease across replicas; the lease itself is made for the store at build. */
   readonly lease: LeaseOptions | undefined
+  readonly failSafe: FailSafe | undefined
+  readonly timeouts: TimeoutsOptions | undefined
+  readonly refreshAhead: RefreshAhead | undefined
+  /** The fraction each write's TTL is spread by; 0 for none. */
+  readonly jitter: number
+  /** Where the ages of entries come from (fail-safe, refresh ahead). */
+  readonly clock: Clock
   readonly metrics: ReadonlyArray<CacheMetrics>
   readonly onCacheError: ErrorReporter | undefined
   readonly tracer: Tracer | undefined
@@ -170,6 +185,13 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     fence: fence(),
     l1: definition.l1,
     lease: definition.lease === undefined ? undefined : lease(definition.store, definition.lease),
+    failSafe: definition.failSafe,
+    timeouts: definition.timeouts,
+    refreshAhead: definition.refreshAhead,
+    jitter: definition.jitter,
+    clock: definition.clock,
+    keepsMeta: definition.failSafe !== undefined || definition.refreshAhead !== undefined,
+    background: new Map(),
     l1Context: { ...context, tier: 'l1' },
     metrics,
     timed: definition.metrics.length > 0,
@@ -184,7 +206,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
   Object.defineProperty(cached, 'invalidate', {
     value: (...args: Args) => () => engine.invalidate(recipe, args),
   })
-  Object.defineProperty(cached, 'pending', { value: () => definition.dedup?.size() ?? 0 })
+  Object.defineProperty(cached, 'pending', { value: () => (definition.dedup?.size() ?? 0) + recipe.background.size })
   Object.defineProperty(cached, RUN, { value: (self: unknown, args: ReadonlyArray<unknown>) => engine.runNow(recipe, self, args) })
   Object.defineProperty(cached, DEFINITION, { value: definition })
   if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
@@ -240,6 +262,11 @@ export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Defi
     dedup: undefined,
     l1: undefined,
     lease: undefined,
+    failSafe: undefined,
+    timeouts: undefined,
+    refreshAhead: undefined,
+    jitter: 0,
+    clock: systemClock,
     metrics: [],
     onCacheError: undefined,
     tracer: undefined,
@@ -371,6 +398,18 @@ export const withTracing = (tracer: Tracer = trace.getTracer('dapr-state-cache')
 }
 
 /**
+ * Where time comes from for the ages of entries (fail-safe's staleness, refresh ahead's age, the
+ * companion entries' write times): default the system clock. For tests, a `manualClock`.
+ *
+ * @category combinators
+ * @since 0.3.0
+ */
+export const withClock = (clock: Clock) => {
+  const checkedClock = checkOption('clock', clockCodec, clock)
+  return refine(() => ({ clock: checkedClock }))
+}
+
+/**
  * @category model
  * @since 0.1.0
  */
@@ -385,7 +424,7 @@ export interface FallbackOptions {
  * Best effort: a cache failure (key, read, decode, validation, write) is counted, reported, and the
  * call runs the function uncached instead (a failed write still returns the computed value). The
  * function's own failures are untouched: never swallowed, never cached. `CacheError` leaves the
- * error type.
+ * error type (a `FunctionTimeout` from `withTimeouts`, which is not a failure of the cache, stays).
  *
  * @category combinators
  * @since 0.1.0
@@ -395,9 +434,5 @@ export const orElseUncached = (options: FallbackOptions = {}) => {
   const onCacheError = options.onError ?? cacheWarnings({ logger: options.logger })
   return <Args extends ReadonlyArray<unknown>, Err, A>(
     self: Cached<Args, Err, A>,
-  ): Cached<Args, Exclude<Err, CacheError>, A> => refine(() => ({ onCacheError }))(self) as Cached<
-    Args,
-    Exclude<Err, CacheError>,
-    A
-  >
+  ): Cached<Args, Exclude<Err, CacheError>, A> => refine(() => ({ onCacheError }))(self) as Cached<Args, Exclude<Err, CacheError>, A>
 }

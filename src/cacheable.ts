@@ -33,9 +33,14 @@ import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { LeaseOptionsCodec } from './Lease.js'
+import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
+import { JitterCodec } from './Jitter.js'
+import { RefreshAheadOptionsCodec, refreshAhead } from './RefreshAhead.js'
+import { TimeoutsOptionsCodec } from './Timeouts.js'
 import { isThenable } from './internal/thenable.js'
 import {
   checkOption,
+  clockCodec,
   group,
   keyBuilderCodec,
   keyPart,
@@ -94,6 +99,19 @@ export const CacheableOptionsCodec = group(
      * Off by default. See `withLease`.
      */
     lease: optional(trueOr(LeaseOptionsCodec)),
+    /**
+     * Stale values when the function fails or times out, for up to `maxStaleSeconds` after expiry,
+     * and a rest for a failing function (`true`: its defaults). Off by default. See `withFailSafe`.
+     */
+    failSafe: optional(trueOr(FailSafeOptionsCodec)),
+    /** How long callers wait for the function on a miss (`softMs` needs `failSafe`). See `withTimeouts`. */
+    timeouts: optional(TimeoutsOptionsCodec),
+    /** Background refresh of entries near their expiry (`true`: `{ threshold: 0.8 }`). See `withRefreshAhead`. */
+    refreshAhead: optional(trueOr(RefreshAheadOptionsCodec)),
+    /** Spreads each write's TTL by up to this fraction of itself (`0.1`: 90-110 s for 100 s). See `withJitter`. */
+    jitter: optional(JitterCodec),
+    /** Where the ages of entries come from (default: the system clock). See `withClock`. */
+    clock: optional(clockCodec),
   },
   'option',
 )
@@ -147,6 +165,9 @@ const resolve = (given: CacheableOptions) => {
   if (options.store !== undefined && options.storeName !== undefined) {
     fail(CE.invalidOptions('storeName', options.storeName, 'no storeName when a store is given (the store already names its own)'))
   }
+  if (options.timeouts?.softMs !== undefined && options.failSafe === undefined) {
+    fail(CE.invalidOptions('timeouts.softMs', options.timeouts.softMs, 'failSafe as well (a soft timeout serves the stale value fail-safe keeps)'))
+  }
   const metrics = options.metrics
   const tracer = options.tracer
   return {
@@ -154,6 +175,11 @@ const resolve = (given: CacheableOptions) => {
     ttlSeconds: options.ttlSeconds ?? 3600,
     l1: options.l1 === undefined ? undefined : options.l1 === true ? {} : options.l1,
     lease: options.lease === undefined ? undefined : { logger: options.logger, ...(options.lease === true ? {} : options.lease) },
+    failSafe: options.failSafe === undefined ? undefined : options.failSafe === true ? {} : options.failSafe,
+    timeouts: options.timeouts,
+    refreshAhead: options.refreshAhead === undefined ? undefined : options.refreshAhead === true ? { threshold: 0.8 } : options.refreshAhead,
+    jitter: options.jitter ?? 0,
+    clock: options.clock,
     prefix: options.keyPrefix ?? 'cache',
     name: options.name,
     keyBuilder: options.keyBuilder,
@@ -184,6 +210,11 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     dedup: dedup(),
     l1: resolved.l1 === undefined ? undefined : l1(resolved.l1),
     lease: resolved.lease,
+    failSafe: resolved.failSafe === undefined ? undefined : failSafe(resolved.failSafe),
+    timeouts: resolved.timeouts,
+    refreshAhead: resolved.refreshAhead === undefined ? undefined : refreshAhead(resolved.refreshAhead),
+    jitter: resolved.jitter,
+    clock: resolved.clock ?? start.clock,
     metrics: resolved.metrics,
     onCacheError: resolved.onCacheError,
     tracer: resolved.tracer,
@@ -191,8 +222,11 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
   return fromDefinition(definition)
 }
 
+/** The function's own failure as it was thrown; the timeout of `timeouts.hardMs` as its class. */
+const failure = (left: unknown): unknown => (CE.isFunctionTimeout(left) ? toError(left) : left)
+
 const unwrap = <A>(result: E.Either<unknown, A>): A => {
-  if (E.isLeft(result)) throw result.left
+  if (E.isLeft(result)) throw failure(result.left)
   return result.right
 }
 
@@ -201,7 +235,7 @@ const settle = (outcome: E.Either<unknown, unknown> | Promise<E.Either<unknown, 
   if (isThenable(outcome)) return outcome.then(unwrap)
   // The function's own failure, passed through as it was thrown, whatever it is.
   // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-  return E.isLeft(outcome) ? Promise.reject(outcome.left) : Promise.resolve(outcome.right)
+  return E.isLeft(outcome) ? Promise.reject(failure(outcome.left)) : Promise.resolve(outcome.right)
 }
 
 const invalidation = (result: E.Either<CacheErrorValue, void>): void => {

@@ -18,13 +18,14 @@ import type * as CE from './CacheError.js'
  */
 export class CacheError extends Error {
   override readonly name: string = 'CacheError'
-  readonly code: CE.Code
+  readonly code: CE.Code | CE.FunctionTimeout['code']
   readonly key: string | undefined
   /** The error value this was made from. */
-  readonly failure: CE.CacheError
+  readonly failure: CE.CacheError | CE.FunctionTimeout
 
-  constructor(failure: CE.CacheError) {
-    super(failure.message, failure.cause === undefined ? undefined : { cause: failure.cause })
+  constructor(failure: CE.CacheError | CE.FunctionTimeout) {
+    const cause = failure._tag === 'FunctionTimeout' ? undefined : failure.cause
+    super(failure.message, cause === undefined ? undefined : { cause })
     this.code = failure.code
     this.key = failure.key
     this.failure = failure
@@ -98,12 +99,31 @@ export class CacheOptionsError extends CacheError {
 }
 
 /**
+ * The cached function did not answer within `timeouts.hardMs`, and no stale value could stand in.
+ * The computation goes on; its value is written when it lands.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export class CacheFunctionTimeoutError extends CacheError {
+  override readonly name: string = 'CacheFunctionTimeoutError'
+  readonly timeoutMs: number
+
+  constructor(failure: CE.FunctionTimeout) {
+    super(failure)
+    this.timeoutMs = failure.timeoutMs
+  }
+}
+
+/**
  * The `Error` for a `CacheError` value: the class matches the kind of failure.
  *
  * @category destructors
  * @since 0.1.0
  */
-export const toError = (failure: CE.CacheError): CacheError => {
+export function toError(failure: CE.FunctionTimeout): CacheFunctionTimeoutError
+export function toError(failure: CE.CacheError | CE.FunctionTimeout): CacheError
+export function toError(failure: CE.CacheError | CE.FunctionTimeout): CacheError {
   switch (failure._tag) {
     case 'KeyError':
       return new CacheKeyError(failure)
@@ -119,5 +139,7 @@ export const toError = (failure: CE.CacheError): CacheError => {
       return new CacheStoreError(failure)
     case 'InvalidOptions':
       return new CacheOptionsError(failure)
+    case 'FunctionTimeout':
+      return new CacheFunctionTimeoutError(failure)
   }
 }

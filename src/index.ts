@@ -12,6 +12,7 @@ export * as CE from './CacheError.js'
 export {
   CacheConnectionError,
   CacheError,
+  CacheFunctionTimeoutError,
   CacheKeyError,
   CacheOptionsError,
   CacheSerializationError,
@@ -55,6 +56,7 @@ export {
   withKey,
   withMetrics,
   withSerializer,
+  withClock,
   withTracing,
   withTtl,
 } from './Pipeline.js'
@@ -62,5 +64,13 @@ export type { L1, L1Options } from './stores/L1.js'
 export { L1OptionsCodec, withL1 } from './stores/L1.js'
 export type { Lease, LeaseOptions } from './Lease.js'
 export { LeaseOptionsCodec, withLease } from './Lease.js'
+export type { FailSafe, FailSafeOptions } from './FailSafe.js'
+export { FailSafeOptionsCodec, withFailSafe } from './FailSafe.js'
+export type { TimeoutsOptions } from './Timeouts.js'
+export { TimeoutsOptionsCodec, withTimeouts } from './Timeouts.js'
+export type { RefreshAhead, RefreshAheadOptions } from './RefreshAhead.js'
+export type { EntryMeta } from './internal/meta.js'
+export { RefreshAheadOptionsCodec, withRefreshAhead } from './RefreshAhead.js'
+export { JitterCodec, jittered, withJitter } from './Jitter.js'
 export type { Cacheable, CacheableFunction, CacheableOptions } from './cacheable.js'
 export { CacheableOptionsCodec, cacheable, invalidate } from './cacheable.js'

@@ -28,6 +28,13 @@ import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import { isThenable } from './thenable.js'
+import type { Clock } from '../Clock.js'
+import type { FailSafe } from '../FailSafe.js'
+import { jittered } from '../Jitter.js'
+import type { EntryMeta } from './meta.js'
+import { decodeMeta, encodeMeta, expiresAt, metaKey } from './meta.js'
+import type { RefreshAhead } from '../RefreshAhead.js'
+import type { TimeoutsOptions } from '../Timeouts.js'
 
 /** Builds the key for one call's arguments. */
 export type KeyFunction = (args: ReadonlyArray<unknown>) => E.Either<CacheError, string>
@@ -64,9 +71,32 @@ export interface Recipe {
   readonly tracer: Tracer | undefined
   /** Set: cache failures are reported here and the call runs uncached. Unset: they are the result. */
   readonly onCacheError: ErrorReporter | undefined
+  /** Stale values for failures and timeouts, and the throttle of a failing function. */
+  readonly failSafe: FailSafe | undefined
+  /** How long callers wait for the function on a miss. */
+  readonly timeouts: TimeoutsOptions | undefined
+  /** When a hit starts a background refresh. */
+  readonly refreshAhead: RefreshAhead | undefined
+  /** The fraction each write's TTL is spread by; 0 for none. */
+  readonly jitter: number
+  /** Where the ages of entries come from. */
+  readonly clock: Clock
+  /** Whether each value gets its companion entry, `<key>:meta` (fail-safe or refresh ahead). */
+  readonly keepsMeta: boolean
+  /**
+   * Work no caller waits for, one per key: refreshes ahead, computations past their timeouts. It
+   * lands with an outcome, or with undefined when it made none (another replica refreshed the key).
+   */
+  readonly background: Map<string, Promise<Outcome | undefined>>
 }
 
 type Outcome = E.Either<unknown, unknown>
+
+/** A soft timeout's answer: the stale value callers get while the computation goes on. */
+interface StaleAnswer {
+  readonly _tag: 'Stale'
+  readonly value: unknown
+}
 
 const fail = (failure: unknown): Outcome => E.left(failure)
 
@@ -100,20 +130,32 @@ const ttlFor = (recipe: Recipe, value: unknown): number | E.Left<CacheError> => 
 type Written = E.Either<CacheError, Uint8Array>
 
 /**
- * Serializes and stores a fresh value; records the write when the store took it. Gives the bytes
- * written: at once from a store that writes synchronously (untraced calls), else as a promise.
+ * Serializes and stores a fresh value (and its companion entry, when the recipe keeps one); records
+ * the write when the store took it. Gives the bytes written: at once from a store that writes
+ * synchronously (untraced calls), else as a promise.
  */
-const write = (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Written | Promise<Written> => {
-  const ttl = ttlFor(recipe, value)
-  if (typeof ttl !== 'number') return ttl
+const write = (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined, computeMs: number): Written | Promise<Written> => {
+  const base = ttlFor(recipe, value)
+  if (typeof base !== 'number') return base
+  const ttl = recipe.jitter > 0 ? jittered(base, recipe.jitter) : base
   const bytes = recipe.serializer.trySerialize(value)
   if (E.isLeft(bytes)) return bytes
   const started = recipe.timed ? performance.now() : 0
   const writeNow = recipe.store.writeNow
-  if (writeNow !== undefined && call === undefined) return wrote(recipe, key, bytes, started, writeNow(key, bytes.right, ttl))
+  if (writeNow !== undefined && call === undefined) {
+    if (recipe.keepsMeta) {
+      const meta = companion(recipe, ttl, bytes.right, computeMs)
+      metaWritten(recipe, key, writeNow(metaKey(key), meta.bytes, meta.ttlSeconds))
+    }
+    return wrote(recipe, key, bytes, started, writeNow(key, bytes.right, ttl))
+  }
   const span = call?.store('set')
-  return recipe.store.set(key, bytes.right, ttl)().then((stored) => {
+  const storing = recipe.store.set(key, bytes.right, ttl)()
+  const meta = recipe.keepsMeta ? companion(recipe, ttl, bytes.right, computeMs) : undefined
+  const metaStoring = meta === undefined ? undefined : recipe.store.set(metaKey(key), meta.bytes, meta.ttlSeconds)()
+  return storing.then(async (stored) => {
     if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
+    if (metaStoring !== undefined) metaWritten(recipe, key, await metaStoring)
     return wrote(recipe, key, bytes, started, stored)
   })
 }
@@ -122,6 +164,21 @@ const wrote = (recipe: Recipe, key: string, bytes: E.Right<Uint8Array>, started:
   if (E.isLeft(stored)) return stored
   if (recipe.timed) recipe.metrics.recordWrite(key, bytes.right.byteLength, { ...recipe.context, latencyMs: performance.now() - started })
   return bytes
+}
+
+/**
+ * The companion entry of a value written now with `ttl`: its age and computation time, and with
+ * fail-safe a copy of its bytes that outlives it by `maxStaleSeconds`.
+ */
+const companion = (recipe: Recipe, ttl: number, bytes: Uint8Array, computeMs: number): { readonly bytes: Uint8Array; readonly ttlSeconds: number } => {
+  const stale = recipe.failSafe
+  const meta: EntryMeta = { writtenAt: recipe.clock.now(), ttlSeconds: ttl, computeMs, bytes: stale === undefined ? undefined : bytes }
+  return { bytes: encodeMeta(meta), ttlSeconds: stale === undefined ? ttl : ttl + stale.maxStaleSeconds }
+}
+
+/** A companion entry that could not be written is counted; the value's own write stands. */
+const metaWritten = (recipe: Recipe, key: string, stored: E.Either<CacheError, void>): void => {
+  if (E.isLeft(stored)) recipe.metrics.recordError(metaKey(key), CE.withKey(metaKey(key))(stored.left), recipe.context)
 }
 
 /** Keeps a value just read or written in the in-process tier, if there is one. */
@@ -180,6 +237,8 @@ const lookupOrCompute = async (
 ): Promise<Outcome> => {
   const span = call?.store('get')
   const started = recipe.timed ? performance.now() : 0
+  // Refresh ahead needs the entry's age: its companion entry is read alongside (it never rejects).
+  const metaRead = recipe.refreshAhead === undefined ? undefined : recipe.store.get(metaKey(key))()
   const found = await recipe.store.get(key)()
   if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
   // A store that answered with bytes it could not decode, or with more than a value may be, has a
@@ -194,6 +253,7 @@ const lookupOrCompute = async (
     if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
     call?.result('hit')
     if (recipe.l1 !== undefined && E.isRight(found) && O.isSome(found.right)) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
+    if (metaRead !== undefined) void metaRead.then((meta) => refreshIfDue(recipe, key, self, args, call, meta))
     return cached
   }
   const bad = unreadable ?? (cached !== undefined && E.isLeft(cached) ? cached.left : undefined)
@@ -208,9 +268,165 @@ const lookupOrCompute = async (
   return onMiss(recipe, key, self, args, call, ticket)
 }
 
-/** A miss: with a lease, one replica computes and the others wait for its value; else compute here. */
-const onMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Outcome | Promise<Outcome> =>
+/**
+ * A miss. With fail-safe or timeouts, guarded (see `guardedMiss`); with a refresh of the key already
+ * under way, that refresh's value; else computed (`miss`).
+ */
+const onMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Outcome | Promise<Outcome> => {
+  if (recipe.failSafe !== undefined || recipe.timeouts !== undefined) return guardedMiss(recipe, key, self, args, call, ticket)
+  return recipe.refreshAhead === undefined ? miss(recipe, key, self, args, call, ticket) : joinOrMiss(recipe, key, self, args, call, ticket)
+}
+
+/** The background work of `key` if there is some (computed here after all if it made no value), else `miss`. */
+const joinOrMiss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Outcome | Promise<Outcome> => {
+  const running = recipe.background.get(key)
+  return running === undefined ? miss(recipe, key, self, args, call, ticket) : running.then((landed) => landed ?? miss(recipe, key, self, args, call, ticket))
+}
+
+/** With a lease, one replica computes and the others wait for its value; else compute here. */
+const miss = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, ticket: number): Outcome | Promise<Outcome> =>
   recipe.lease === undefined ? computeAndWrite(recipe, key, self, args, call, ticket) : missWithLease(recipe, recipe.lease, key, self, args, call, ticket)
+
+/**
+ * A miss with fail-safe or timeouts. A key whose function rests (a failure was served stale less
+ * than `throttleSeconds` ago) gets the stale value at once. Otherwise the computation (or the one
+ * already going on in the background for the key) is waited for within the timeouts: past `softMs`
+ * a stale value is served if there is one, past `hardMs` a stale value or a `FunctionTimeout`, and
+ * the computation goes on in the background. A failure or a timeout then gets the stale value when
+ * fail-safe has one, and the function rests.
+ */
+const guardedMiss = async (
+  recipe: Recipe,
+  key: string,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
+  ticket: number,
+): Promise<Outcome> => {
+  const { failSafe, timeouts } = recipe
+  const resting = failSafe?.throttled(key, recipe.clock.now())
+  if (resting !== undefined) return servedStale(recipe, key, resting.value, call)
+  // A soft timeout must know at once whether a stale value exists: it is read during the computation.
+  const staleRead = failSafe !== undefined && timeouts?.softMs !== undefined ? loadStale(recipe, failSafe, key) : undefined
+  const work = joinOrMiss(recipe, key, self, args, call, ticket)
+  const outcome = timeouts === undefined || !isThenable(work) ? await work : await withinTimeouts(recipe, key, work, timeouts, staleRead)
+  if (outcome._tag === 'Stale') return servedStale(recipe, key, outcome.value, call)
+  if (E.isRight(outcome) || failSafe === undefined) return outcome
+  const stale = await (staleRead ?? loadStale(recipe, failSafe, key))
+  if (stale === undefined) return outcome
+  failSafe.throttle(key, stale.value, recipe.clock.now())
+  return servedStale(recipe, key, stale.value, call)
+}
+
+/**
+ * Waits for `work` within the timeouts: its outcome; or, past `softMs`, the stale value if
+ * `staleRead` finds one; or, past `hardMs`, a `FunctionTimeout`. Work its caller stopped waiting for
+ * goes on in the background, one per key, until it lands.
+ */
+const withinTimeouts = (
+  recipe: Recipe,
+  key: string,
+  work: Promise<Outcome>,
+  timeouts: TimeoutsOptions,
+  staleRead: Promise<{ readonly value: unknown } | undefined> | undefined,
+): Promise<Outcome | StaleAnswer> =>
+  new Promise((resolve) => {
+    let soft: NodeJS.Timeout | undefined
+    let hard: NodeJS.Timeout | undefined
+    let answered = false
+    const answer = (outcome: Outcome | StaleAnswer, landed: boolean): void => {
+      if (answered) return
+      answered = true
+      clearTimeout(soft)
+      clearTimeout(hard)
+      // Its callers stop waiting: the computation goes on in the background (once per key).
+      if (!landed && recipe.background.get(key) !== work) background(recipe, key, work)
+      resolve(outcome)
+    }
+    void work.then((outcome) => answer(outcome, true))
+    const { softMs, hardMs } = timeouts
+    if (softMs !== undefined && staleRead !== undefined) {
+      soft = setTimeout(() => {
+        void staleRead.then((stale) => {
+          if (stale !== undefined) answer({ _tag: 'Stale', value: stale.value }, false)
+        })
+      }, softMs)
+    }
+    if (hardMs !== undefined) hard = setTimeout(() => answer(E.left(CE.functionTimeout(hardMs, key)), false), hardMs)
+  })
+
+/** Keeps `work` as the background work of `key` until it lands (counted in `pending()`). */
+const background = (recipe: Recipe, key: string, work: Promise<Outcome | undefined>): void => {
+  recipe.background.set(key, work)
+  void work.then(() => {
+    if (recipe.background.get(key) === work) recipe.background.delete(key)
+  })
+}
+
+/** A stale value served: counted and traced. */
+const servedStale = (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined): Outcome => {
+  recipe.metrics.recordStale?.(key, recipe.context)
+  call?.result('stale')
+  return E.right(value)
+}
+
+/**
+ * The stale copy of `key`'s value in its companion entry, if it expired at most `maxStaleSeconds`
+ * ago and still decodes. A store that cannot answer now has no stale value to give (counted).
+ */
+const loadStale = async (recipe: Recipe, failSafe: FailSafe, key: string): Promise<{ readonly value: unknown } | undefined> => {
+  const found = await recipe.store.get(metaKey(key))()
+  if (E.isLeft(found)) {
+    recipe.metrics.recordError(metaKey(key), CE.withKey(metaKey(key))(found.left), recipe.context)
+    return undefined
+  }
+  const meta = O.isSome(found.right) ? decodeMeta(found.right.value) : undefined
+  if (meta?.bytes === undefined || recipe.clock.now() > expiresAt(meta) + failSafe.maxStaleSeconds * 1000) return undefined
+  const value = read(recipe, meta.bytes)
+  return E.isRight(value) ? { value: value.right } : undefined
+}
+
+/**
+ * After a hit: starts a refresh of `key` in the background when its companion entry (`found`) says
+ * it is due, unless one is under way. Never waits, never fails.
+ */
+const refreshIfDue = (
+  recipe: Recipe,
+  key: string,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
+  found: E.Either<CacheError, O.Option<Uint8Array>>,
+): void => {
+  const rule = recipe.refreshAhead
+  if (rule === undefined || E.isLeft(found) || O.isNone(found.right) || recipe.background.has(key)) return
+  const meta = decodeMeta(found.right.value)
+  if (meta === undefined || !rule.due(meta, recipe.clock.now())) return
+  background(recipe, key, refresh(recipe, key, self, args, call))
+}
+
+/**
+ * A refresh ahead: computes and writes `key` again, in a span of its own linked to the call that
+ * started it. With a lease, only the replica that takes it refreshes; the others leave it.
+ */
+const refresh = async (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, origin: CallSpan | undefined): Promise<Outcome | undefined> => {
+  const span = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin)
+  const ticket = recipe.l1?.ticket() ?? 0
+  try {
+    const lease = recipe.lease
+    if (lease === undefined || !(await lease.supported())) return await computeAndWrite(recipe, key, self, args, span, ticket)
+    const acquired = await lease.acquire(key)()
+    if (E.isLeft(acquired) || !acquired.right) return undefined // another replica refreshes it, or the store cannot say
+    const acquiredAt = Date.now()
+    try {
+      return await computeAndWrite(recipe, key, self, args, span, ticket)
+    } finally {
+      await lease.release(key, acquiredAt)
+    }
+  } finally {
+    span?.end()
+  }
+}
 
 /**
  * Reads the value once more, for a call that already missed: a value another replica wrote is served
@@ -280,15 +496,17 @@ const computeAndWrite = (
   ticket: number,
 ): Outcome | Promise<Outcome> => {
   const fenceTicket = recipe.fence.begin()
-  if (recipe.lease !== undefined) return settle(recipe, key, undefined, self, args, call, ticket, fenceTicket)
+  if (recipe.lease !== undefined) return settle(recipe, key, undefined, 0, self, args, call, ticket, fenceTicket)
+  // How long the computation takes goes into the companion entry (refresh ahead's XFetch uses it).
+  const startedAt = recipe.keepsMeta ? performance.now() : 0
   const computed = computeTraced(recipe, self, args, call)
-  if (isThenable(computed)) return settle(recipe, key, computed, self, args, call, ticket, fenceTicket)
+  if (isThenable(computed)) return settle(recipe, key, computed, startedAt, self, args, call, ticket, fenceTicket)
   if (E.isLeft(computed) || !recipe.fence.mayWrite(key, fenceTicket)) {
     recipe.fence.end()
     return computed
   }
-  const written = write(recipe, key, computed.right, call)
-  if (isThenable(written)) return settle(recipe, key, computed, self, args, call, ticket, fenceTicket, written)
+  const written = write(recipe, key, computed.right, call, recipe.keepsMeta ? performance.now() - startedAt : 0)
+  if (isThenable(written)) return settle(recipe, key, computed, startedAt, self, args, call, ticket, fenceTicket, written)
   // Written in this tick: no invalidation can have come in between.
   recipe.fence.end()
   return kept(recipe, key, computed, written, call, ticket)
@@ -307,13 +525,15 @@ const kept = (recipe: Recipe, key: string, fresh: E.Right<unknown>, written: Wri
 
 /**
  * The asynchronous rest of `computeAndWrite`, from wherever it had to wait: the generation before
- * the computation (with a lease), the computation, the write, and the check that no invalidation
- * came meanwhile, here or in another replica. Ends the computation's fence.
+ * the computation (with a lease), the computation (`computing`, begun at `startedAt`, or begun
+ * here), the write, and the check that no invalidation came meanwhile, here or in another replica.
+ * Ends the computation's fence.
  */
 const settle = async (
   recipe: Recipe,
   key: string,
   computing: Outcome | Promise<Outcome> | undefined,
+  startedAt: number,
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
@@ -324,19 +544,26 @@ const settle = async (
   try {
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
+    const began = computing === undefined && recipe.keepsMeta ? performance.now() : startedAt
     const fresh = await (computing ?? computeTraced(recipe, self, args, call))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
-    const written = await (writing ?? write(recipe, key, fresh.right, call))
+    const written = await (writing ?? write(recipe, key, fresh.right, call, recipe.keepsMeta ? performance.now() - began : 0))
     // An invalidation that arrived while the write was on its way must still win, here or elsewhere.
     if (E.isRight(written) && (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before)))) {
-      await recipe.store.delete(key)()
+      await drop(recipe, key)
       return fresh
     }
     return kept(recipe, key, fresh, written, call, ticket)
   } finally {
     recipe.fence.end()
   }
+}
+
+/** Deletes the value of `key` and its companion entry. */
+const drop = async (recipe: Recipe, key: string): Promise<E.Either<CacheError, void>> => {
+  const [value, meta] = await Promise.all([recipe.store.delete(key)(), recipe.keepsMeta ? recipe.store.delete(metaKey(key))() : undefined])
+  return E.isLeft(value) || meta === undefined ? value : meta
 }
 
 /** Whether no replica invalidated `key` since `before` was read (an unreadable generation counts as a change). */
@@ -352,7 +579,7 @@ const sameGeneration = async (recipe: Recipe, key: string, before: E.Either<Cach
  * same tick need not read again (and the miss is counted only by a call that does not join a flight). A failure or a value that does not decode returns undefined and
  * takes the ordinary path, which reads again.
  */
-const hitNow = (recipe: Recipe, key: string, ticket: number): Outcome | number | undefined => {
+const hitNow = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, ticket: number): Outcome | number | undefined => {
   const readNow = recipe.store.readNow
   if (readNow === undefined) return undefined
   const started = recipe.timed ? performance.now() : 0
@@ -363,6 +590,7 @@ const hitNow = (recipe: Recipe, key: string, ticket: number): Outcome | number |
   if (E.isLeft(cached)) return undefined
   if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
   if (recipe.l1 !== undefined) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
+  if (recipe.refreshAhead !== undefined) refreshIfDue(recipe, key, self, args, undefined, readNow(metaKey(key)))
   return cached
 }
 
@@ -398,7 +626,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   if (joined !== undefined) return joined
   let absentAfterMs: number | undefined
   if (call === undefined) {
-    const hit = hitNow(recipe, key.right, ticket)
+    const hit = hitNow(recipe, key.right, self, args, ticket)
     if (typeof hit === 'number') absentAfterMs = hit
     else if (hit !== undefined) return hit
   }
@@ -438,9 +666,12 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   recipe.l1?.invalidate(key.right)
   recipe.fence.invalidate(key.right)
   recipe.dedup?.forget(key.right)
+  // Later misses neither join work that began before now nor get a stale value from before it.
+  recipe.background.delete(key.right)
+  recipe.failSafe?.forget(key.right)
   // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
   const bumped = recipe.lease === undefined ? E.right(undefined) : await recipe.lease.bump(key.right, ttlOr(recipe))()
-  const deleted = E.isLeft(bumped) ? bumped : await recipe.store.delete(key.right)()
+  const deleted = E.isLeft(bumped) ? bumped : await drop(recipe, key.right)
   if (E.isLeft(deleted)) {
     const located = CE.withKey(key.right)(deleted.left)
     recipe.metrics.recordError(key.right, located, recipe.context)

@@ -8,6 +8,7 @@ import type { Tracer } from '@opentelemetry/api'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import type { CacheError } from '../CacheError.js'
+import type { Clock } from '../Clock.js'
 import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { KeyBuilder } from '../Key.js'
@@ -82,6 +83,24 @@ export const group = <P extends t.Props>(name: string, props: P, noun = 'field')
   )
 }
 
+/**
+ * `codec`, and then `check` on what it decoded: `check` names the field that is wrong and what it
+ * expected, or gives undefined. For rules that tie fields together (`softMs` below `hardMs`).
+ */
+export const checked = <A, O>(codec: t.Type<A, O, unknown>, check: (a: A) => { readonly field: string; readonly expected: string } | undefined) =>
+  new t.Type<A, O, unknown>(
+    codec.name,
+    (u): u is A => codec.is(u) && check(u) === undefined,
+    (u, c) => {
+      const decoded = codec.validate(u, c)
+      if (E.isLeft(decoded)) return decoded
+      const wrong = check(decoded.right)
+      if (wrong === undefined) return decoded
+      return t.failure((decoded.right as Record<string, unknown>)[wrong.field], t.appendContext(c, wrong.field, t.never, undefined), wrong.expected)
+    },
+    codec.encode,
+  )
+
 /** `true` (the defaults) or an options group: what `cacheable({ l1: true | {...} })` takes. */
 export const trueOr = <C extends t.Mixed>(codec: C) => t.union([t.literal(true), codec], `true or ${codec.name}`)
 
@@ -113,6 +132,7 @@ export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (
   'recordError',
 ])
 export const loggerCodec = withMethods<Logger>('an object with a warn method', ['warn'])
+export const clockCodec = withMethods<Clock>('a Clock (an object with now())', ['now'])
 export const tracerCodec = withMethods<Tracer>('an OpenTelemetry Tracer', ['startSpan'])
 
 /** Decodes an option or throws the `CacheOptionsError` that names it: for checks at wrap time. */

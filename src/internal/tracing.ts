@@ -1,19 +1,19 @@
 /**
  * Spans for one cached call, when the pipeline has a tracer: a span per call (`cache <name>`) that
- * says how it went (`cache.result` = hit, miss, fallback, error or coalesced), with child spans for
+ * says how it went (`cache.result` = hit, miss, fallback, error, coalesced or stale), with child spans for
  * the store round trips and for the computation on a miss. A cache failure that was recovered from is
  * recorded on the call's span as an exception event, without failing the span: the call succeeded.
  * The function's own failure fails the span.
  *
  * The engine creates none of this when the pipeline has no tracer: not a span, not an attribute.
  */
-import type { Context, Span, Tracer } from '@opentelemetry/api'
+import type { Context, Span, SpanContext, Tracer } from '@opentelemetry/api'
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api'
 import type { CacheError } from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { MetricsContext } from '../Metrics.js'
 
-export type CallResult = 'hit' | 'miss' | 'fallback' | 'error' | 'coalesced'
+export type CallResult = 'hit' | 'miss' | 'fallback' | 'error' | 'coalesced' | 'stale'
 
 export interface CallSpan {
   /** A span for one store round trip, a child of the call's. */
@@ -27,17 +27,31 @@ export interface CallSpan {
   readonly cacheFailure: (error: CacheError) => void
   readonly result: (result: CallResult, failure?: unknown) => void
   readonly end: () => void
+  /** The call span's own context, for a span that links to it. */
+  readonly spanContext: () => SpanContext
 }
 
-export const startCall = (tracer: Tracer, about: MetricsContext): CallSpan => {
-  const call = tracer.startSpan(`cache ${about.name ?? 'call'}`, {
-    kind: SpanKind.INTERNAL,
-    attributes: { 'cache.store': about.store, ...(about.name === undefined ? {} : { 'cache.function': about.name }) },
-  })
+/**
+ * The spans of one call; or, with `origin`, of a refresh ahead that call started: a span of its own
+ * (`cache.refresh` = true), in its own trace, linked to the call's.
+ */
+export const startCall = (tracer: Tracer, about: MetricsContext, origin?: CallSpan): CallSpan => {
+  const call = tracer.startSpan(
+    `cache ${about.name ?? 'call'}`,
+    {
+      kind: SpanKind.INTERNAL,
+      attributes: {
+        'cache.store': about.store,
+        ...(about.name === undefined ? {} : { 'cache.function': about.name }),
+        ...(origin === undefined ? {} : { 'cache.refresh': true }),
+      },
+      ...(origin === undefined ? {} : { links: [{ context: origin.spanContext() }], root: true }),
+    },
+  )
   const parent: Context = trace.setSpan(context.active(), call)
   // A call can pass through several results (a miss whose write then fails is a fallback): the
-  // gravest one stands.
-  const rank: Readonly<Record<CallResult, number>> = { coalesced: 0, hit: 1, miss: 2, fallback: 3, error: 4 }
+  // gravest one stands; but a failure that a stale value stood in for ends as `stale`.
+  const rank: Readonly<Record<CallResult, number>> = { coalesced: 0, hit: 1, miss: 2, fallback: 3, error: 4, stale: 5 }
   let settled: CallResult | undefined
   return {
     store: (operation) =>
@@ -68,10 +82,13 @@ export const startCall = (tracer: Tracer, about: MetricsContext): CallSpan => {
         call.setStatus({ code: SpanStatusCode.ERROR, message: failure instanceof Error ? failure.message : 'the cached function failed' })
         if (failure instanceof Error) call.recordException(failure)
       }
+      // The caller got a value: the call did not fail (the failure stays recorded as an event).
+      if (result === 'stale') call.setStatus({ code: SpanStatusCode.OK })
     },
     end: () => {
       call.end()
     },
+    spanContext: () => call.spanContext(),
   }
 }
 

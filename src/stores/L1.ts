@@ -14,10 +14,9 @@
  * @since 0.2.0
  */
 import * as t from 'io-ts'
-import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { copyValue, deepFreeze } from '../internal/copy.js'
-import { checkOption, group, optional, positiveInteger, trueOr } from '../internal/options.js'
+import { checkOption, clockCodec, group, optional, positiveInteger, trueOr } from '../internal/options.js'
 import type { Held } from '../internal/secondChance.js'
 import { secondChanceMap } from '../internal/secondChance.js'
 import { refine } from '../Pipeline.js'
@@ -25,13 +24,6 @@ import { refine } from '../Pipeline.js'
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
-
-const clockCodec = new t.Type<Clock, Clock, unknown>(
-  'a Clock (an object with now())',
-  (u): u is Clock => typeof u === 'object' && u !== null && typeof (u as Clock).now === 'function',
-  (u, c) => (typeof u === 'object' && u !== null && typeof (u as Clock).now === 'function' ? t.success(u as Clock) : t.failure(u, c)),
-  t.identity,
-)
 
 /**
  * The options of the in-process tier, described once for `withL1` and `cacheable({ l1 })`:

@@ -1,0 +1,58 @@
+/**
+ * TTL jitter: each write's TTL is spread by up to a fraction of itself, so that keys written together
+ * do not expire together (and are not recomputed together). With `0.1`, a TTL of 100 s is written as
+ * a whole number of seconds from 90 to 110. It changes only `ttlInSeconds` on the wire: the value,
+ * its key and its format stay the same.
+ *
+ * @since 0.3.0
+ */
+import * as t from 'io-ts'
+import { checkOption } from './internal/options.js'
+import { refine } from './Pipeline.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * The jitter, described once for `withJitter` and `cacheable({ jitter })`: a fraction of the TTL,
+ * greater than 0 and less than 1.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export const JitterCodec = new t.Type<number, number, unknown>(
+  'a fraction of the TTL, greater than 0 and less than 1',
+  (u): u is number => typeof u === 'number' && u > 0 && u < 1,
+  (u, c) => (typeof u === 'number' && u > 0 && u < 1 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/**
+ * `ttlSeconds` spread by up to `fraction` of itself either way, in whole seconds, at least 1;
+ * `random` (default `Math.random`) draws a number in [0, 1).
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const jittered = (ttlSeconds: number, fraction: number, random: () => number = Math.random): number =>
+  Math.max(1, Math.round(ttlSeconds * (1 + fraction * (2 * random() - 1))))
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * Spreads each write's TTL by up to `fraction` of itself (`0.1`: 90-110 s for 100 s).
+ *
+ * @category combinators
+ * @since 0.3.0
+ */
+export const withJitter = (fraction: number) => {
+  const checkedFraction = checkOption('jitter', JitterCodec, fraction)
+  return refine(() => ({ jitter: checkedFraction }))
+}

@@ -1,0 +1,130 @@
+/**
+ * Refresh ahead: a hit on an entry near its expiry returns the cached value at once and starts one
+ * background refresh of the key, so that a hot key is recomputed before it expires instead of
+ * making a caller wait when it does.
+ *
+ * When is "near": past `threshold` of the entry's TTL (`0.8`: in its last fifth), or by probabilistic
+ * early expiration (the XFetch rule: refresh when `now - computeMs * beta * ln(random())` reaches the
+ * expiry, so that the closer the expiry and the longer the computation, the likelier a refresh;
+ * `beta` 1 is the usual choice, larger refreshes earlier). The entry's age and its computation time
+ * come from its companion entry, `<key>:meta`, written next to each value (Redis reports no expiry
+ * time, so the store cannot say); a value without one (written by the Python library, say) is not
+ * refreshed early.
+ *
+ * One refresh per key at a time, in the background: counted in `pending()`, traced with a link to
+ * the call that started it, never an unhandled rejection. With `lease`, one replica refreshes: the
+ * others see the lease taken and leave it. The engine starts the refresh; this module decides when.
+ *
+ * @since 0.3.0
+ */
+import * as t from 'io-ts'
+import type { EntryMeta } from './internal/meta.js'
+import { expiresAt } from './internal/meta.js'
+import { checked, checkOption, group, optional, trueOr } from './internal/options.js'
+import { refine } from './Pipeline.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+const fraction = new t.Type<number, number, unknown>(
+  'a number greater than 0 and less than 1',
+  (u): u is number => typeof u === 'number' && u > 0 && u < 1,
+  (u, c) => (typeof u === 'number' && u > 0 && u < 1 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+const positive = new t.Type<number, number, unknown>(
+  'a finite number greater than 0',
+  (u): u is number => typeof u === 'number' && Number.isFinite(u) && u > 0,
+  (u, c) => (typeof u === 'number' && Number.isFinite(u) && u > 0 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+/**
+ * The options of refresh ahead, described once for `withRefreshAhead` and `cacheable({ refreshAhead })`:
+ * either `threshold` (a fraction of the TTL, between 0 and 1) or `beta` (the XFetch factor, above 0),
+ * not both. `true` means `{ threshold: 0.8 }`.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export const RefreshAheadOptionsCodec = checked(
+  group('RefreshAheadOptions', {
+    threshold: optional(fraction),
+    beta: optional(positive),
+  }),
+  (options) =>
+    options.threshold === undefined && options.beta === undefined
+      ? { field: 'threshold', expected: 'threshold (a fraction of the TTL) or beta (the XFetch factor)' }
+      : options.threshold !== undefined && options.beta !== undefined
+        ? { field: 'beta', expected: 'no beta when threshold is given (one rule or the other)' }
+        : undefined,
+)
+
+/**
+ * @category model
+ * @since 0.3.0
+ */
+export type RefreshAheadOptions = t.TypeOf<typeof RefreshAheadOptionsCodec>
+
+/**
+ * When one cached function refreshes ahead.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export interface RefreshAhead {
+  /** Whether a hit on the entry `meta` describes should start a refresh, at `now` (epoch ms). */
+  readonly due: (meta: EntryMeta, now: number) => boolean
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Decodes the options of refresh ahead (`true`: `{ threshold: 0.8 }`); a bad one throws a
+ * `CacheOptionsError` naming it (`refreshAhead.threshold`, ...).
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const refreshAheadOptions = (option: string, value: unknown): RefreshAheadOptions => {
+  const decoded = checkOption(option, trueOr(RefreshAheadOptionsCodec), value)
+  return decoded === true ? { threshold: 0.8 } : decoded
+}
+
+/**
+ * The rule for these (already decoded) options; `random` (default `Math.random`) draws XFetch's
+ * uniform number in (0, 1].
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const refreshAhead = (options: RefreshAheadOptions, random: () => number = Math.random): RefreshAhead => {
+  const { threshold, beta } = options
+  if (threshold !== undefined) return { due: (meta, now) => now - meta.writtenAt >= threshold * meta.ttlSeconds * 1000 }
+  const factor = beta ?? 1
+  return {
+    // XFetch: -ln(u) is exponentially distributed, so early refreshes grow likelier near the expiry.
+    due: (meta, now) => now - Math.max(meta.computeMs, 1) * factor * Math.log(1 - random()) >= expiresAt(meta),
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * Refreshes a hot key in the background before it expires: a hit past `threshold` of its TTL (or
+ * chosen by XFetch with `beta`) returns at once and starts one refresh for its key. Writes a
+ * companion entry `<key>:meta` next to every value, for its age.
+ *
+ * @category combinators
+ * @since 0.3.0
+ */
+export const withRefreshAhead = (options: true | RefreshAheadOptions = true) => {
+  const decoded = refreshAheadOptions('refreshAhead', options)
+  return refine(() => ({ refreshAhead: refreshAhead(decoded) }))
+}
