@@ -14,6 +14,8 @@ import { daprStore } from '../src/stores/DaprStore.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import { cache, orElseUncached, withDedup, withKey, withTracing } from '../src/Pipeline.js'
 import { startTestSidecar } from '../src/testing/index.js'
+import { manualClock } from '../src/Clock.js'
+import { settled } from './freshnessScenarios.js'
 import { collectingLogger, deferred, probeStore } from './helpers.js'
 
 const setup = () => {
@@ -124,6 +126,47 @@ describe('tracing', () => {
     await Promise.all(calls)
     const results = tree(exporter.getFinishedSpans()).map((call) => call.attributes['cache.result'])
     expect(results.sort()).toEqual(['coalesced', 'coalesced', 'miss'])
+    await provider.shutdown()
+  })
+
+  it('a stale value served for a failure says so (cache.result = stale, status OK), the failure kept as an event', async () => {
+    const { exporter, provider, tracer } = setup()
+    const clock = manualClock(0)
+    let failing = false
+    const f = cacheable({ store: memoryStore({ clock }), clock, tracer, ttlSeconds: 1, failSafe: true, name: 'stale.traced', logger: collectingLogger() })(
+      async (n: number) => {
+        if (failing) throw new Error('down')
+        return n
+      },
+    )
+    await f(1)
+    failing = true
+    clock.advance(1000)
+    expect(await f(1)).toBe(1)
+    const [, stale] = tree(exporter.getFinishedSpans())
+    expect([stale?.attributes['cache.result'], stale?.status, stale?.events]).toEqual(['stale', SpanStatusCode.OK, ['exception']])
+    await provider.shutdown()
+  })
+
+  it('a refresh ahead has a span of its own, in its own trace, linked to the call that started it', async () => {
+    const { exporter, provider, tracer } = setup()
+    const clock = manualClock(0)
+    const f = cacheable({ store: memoryStore({ clock }), clock, tracer, ttlSeconds: 10, refreshAhead: { threshold: 0.5 }, name: 'refreshed', logger: collectingLogger() })(
+      async (n: number) => n,
+    )
+    await f(1)
+    clock.advance(6000)
+    await f(1)
+    await settled(f)
+    const spans = exporter.getFinishedSpans().filter((span) => span.name === 'cache refreshed')
+    const hit = spans.find((span) => span.attributes['cache.result'] === 'hit')
+    const refresh = spans.find((span) => span.attributes['cache.refresh'] === true)
+    expect(refresh).toBeDefined()
+    expect(refresh?.parentSpanContext).toBeUndefined()
+    expect(refresh?.spanContext().traceId).not.toBe(hit?.spanContext().traceId)
+    expect(refresh?.links.map((link) => link.context.spanId)).toEqual([hit?.spanContext().spanId])
+    const children = exporter.getFinishedSpans().filter((span) => span.parentSpanContext?.spanId === refresh?.spanContext().spanId)
+    expect(children.map((span) => span.name).sort()).toEqual(['cache.compute', 'cache.set'])
     await provider.shutdown()
   })
 

@@ -20,9 +20,16 @@ import {
   withDedup,
   withKey,
   withMetrics,
+  withClock,
   withSerializer,
   withTtl,
 } from '../src/Pipeline.js'
+import type { FunctionTimeout } from '../src/CacheError.js'
+import { manualClock } from '../src/Clock.js'
+import { withFailSafe } from '../src/FailSafe.js'
+import { withJitter } from '../src/Jitter.js'
+import { withRefreshAhead } from '../src/RefreshAhead.js'
+import { withTimeouts } from '../src/Timeouts.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 
 interface User {
@@ -64,6 +71,42 @@ describe('types', () => {
       orElseUncached(),
     )
     expectTypeOf(getUser).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError, User>>()
+  })
+
+  it('fail-safe, refresh ahead, jitter and the clock keep the types; the timeouts add FunctionTimeout, in any order', () => {
+    const resilient = pipe(
+      loadUser,
+      cache(store),
+      withFailSafe({ maxStaleSeconds: 600 }),
+      withRefreshAhead(true),
+      withJitter(0.1),
+      withClock(manualClock()),
+      orElseUncached(),
+    )
+    expectTypeOf(resilient).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError, User>>()
+    const timedBefore = pipe(loadUser, cache(store), withTimeouts({ hardMs: 100 }), orElseUncached())
+    const timedAfter = pipe(loadUser, cache(store), orElseUncached(), withTimeouts({ hardMs: 100 }))
+    expectTypeOf(timedBefore).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | FunctionTimeout, User>>()
+    expectTypeOf(timedAfter).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | FunctionTimeout, User>>()
+    expect(() =>
+      // @ts-expect-error the timeouts take numbers of milliseconds
+      withTimeouts({ softMs: '50' }),
+    ).toThrow('timeouts.softMs')
+    expect(() =>
+      // @ts-expect-error refresh ahead takes its options or true
+      withRefreshAhead(0.8),
+    ).toThrow('refreshAhead')
+  })
+
+  it('cacheable takes the new options with their types', () => {
+    const f = cacheable({ store, name: 'typed', failSafe: true, timeouts: { softMs: 50, hardMs: 2000 }, refreshAhead: { beta: 1 }, jitter: 0.1, clock: manualClock() })(
+      async (id: number) => ({ id }),
+    )
+    expectTypeOf(f).toEqualTypeOf<CacheableFunction<[id: number], { id: number }>>()
+    expect(() =>
+      // @ts-expect-error failSafe is true or its options
+      cacheable({ store, failSafe: 'yes' }),
+    ).toThrow('failSafe')
   })
 
   it('withTtl given a function checks it against the value type', () => {
