@@ -592,6 +592,58 @@ const keyCost = async () => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 11. When the source fails or is slow
+// ---------------------------------------------------------------------------------------------
+const failingSource = async () => {
+  const sidecar = await sidecarProcess()
+  const store = daprStore({ daprUrl: sidecar.url, env: {}, breaker: false })
+  const KEYS = REPS
+  const FN_MS = 2000
+  const source = { mode: 'ok' }
+  const fn = async (id) => {
+    if (source.mode === 'fail') throw new Error('the source is down')
+    if (source.mode === 'slow') await new Promise((resolve) => setTimeout(resolve, FN_MS))
+    return { id, at: Date.now() }
+  }
+  const softly = cacheable({ store, logger: silent, name: 'bench.soft', ttlSeconds: 1, failSafe: true, timeouts: { softMs: 50 } })(fn)
+  const hardly = cacheable({ store, logger: silent, name: 'bench.hard', ttlSeconds: 1, timeouts: { hardMs: 100 } })(fn)
+  const safely = cacheable({ store, logger: silent, name: 'bench.safe', ttlSeconds: 1, failSafe: { throttleSeconds: 1 } })(fn)
+  const plain = cacheable({ store, logger: silent, name: 'bench.plain', ttlSeconds: 1 })(fn)
+  // A value for every key, then let them all expire: each key has a stale copy and no value.
+  for (let id = 0; id < KEYS; id++) await Promise.all([softly(id), safely(id)])
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  const timed = async (call) => {
+    const started = performance.now()
+    await call().catch(() => undefined)
+    return performance.now() - started
+  }
+  const measure = async (mode, f) => {
+    source.mode = mode
+    const times = []
+    for (let id = 0; id < KEYS; id++) times.push(await timed(() => f(id)))
+    return summary(times)
+  }
+  const rows = [
+    ['soft timeout 50 ms, a stale copy, the function takes 2 s', await measure('slow', softly)],
+    ['hard timeout 100 ms, no stale copy, the function takes 2 s', await measure('slow', hardly)],
+    ['fail-safe, a stale copy, the function throws', await measure('fail', safely)],
+    ['no option, the function takes 2 s (for scale)', await measure('slow', plain)],
+  ]
+  // The computations the callers stopped waiting for land in the background, and are written.
+  await new Promise((resolve) => setTimeout(resolve, FN_MS + 200))
+  const pending = softly.pending() + hardly.pending()
+  source.mode = 'ok'
+  json.failingSource = Object.fromEntries(rows.map(([name, figures]) => [name, figures]))
+  section(
+    `11. When the source fails or is slow (over HTTP to the test sidecar, ${KEYS} keys one after the other)`,
+    table(['call', 'ms until the caller has its answer, median (min-max)'], rows.map(([name, figures]) => [name, range(figures, 1)])) +
+      `\n\nBackground computations still running ${FN_MS + 200} ms later: ${pending}.`,
+  )
+  await store.close()
+  await sidecar.close()
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const version = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version
 const machine = [
@@ -602,7 +654,7 @@ const machine = [
 console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost]]
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)
