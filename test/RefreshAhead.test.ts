@@ -9,6 +9,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { manualClock } from '../src/Clock.js'
 import { cacheable } from '../src/cacheable.js'
 import { cache, orElseUncached, withClock, withDedup, withKey, withTtl } from '../src/Pipeline.js'
+import { withLease } from '../src/Lease.js'
 import { refreshAhead, withRefreshAhead } from '../src/RefreshAhead.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import { settled } from './freshnessScenarios.js'
@@ -111,5 +112,36 @@ describe('withRefreshAhead', () => {
     expect(await refreshing(1)()).toEqual(E.right(1))
     await settled(refreshing)
     expect(calls).toBe(1)
+  })
+
+  it('with a lease, one replica refreshes a key: the others find the lease taken and leave it', async () => {
+    const clock = manualClock(0)
+    const store = memoryStore({ clock }) // shared, as one Dapr store is by every replica
+    const gate = deferred()
+    let calls = 0
+    const replica = () =>
+      pipe(
+        (_: string) => async () => {
+          calls++
+          if (calls > 1) await gate.promise
+          return E.right(calls)
+        },
+        cache(store),
+        withKey('ra.replicas'),
+        withTtl(10),
+        withClock(clock),
+        withLease({ pollMs: 1 }),
+        withRefreshAhead({ threshold: 0.5 }),
+        orElseUncached({ onError: () => undefined }),
+      )
+    const replicas = [replica(), replica(), replica()]
+    expect(await replicas[0]?.('k')()).toEqual(E.right(1))
+    clock.advance(6000)
+    for (const r of replicas) expect(await r('k')()).toEqual(E.right(1))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(calls).toBe(2) // one refresh among the three replicas
+    gate.resolve()
+    for (const r of replicas) await settled(r)
+    for (const r of replicas) expect(await r('k')()).toEqual(E.right(2))
   })
 })
