@@ -1,0 +1,143 @@
+/**
+ * What the engine runs on: the recipe a pipeline's combinators resolved, one call's lookup of one
+ * key, and the small steps every part of a call shares (decoding, the TTL, the in-process tier, a
+ * cache failure counted, background work kept). The order of a call's steps is in `engine.ts`.
+ */
+import type { Tracer } from '@opentelemetry/api'
+import * as E from 'fp-ts/lib/Either.js'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+import type { Clock } from '../Clock.js'
+import type { Dedup } from '../Dedup.js'
+import type { FailSafe } from '../FailSafe.js'
+import type { Lease } from '../Lease.js'
+import type { ErrorReporter } from '../Logger.js'
+import type { CacheMetrics, MetricsContext } from '../Metrics.js'
+import type { RefreshAhead } from '../RefreshAhead.js'
+import type { SafeSerializer } from '../Serializer.js'
+import type { Store } from '../Store.js'
+import type { L1 } from '../stores/L1.js'
+import type { TimeoutsOptions } from '../Timeouts.js'
+import type { Fence } from './fence.js'
+import type { CallSpan } from './tracing.js'
+
+/** Builds the key for one call's arguments. */
+export type KeyFunction = (args: ReadonlyArray<unknown>) => E.Either<CacheError, string>
+
+/** What the engine runs: everything a pipeline's combinators decided, resolved. */
+export interface Recipe {
+  /** The user's function; returns a `TaskEither`, a Promise, or a plain value (see `lift`). */
+  readonly fn: (this: unknown, ...args: ReadonlyArray<never>) => unknown
+  /** `'auto'`: a returned function is a `TaskEither`; `'promise'`: the result is a value or a Promise. */
+  readonly lift: 'auto' | 'promise'
+  readonly store: Store
+  readonly name: string | undefined
+  readonly key: KeyFunction
+  readonly ttlSeconds: number | ((value: unknown) => number)
+  readonly serializer: SafeSerializer
+  readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
+  readonly dedup: Dedup | undefined
+  /** Keeps a computation that began before an invalidation from storing its value. */
+  readonly fence: Fence
+  /** The in-process tier, read before anything else and filled by every store hit and write. */
+  readonly l1: L1 | undefined
+  /** Single flight and invalidation across replicas, through the store; per process without it. */
+  readonly lease: Lease | undefined
+  /** `context` with `tier: 'l1'`, for hits the in-process tier served. */
+  readonly l1Context: MetricsContext
+  readonly metrics: CacheMetrics
+  /** Whether anything records latencies (when not, no clock is read). */
+  readonly timed: boolean
+  /** Passed with every metrics record: which function, which store. */
+  readonly context: MetricsContext
+  /** Records a call that joined a flight, when a sink wants to know (made once per recipe). */
+  readonly coalesced: ((key: string) => void) | undefined
+  /** Spans for every call when set; nothing at all when not. */
+  readonly tracer: Tracer | undefined
+  /** Set: cache failures are reported here and the call runs uncached. Unset: they are the result. */
+  readonly onCacheError: ErrorReporter | undefined
+  /** Stale values for failures and timeouts, and the throttle of a failing function. */
+  readonly failSafe: FailSafe | undefined
+  /** How long callers wait for the function on a miss. */
+  readonly timeouts: TimeoutsOptions | undefined
+  /** When a hit starts a background refresh. */
+  readonly refreshAhead: RefreshAhead | undefined
+  /** The fraction each write's TTL is spread by; 0 for none. */
+  readonly jitter: number
+  /** Where the ages of entries come from. */
+  readonly clock: Clock
+  /** Whether each value gets its companion entry, `<key>:meta` (fail-safe or refresh ahead). */
+  readonly keepsMeta: boolean
+  /**
+   * Work no caller waits for, one per key: refreshes ahead, computations past their timeouts. It
+   * lands with an outcome, or with undefined when it made none (another replica refreshed the key).
+   */
+  readonly background: Map<string, Promise<Outcome | undefined>>
+}
+
+/** What a call ends with: the function's failure or the value. */
+export type Outcome = E.Either<unknown, unknown>
+
+/** One call's lookup of one key: what every step after the key is built needs. */
+export interface Lookup {
+  readonly recipe: Recipe
+  readonly key: string
+  /** The function's `this` and arguments, for computing. */
+  readonly self: unknown
+  readonly args: ReadonlyArray<unknown>
+  /** The call's spans, when it is traced. */
+  readonly call: CallSpan | undefined
+  /** The in-process tier's ticket, taken before the store was read (0 without a tier). */
+  readonly ticket: number
+}
+
+/** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */
+export const ttlOr = (recipe: Recipe): number => (typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : 86_400)
+
+/** The TTL for `value`: a positive whole number of seconds, or the error that says what was wrong. */
+export const ttlFor = (recipe: Recipe, value: unknown): number | E.Left<CacheError> => {
+  const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
+  return Number.isSafeInteger(ttl) && ttl > 0 ? ttl : { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds') }
+}
+
+/** Keeps a value just read or written in the in-process tier, if there is one. */
+export const fillL1 = (recipe: Recipe, key: string, value: unknown, sizeBytes: number, ticket: number): void => {
+  const ttl = ttlFor(recipe, value)
+  if (typeof ttl === 'number') recipe.l1?.fill(key, value, sizeBytes, ttl, ticket)
+}
+
+/** Decodes stored bytes and, when the recipe has a decoder, validates them. */
+export const read = (recipe: Recipe, bytes: Uint8Array): E.Either<CacheError, unknown> => {
+  const value = recipe.serializer.tryDeserialize(bytes)
+  return recipe.decode === undefined || E.isLeft(value) ? value : recipe.decode(value.right)
+}
+
+/**
+ * A cache failure on the way: counted and traced; then it is the result (a strict recipe, returned
+ * here), or it is reported and the caller recovers (undefined).
+ */
+export const cacheFailure = (
+  recipe: Recipe,
+  key: string | undefined,
+  error: CacheError,
+  call: CallSpan | undefined,
+): E.Left<CacheError> | undefined => {
+  const located = key === undefined ? error : CE.withKey(key)(error)
+  recipe.metrics.recordError(key, located, recipe.context)
+  call?.cacheFailure(located)
+  if (recipe.onCacheError === undefined) {
+    call?.result('error', located)
+    return { _tag: 'Left', left: located }
+  }
+  recipe.onCacheError(key, located)
+  call?.result('fallback')
+  return undefined
+}
+
+/** Keeps `work` as the background work of `key` until it lands (counted in `pending()`). */
+export const background = (recipe: Recipe, key: string, work: Promise<Outcome | undefined>): void => {
+  recipe.background.set(key, work)
+  void work.then(() => {
+    if (recipe.background.get(key) === work) recipe.background.delete(key)
+  })
+}
