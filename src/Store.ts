@@ -15,6 +15,19 @@ import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from './CacheError.js'
 
 /**
+ * One value to store, for `setMany`.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export interface StoreEntry {
+  readonly key: string
+  readonly value: Uint8Array
+  /** A positive integer number of seconds. */
+  readonly ttlSeconds: number
+}
+
+/**
  * @category model
  * @since 0.1.0
  */
@@ -37,6 +50,17 @@ export interface Store {
    * step. The engine writes through it the bytes its serializer just made.
    */
   readonly writeNow?: (key: string, value: Uint8Array, ttlSeconds: number) => E.Either<CacheError, void>
+  /**
+   * Optional: stores several entries in one round trip (Dapr's multi-item save; not atomic: a
+   * failure says that some may not have been stored). The engine uses it for a value and its
+   * companion entry.
+   */
+  readonly setMany?: (entries: ReadonlyArray<StoreEntry>) => TE.TaskEither<CacheError, void>
+  /**
+   * Optional: reads several keys in one round trip (Dapr's bulk get), each answer in the order of
+   * `keys`, each with its own failure. `Left` when the whole request failed.
+   */
+  readonly getMany?: (keys: ReadonlyArray<string>) => TE.TaskEither<CacheError, ReadonlyArray<E.Either<CacheError, O.Option<Uint8Array>>>>
   /** Removes `key`; succeeds whether or not it was there. */
   readonly delete: (key: string) => TE.TaskEither<CacheError, void>
   /**

@@ -148,5 +148,36 @@ export const describeStore = (label: string, setup: () => Promise<StoreUnderTest
       const reads = await Promise.all(keys.map((key) => read(key)))
       expect(reads).toEqual(keys.map((_, index) => bytes(index % 256)))
     })
+
+    it('writes several entries in one setMany, each with its own TTL, and reads them back in order with getMany', async () => {
+      const { setMany, getMany } = store
+      if (setMany === undefined || getMany === undefined) return expect(setMany === undefined && getMany === undefined).toBe(true) // both or neither
+      const margin = subject.marginMs ?? 0
+      expectRight(
+        await setMany([
+          { key: 'conformance:many:short', value: bytes(1, 2), ttlSeconds: 2 },
+          { key: 'conformance:many:long', value: bytes(3), ttlSeconds: 60 },
+          { key: 'conformance:many:empty', value: bytes(), ttlSeconds: 60 },
+        ])(),
+      )
+      const answers = expectRight(await getMany(['conformance:many:long', 'conformance:many:absent', 'conformance:many:short', 'conformance:many:empty'])())
+      expect(answers.map((answer) => O.toUndefined(expectRight(answer)))).toEqual([bytes(3), undefined, bytes(1, 2), bytes()])
+      expect(expectRight(await getMany([])())).toEqual([])
+      expectRight(await setMany([])())
+      await subject.elapse(2_001 + 2 * margin)
+      const later = expectRight(await getMany(['conformance:many:short', 'conformance:many:long'])())
+      expect(later.map((answer) => O.toUndefined(expectRight(answer)))).toEqual([undefined, bytes(3)])
+    })
+
+    it('refuses a setMany with one bad entry before sending anything', async () => {
+      const { setMany, get } = store
+      if (setMany === undefined) return
+      const refused = await setMany([
+        { key: 'conformance:many:fine', value: bytes(1), ttlSeconds: 60 },
+        { key: 'conformance:many:bad', value: bytes(1), ttlSeconds: 0 },
+      ])()
+      expect(E.isLeft(refused)).toBe(true)
+      expect(O.isNone(expectRight(await get('conformance:many:fine')()))).toBe(true)
+    })
   })
 }

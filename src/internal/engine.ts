@@ -164,9 +164,8 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
   const { recipe, key, call } = at
   const span = call?.store('get')
   const started = recipe.timed ? performance.now() : 0
-  // Refresh ahead needs the entry's age: its companion entry is read alongside (it never rejects).
-  const metaRead = recipe.refreshAhead === undefined ? undefined : recipe.store.get(metaKey(key))()
-  const found = await recipe.store.get(key)()
+  // Refresh ahead needs the entry's age: its companion entry is read with it.
+  const [found, metaRead] = recipe.refreshAhead === undefined ? [await recipe.store.get(key)(), undefined] : await readWithMeta(recipe, key)
   if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
   // A store that answered with bytes it could not decode, or with more than a value may be, has a
   // bad entry, not a problem of its own: counted, recomputed and overwritten.
@@ -198,6 +197,24 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
 // -------------------------------------------------------------------------------------
 // a miss
 // -------------------------------------------------------------------------------------
+
+type Read = E.Either<CacheError, O.Option<Uint8Array>>
+
+/**
+ * The value of `key` and its companion entry: in one bulk get where the store has one, else two reads
+ * side by side. The companion's answer is a promise (that never rejects), for a step that need not
+ * wait for it.
+ */
+const readWithMeta = async (recipe: Recipe, key: string): Promise<readonly [Read, Promise<Read>]> => {
+  const getMany = recipe.store.getMany
+  if (getMany === undefined) {
+    const metaRead = recipe.store.get(metaKey(key))()
+    return [await recipe.store.get(key)(), metaRead]
+  }
+  const both = await getMany([key, metaKey(key)])()
+  if (E.isLeft(both)) return [both, Promise.resolve(both)]
+  return [both.right[0] ?? E.right(O.none), Promise.resolve(both.right[1] ?? E.right(O.none))]
+}
 
 /**
  * A miss. With fail-safe or timeouts, guarded (see `guardedMiss`); with a refresh of the key already

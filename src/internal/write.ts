@@ -38,12 +38,23 @@ export const write = (recipe: Recipe, key: string, value: unknown, call: CallSpa
     return wrote(recipe, key, bytes, started, writeNow(key, bytes.right, ttl))
   }
   const span = call?.store('set')
-  const storing = recipe.store.set(key, bytes.right, ttl)()
   const meta = recipe.keepsMeta ? companion(recipe, ttl, bytes.right, computeMs) : undefined
-  const metaStoring = meta === undefined ? undefined : recipe.store.set(metaKey(key), meta.bytes, meta.ttlSeconds)()
-  return storing.then(async (stored) => {
+  const setMany = recipe.store.setMany
+  // The value and its companion entry in one request where the store can, else side by side.
+  const storing =
+    meta === undefined
+      ? recipe.store.set(key, bytes.right, ttl)()
+      : setMany !== undefined
+        ? setMany([
+            { key, value: bytes.right, ttlSeconds: ttl },
+            { key: metaKey(key), value: meta.bytes, ttlSeconds: meta.ttlSeconds },
+          ])()
+        : Promise.all([recipe.store.set(key, bytes.right, ttl)(), recipe.store.set(metaKey(key), meta.bytes, meta.ttlSeconds)()]).then(([stored, metaStored]) => {
+            metaWritten(recipe, key, metaStored)
+            return stored
+          })
+  return storing.then((stored) => {
     if (span !== undefined) endStoreSpan(span, E.isLeft(stored) ? stored.left : undefined)
-    if (metaStoring !== undefined) metaWritten(recipe, key, await metaStoring)
     return wrote(recipe, key, bytes, started, stored)
   })
 }

@@ -21,7 +21,7 @@ import * as CE from '../CacheError.js'
 import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { toError } from '../errors.js'
-import type { Store } from '../Store.js'
+import type { Store, StoreEntry } from '../Store.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -128,6 +128,8 @@ export const withBreaker = (store: Store, options: BreakerOptions = {}): Breaker
     get: (key) => guard(() => store.get(key), key),
     set: (key, value, ttlSeconds) => guard(() => store.set(key, value, ttlSeconds), key),
     delete: (key) => guard(() => store.delete(key), key),
+    ...(store.setMany === undefined ? {} : { setMany: (entries: ReadonlyArray<StoreEntry>) => guard(() => (store.setMany as NonNullable<Store['setMany']>)(entries), entries[0]?.key ?? '') }),
+    ...(store.getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => guard(() => (store.getMany as NonNullable<Store['getMany']>)(keys), keys[0] ?? '') }),
     ...(store.create === undefined ? {} : { create: (key: string, value: Uint8Array, ttlSeconds: number) => guard(() => (store.create as NonNullable<Store['create']>)(key, value, ttlSeconds), key) }),
     ...(store.supportsCreate === undefined ? {} : { supportsCreate: store.supportsCreate }),
     ...(store.close === undefined ? {} : { close: store.close }),

@@ -27,7 +27,7 @@ import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { BreakerOptions, BreakerStore } from './Breaker.js'
 import { withBreaker } from './Breaker.js'
-import type { Store } from '../Store.js'
+import type { Store, StoreEntry } from '../Store.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -177,14 +177,18 @@ const isBase64 = (text: string): boolean => text.length % 4 === 0 && !text.slice
 
 /** The request body Dapr expects for a save: the value as a base64 JSON string, the TTL as a string. */
 export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, firstWrite = false): string =>
-  JSON.stringify([
-    {
+  saveItems([{ key, value, ttlSeconds }], firstWrite)
+
+/** The body of a save of several entries: one item each, as `saveBody` writes one. */
+export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false): string =>
+  JSON.stringify(
+    entries.map(({ key, value, ttlSeconds }) => ({
       key,
       value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
       ...(firstWrite ? { options: { concurrency: 'first-write' } } : {}),
       metadata: { ttlInSeconds: String(ttlSeconds) },
-    },
-  ])
+    })),
+  )
 
 const MIB = 1024 * 1024
 
@@ -223,6 +227,11 @@ export const parseValue = (body: string, key: string): E.Either<CacheError, Uint
   } catch (cause) {
     return E.left(CE.serializationError('deserialize', `the sidecar answered 200 with a body that is not JSON (${body.length} bytes)`, { key, cause }))
   }
+  return decodeValue(parsed, key)
+}
+
+/** The bytes of a stored value as the sidecar hands it back (a JSON string holding base64). */
+const decodeValue = (parsed: unknown, key: string): E.Either<CacheError, Uint8Array> => {
   if (typeof parsed !== 'string' || !isBase64(parsed)) {
     return E.left(
       CE.serializationError('deserialize', `the stored value is not a base64 string; it was written by something other than a dapr-state-cache client`, { key }),
@@ -405,12 +414,8 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     ttlSeconds: number,
     firstWrite: boolean,
   ): Promise<E.Either<CacheError, { status: number; body: string }>> => {
-    const checked = checkKey(key)
-    if (E.isLeft(checked)) return checked
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-      return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
-    }
-    if (value.byteLength > maxValueBytes) return E.left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
+    const refused = unsendable({ key, value, ttlSeconds })
+    if (refused !== undefined) return E.left(refused)
     const body = saveBody(key, value, ttlSeconds, firstWrite)
     const size = Buffer.byteLength(body)
     if (size > maxBodyBytes) {
@@ -420,6 +425,73 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     }
     return send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
   }
+
+  /** Why an entry cannot be saved, before anything is sent; undefined when it can. */
+  const unsendable = ({ key, value, ttlSeconds }: StoreEntry): CacheError | undefined => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked.left
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) return CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer')
+    if (value.byteLength > maxValueBytes) return CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key })
+    return undefined
+  }
+
+  /** Several entries in one save request (Dapr hands them to the component's bulk set: not atomic). */
+  const setMany = (entries: ReadonlyArray<StoreEntry>): TE.TaskEither<CacheError, void> => async () => {
+    const [first] = entries
+    if (first === undefined) return E.right(undefined)
+    for (const entry of entries) {
+      const refused = unsendable(entry)
+      if (refused !== undefined) return E.left(refused)
+    }
+    const body = saveItems(entries)
+    const size = Buffer.byteLength(body)
+    if (size > maxBodyBytes) {
+      return E.left(CE.storeRejected(413, `not sent: the save request would be ${size} bytes, over the sidecar's limit of ${maxBodyBytes}`, { key: first.key }))
+    }
+    const answered = await send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, first.key, writeTimeoutMs)
+    if (E.isLeft(answered)) return answered
+    const { status, body: answer } = answered.right
+    return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, first.key))
+  }
+
+  /** Several keys in one bulk get; each answer in the order asked, a missing key as none. */
+  const getMany =
+    (keys: ReadonlyArray<string>): TE.TaskEither<CacheError, ReadonlyArray<E.Either<CacheError, O.Option<Uint8Array>>>> =>
+    async () => {
+      const [first] = keys
+      if (first === undefined) return E.right([])
+      for (const key of keys) {
+        const checked = checkKey(key)
+        if (E.isLeft(checked)) return checked
+      }
+      const limit: AnswerLimit = { bytes: keys.length * (valueAnswers.bytes + 1024), error: (known, status, key) => valueAnswers.error(known, status, key) }
+      const request = { method: 'POST' as const, path: `${statePath}/bulk`, headers: jsonHeaders, body: JSON.stringify({ keys, parallelism: keys.length }) }
+      const answered = await send(request, first, readTimeoutMs, limit)
+      if (E.isLeft(answered)) return answered
+      const { status, body } = answered.right
+      if (status !== 200) return E.left(rejection(status, body, first))
+      let items: unknown
+      try {
+        items = JSON.parse(body)
+      } catch (cause) {
+        return E.left(CE.serializationError('deserialize', `the sidecar answered a bulk get with a body that is not JSON (${body.length} bytes)`, { key: first, cause }))
+      }
+      if (!Array.isArray(items) || items.length !== keys.length) {
+        return E.left(CE.serializationError('deserialize', `the sidecar answered a bulk get of ${keys.length} keys with something else than ${keys.length} items`, { key: first }))
+      }
+      return E.right(
+        keys.map((key, index): E.Either<CacheError, O.Option<Uint8Array>> => {
+          const item = items[index] as { key?: unknown; data?: unknown; error?: unknown } | null
+          if (item === null || typeof item !== 'object' || item.key !== key) {
+            return E.left(CE.serializationError('deserialize', `the bulk get answered item ${index} for another key than ${JSON.stringify(key)}`, { key }))
+          }
+          if (typeof item.error === 'string' && item.error !== '') return E.left(CE.storeRejected(500, `the sidecar could not read the key: ${item.error}`, { key }))
+          if (item.data === undefined) return E.right(O.none)
+          const value = decodeValue(item.data, key)
+          return E.isLeft(value) ? value : E.right(O.some(value.right))
+        }),
+      )
+    }
 
   const set =
     (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> =>
@@ -487,7 +559,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     }
   }
 
-  const raw: Store = { name: storeName, get, set, delete: del, create, supportsCreate }
+  const raw: Store = { name: storeName, get, set, setMany, getMany, delete: del, create, supportsCreate }
   const guarded: BreakerStore =
     options.breaker === false
       ? { ...raw, breaker: { state: () => 'closed', failures: () => 0, reset: () => undefined } }
@@ -498,6 +570,8 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     url: origin,
     get: guarded.get,
     set: guarded.set,
+    setMany: guarded.setMany ?? setMany,
+    getMany: guarded.getMany ?? getMany,
     delete: guarded.delete,
     create: guarded.create ?? create,
     supportsCreate,

@@ -21,7 +21,7 @@ import * as CE from '../CacheError.js'
 import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { toError } from '../errors.js'
-import type { Store } from '../Store.js'
+import type { Store, StoreEntry } from '../Store.js'
 import type { Held } from '../internal/secondChance.js'
 import { secondChanceMap } from '../internal/secondChance.js'
 
@@ -104,17 +104,19 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(readNow(key))
 
   const DONE: E.Either<CacheError, void> = E.right(undefined)
+  /** Why an entry cannot be kept; undefined when it can. */
+  const refusal = (key: string, value: Uint8Array, ttlSeconds: number): CacheError | undefined => {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) return CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer')
+    if (value.byteLength > maxValueBytes) return CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key })
+    const size = key.length + value.byteLength
+    if (size > maxBytes) return CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key })
+    return undefined
+  }
   // `set` copies what it is given (its caller may change the array); `writeNow` is handed the array.
   const keep = (key: string, value: Uint8Array, ttlSeconds: number, copy: boolean): E.Either<CacheError, void> => {
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
-      return E.left(CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer'))
-    }
-    if (value.byteLength > maxValueBytes) return E.left(CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key }))
-    const size = key.length + value.byteLength
-    if (size > maxBytes) {
-      return E.left(CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key }))
-    }
-    entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: clock.now() + ttlSeconds * 1000, size, used: false })
+    const refused = refusal(key, value, ttlSeconds)
+    if (refused !== undefined) return E.left(refused)
+    entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: clock.now() + ttlSeconds * 1000, size: key.length + value.byteLength, used: false })
     return DONE
   }
   const writeNow = (key: string, value: Uint8Array, ttlSeconds: number): E.Either<CacheError, void> => keep(key, value, ttlSeconds, false)
@@ -129,6 +131,19 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
       return Promise.resolve(E.isLeft(stored) ? stored : E.right(true))
     }
 
+  /** All or nothing: an entry that cannot be kept refuses the lot. */
+  const setMany = (stored: ReadonlyArray<StoreEntry>): TE.TaskEither<CacheError, void> => () => {
+    for (const { key, value, ttlSeconds } of stored) {
+      const refused = refusal(key, value, ttlSeconds)
+      if (refused !== undefined) return Promise.resolve(E.left(refused))
+    }
+    for (const { key, value, ttlSeconds } of stored) keep(key, value, ttlSeconds, true)
+    return right(undefined)
+  }
+
+  const getMany = (keys: ReadonlyArray<string>): TE.TaskEither<CacheError, ReadonlyArray<E.Either<CacheError, O.Option<Uint8Array>>>> => () =>
+    right(keys.map(readNow))
+
   const del = (key: string): TE.TaskEither<CacheError, void> => () => {
     entries.delete(key)
     return right(undefined)
@@ -140,6 +155,8 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     readNow,
     set,
     writeNow,
+    setMany,
+    getMany,
     delete: del,
     create,
     close: () => Promise.resolve(),
