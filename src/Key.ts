@@ -145,9 +145,11 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
     return key
   }
   let memoName: string | undefined // the memos hold keys for one name (a pipeline has one)
+  let head = '' // `${prefix}:${memoName}:`, made once per name
   const tryBuildKey = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
     if (name !== memoName) {
       memoName = name
+      head = `${prefix}:${name}:`
       intArguments.fill(Number.NaN)
       byNumber.clear()
       byString.clear()
@@ -163,7 +165,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
           const known = intArguments[slot] === argument ? intKeys[slot] : undefined
           if (known !== undefined) return known
           // A safe integer is written the same way by both languages: no encoder needed.
-          const key = E.right(`${prefix}:${name}:${hash(`{"args": [${argument}], "kwargs": {}}`)}`)
+          const key = E.right(head + hash(`{"args": [${argument}], "kwargs": {}}`))
           intArguments[slot] = argument
           intKeys[slot] = key
           return key
@@ -188,7 +190,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
         hashes.set(encoded.json, digest)
       }
     }
-    return E.right(`${prefix}:${name}:${digest}`)
+    return E.right(name === memoName ? head + digest : `${prefix}:${name}:${digest}`)
   }
   return {
     prefix,
