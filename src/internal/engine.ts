@@ -229,7 +229,7 @@ const onMiss = (at: Lookup): Outcome | Promise<Outcome> => {
 /** The background work of the key if there is some (computed here after all if it made no value), else `miss`. */
 const joinOrMiss = (at: Lookup): Outcome | Promise<Outcome> => {
   const running = at.recipe.background.get(at.key)
-  return running === undefined ? miss(at) : running.then((landed) => landed ?? miss(at))
+  return running === undefined ? miss(at) : running.then((landed) => landed ?? miss(at), () => miss(at))
 }
 
 /** With a lease, one replica computes and the others wait for its value; else compute here. */
@@ -408,22 +408,30 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
  * refresh lands with no outcome).
  */
 const refresh = async (origin: Lookup): Promise<Outcome | undefined> => {
-  const { recipe, key } = origin
+  const { recipe } = origin
   const call = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin.call)
   const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0 }
   try {
-    const lease = recipe.lease
-    if (lease === undefined || !(await lease.supported())) return await computeAndWrite(at)
-    const acquired = await lease.acquire(key)()
-    if (E.isLeft(acquired) || !acquired.right) return undefined // another replica refreshes it, or the store cannot say
-    const acquiredAt = Date.now()
-    try {
-      return await computeAndWrite(at)
-    } finally {
-      await lease.release(key, acquiredAt)
-    }
+    return await refreshUnder(at)
+  } catch {
+    return undefined // a store of the user's that threw where it must answer: no refresh this time
   } finally {
     call?.end()
+  }
+}
+
+/** The refresh itself, under the lease when there is one. */
+const refreshUnder = async (at: Lookup): Promise<Outcome | undefined> => {
+  const { recipe, key } = at
+  const lease = recipe.lease
+  if (lease === undefined || !(await lease.supported())) return computeAndWrite(at)
+  const acquired = await lease.acquire(key)()
+  if (E.isLeft(acquired) || !acquired.right) return undefined // another replica refreshes it, or the store cannot say
+  const acquiredAt = Date.now()
+  try {
+    return await computeAndWrite(at)
+  } finally {
+    await lease.release(key, acquiredAt)
   }
 }
 

@@ -134,10 +134,11 @@ export const cacheFailure = (
   return undefined
 }
 
-/** Keeps `work` as the background work of `key` until it lands (counted in `pending()`). */
+/** Keeps `work` as the background work of `key` until it settles, whichever way (counted in `pending()`). */
 export const background = (recipe: Recipe, key: string, work: Promise<Outcome | undefined>): void => {
   recipe.background.set(key, work)
-  void work.then(() => {
+  const done = (): void => {
     if (recipe.background.get(key) === work) recipe.background.delete(key)
-  })
+  }
+  work.then(done, done)
 }
