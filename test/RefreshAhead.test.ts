@@ -12,6 +12,7 @@ import { cache, orElseUncached, withClock, withDedup, withKey, withTtl } from '.
 import { withLease } from '../src/Lease.js'
 import { refreshAhead, withRefreshAhead } from '../src/RefreshAhead.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
+import type { Store } from '../src/Store.js'
 import { settled } from './freshnessScenarios.js'
 import { deferred } from './helpers.js'
 
@@ -143,5 +144,37 @@ describe('withRefreshAhead', () => {
     gate.resolve()
     for (const r of replicas) await settled(r)
     for (const r of replicas) expect(await r('k')()).toEqual(E.right(2))
+  })
+
+  it('leaves no unhandled rejection behind when a store of the user\'s throws where it must answer', async () => {
+    const clock = manualClock(0)
+    const inner = memoryStore({ clock })
+    const throwing: Store = { ...inner, supportsCreate: () => Promise.reject(new Error('broken store')) }
+    let calls = 0
+    const f = pipe(
+      (_: string) => TE.right(++calls),
+      cache(throwing),
+      withKey('ra.broken'),
+      withTtl(10),
+      withClock(clock),
+      withRefreshAhead({ threshold: 0.5 }),
+      orElseUncached({ onError: () => undefined }),
+    )
+    expect(await f('k')()).toEqual(E.right(1)) // no lease: nothing asks supportsCreate yet
+    const leased = pipe(
+      (_: string) => TE.right(++calls),
+      cache(throwing),
+      withKey('ra.broken'),
+      withTtl(10),
+      withClock(clock),
+      withLease(),
+      withRefreshAhead({ threshold: 0.5 }),
+      orElseUncached({ onError: () => undefined }),
+    )
+    clock.advance(6000)
+    expect(await leased('k')()).toEqual(E.right(1)) // the hit; its refresh fails in the background
+    await settled(leased)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(calls).toBe(1)
   })
 })

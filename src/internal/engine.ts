@@ -413,8 +413,6 @@ const refresh = async (origin: Lookup): Promise<Outcome | undefined> => {
   const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0 }
   try {
     return await refreshUnder(at)
-  } catch {
-    return undefined // a store of the user's that threw where it must answer: no refresh this time
   } finally {
     call?.end()
   }
