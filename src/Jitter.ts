@@ -6,8 +6,7 @@
  *
  * @since 0.3.0
  */
-import * as t from 'io-ts'
-import { checkOption } from './internal/options.js'
+import { checkOption, fraction } from './internal/options.js'
 import { refine } from './Pipeline.js'
 
 // -------------------------------------------------------------------------------------
@@ -21,12 +20,7 @@ import { refine } from './Pipeline.js'
  * @category model
  * @since 0.3.0
  */
-export const JitterCodec = new t.Type<number, number, unknown>(
-  'a fraction of the TTL, greater than 0 and less than 1',
-  (u): u is number => typeof u === 'number' && u > 0 && u < 1,
-  (u, c) => (typeof u === 'number' && u > 0 && u < 1 ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+export const JitterCodec = fraction('a fraction of the TTL, greater than 0 and less than 1')
 
 // -------------------------------------------------------------------------------------
 // utils

@@ -17,29 +17,15 @@
  *
  * @since 0.3.0
  */
-import * as t from 'io-ts'
+import type * as t from 'io-ts'
 import type { EntryMeta } from './internal/meta.js'
 import { expiresAt } from './internal/meta.js'
-import { checked, checkOption, group, optional, trueOr } from './internal/options.js'
+import { checked, checkOption, fraction, group, optional, positiveNumber, trueOr } from './internal/options.js'
 import { refine } from './Pipeline.js'
 
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
-
-const fraction = new t.Type<number, number, unknown>(
-  'a number greater than 0 and less than 1',
-  (u): u is number => typeof u === 'number' && u > 0 && u < 1,
-  (u, c) => (typeof u === 'number' && u > 0 && u < 1 ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
-
-const positive = new t.Type<number, number, unknown>(
-  'a finite number greater than 0',
-  (u): u is number => typeof u === 'number' && Number.isFinite(u) && u > 0,
-  (u, c) => (typeof u === 'number' && Number.isFinite(u) && u > 0 ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
 
 /**
  * The options of refresh ahead, described once for `withRefreshAhead` and `cacheable({ refreshAhead })`:
@@ -51,8 +37,8 @@ const positive = new t.Type<number, number, unknown>(
  */
 export const RefreshAheadOptionsCodec = checked(
   group('RefreshAheadOptions', {
-    threshold: optional(fraction),
-    beta: optional(positive),
+    threshold: optional(fraction()),
+    beta: optional(positiveNumber),
   }),
   (options) =>
     options.threshold === undefined && options.beta === undefined

@@ -34,6 +34,23 @@ export const numberBetween = (min: number, max: number) =>
     t.identity,
   )
 
+/** A number strictly between 0 and 1 (a fraction of a TTL), described as `name`. */
+export const fraction = (name = 'a number greater than 0 and less than 1') =>
+  new t.Type<number, number, unknown>(
+    name,
+    (u): u is number => typeof u === 'number' && u > 0 && u < 1,
+    (u, c) => (typeof u === 'number' && u > 0 && u < 1 ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  )
+
+/** A finite number greater than 0. */
+export const positiveNumber = new t.Type<number, number, unknown>(
+  'a finite number greater than 0',
+  (u): u is number => typeof u === 'number' && Number.isFinite(u) && u > 0,
+  (u, c) => (typeof u === 'number' && Number.isFinite(u) && u > 0 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
 /** An optional field: absent or `undefined` both mean "the default" (`exactOptionalPropertyTypes`-friendly). */
 export const optional = <C extends t.Mixed>(codec: C) => t.union([codec, t.undefined], codec.name)
 
