@@ -1,7 +1,8 @@
 import { CacheableOptionsCodec, cacheable, invalidate } from '../src/cacheable.js'
 import * as CE from '../src/CacheError.js'
-import { CacheConnectionError, CacheOptionsError } from '../src/errors.js'
+import { CacheConnectionError, CacheFunctionTimeoutError, CacheOptionsError } from '../src/errors.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
+import { manualClock } from '../src/Clock.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'
@@ -229,6 +230,35 @@ describe('@cacheable(options) on methods', () => {
 
   it('the helper refuses a function that is not cached', async () => {
     await expect(invalidate(async (n: number) => n, 1)).rejects.toBeInstanceOf(CacheOptionsError)
+  })
+})
+
+describe('@cacheable with fail-safe and a hard timeout on a method', () => {
+  it('serves the stale value for a method that fails, and rejects a slow one with CacheFunctionTimeoutError', async () => {
+    const clock = manualClock(0)
+    const store = memoryStore({ clock })
+    let failing = false
+    let slow = false
+
+    class Quotes {
+      @cacheable({ store, clock, ttlSeconds: 1, failSafe: true, timeouts: { hardMs: 30 }, logger: { warn: () => undefined } })
+      async quote(symbol: string): Promise<number> {
+        if (failing) throw new Error('the feed is down')
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 200))
+        return symbol.length
+      }
+    }
+
+    const quotes = new Quotes()
+    expect(await quotes.quote('ACME')).toBe(4)
+    clock.advance(1000)
+    failing = true
+    expect(await quotes.quote('ACME')).toBe(4) // stale
+    failing = false
+    slow = true
+    await expect(quotes.quote('NEW')).rejects.toBeInstanceOf(CacheFunctionTimeoutError)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    expect(await quotes.quote('NEW')).toBe(3) // written when it landed
   })
 })
 
