@@ -81,7 +81,18 @@ export const hash: (input: string) => string =
  */
 export const makeKey = (prefix: string, name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
   const encoded = encodeArgs(args)
-  return encoded.ok ? E.right(`${prefix}:${name}:${hash(encoded.json)}`) : E.left(CE.keyError(encoded.message))
+  return encoded.ok ? E.right(flat(`${prefix}:${name}:${hash(encoded.json)}`)) : E.left(CE.keyError(encoded.message))
+}
+
+/**
+ * `key`, made one string. V8 keeps a concatenation as a tree of its parts, and the digest part is a
+ * slice that keeps the whole 64-digit hex it was cut from; reading a character joins the parts in
+ * place. A key kept by a store (and every key is) then costs half the memory: about 90 bytes instead
+ * of 180, which a cold miss pays again in garbage collection.
+ */
+const flat = (key: string): string => {
+  key.charCodeAt(0)
+  return key
 }
 
 // -------------------------------------------------------------------------------------
@@ -165,7 +176,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
           const known = intArguments[slot] === argument ? intKeys[slot] : undefined
           if (known !== undefined) return known
           // A safe integer is written the same way by both languages: no encoder needed.
-          const key = E.right(head + hash(`{"args": [${argument}], "kwargs": {}}`))
+          const key = E.right(flat(head + hash(`{"args": [${argument}], "kwargs": {}}`)))
           intArguments[slot] = argument
           intKeys[slot] = key
           return key
@@ -190,7 +201,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
         hashes.set(encoded.json, digest)
       }
     }
-    return E.right(name === memoName ? head + digest : `${prefix}:${name}:${digest}`)
+    return E.right(flat(name === memoName ? head + digest : `${prefix}:${name}:${digest}`))
   }
   return {
     prefix,
