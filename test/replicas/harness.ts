@@ -6,13 +6,15 @@
 import type { ChildProcess } from 'node:child_process'
 import { fork } from 'node:child_process'
 import path from 'node:path'
-import type { L1Options, LeaseOptions } from '../../src/index.js'
+import type { L1Options, LeaseOptions, RefreshAheadOptions } from '../../src/index.js'
 
 export interface ReplicaConfig {
   readonly daprUrl: string
   readonly name?: string | undefined
   readonly lease?: true | Omit<LeaseOptions, 'logger'> | undefined
   readonly l1?: true | Omit<L1Options, 'clock'> | undefined
+  readonly refreshAhead?: true | RefreshAheadOptions | undefined
+  readonly ttlSeconds?: number | undefined
 }
 
 export interface Value {

@@ -4,7 +4,8 @@
 //
 // Messages in: { type: 'call', requestId, id, callers, fnMs }, { type: 'invalidate', requestId, id },
 // { type: 'stats', requestId }. Every answer carries the requestId. The first message out is
-// { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, l1.
+// { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, l1,
+// refreshAhead, ttlSeconds.
 // REPLICA_LIB names another build to load (the benchmark uses dist/cjs).
 const path = require('node:path')
 const lib = require(process.env.REPLICA_LIB ?? path.join(__dirname, '..', '..', '.test-build', 'cjs', 'index.js'))
@@ -20,6 +21,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const options = { store, name: config.name ?? 'replicas.value', metrics, logger: { warn: () => undefined } }
 if (config.lease !== undefined) options.lease = config.lease
 if (config.l1 !== undefined) options.l1 = config.l1
+if (config.refreshAhead !== undefined) options.refreshAhead = config.refreshAhead
+if (config.ttlSeconds !== undefined) options.ttlSeconds = config.ttlSeconds
 const value = lib.cacheable(options)(async (id) => {
   computations++
   const startedAt = Date.now()

@@ -2,7 +2,8 @@
  * The multi-process scenarios, run by test/replicas.test.ts (replicas sharing a test sidecar of each
  * flavour) and by test/dapr/replicas.test.ts (each replica with its own real daprd, all on one Redis):
  * the stampede across replicas, a lease holder killed mid-computation, invalidation during a remote
- * computation, and the in-process tier's staleness bounded by its TTL.
+ * computation, refresh ahead done once across replicas, and the in-process tier's staleness bounded
+ * by its TTL.
  */
 import { defaultKeyBuilder } from '../../src/Key.js'
 import { msgpackSerializer } from '../../src/Serializer.js'
@@ -84,6 +85,31 @@ export const describeReplicaScenarios = (label: string, topology: () => Topology
           if (left !== undefined) expect(decode(left).startedAt).toBeGreaterThanOrEqual(invalidateStartedAt)
         }
         expect(overlapping).toBeGreaterThan(1)
+      } finally {
+        await close()
+      }
+    })
+
+    it('refresh ahead on 6 replicas with a lease: a hot key past half its TTL is refreshed once, not once per replica', async () => {
+      const { url } = topology()
+      const config = (index: number) => ({ daprUrl: url(index), lease: { pollMs: 10, maxPollMs: 50 }, refreshAhead: { threshold: 0.5 }, ttlSeconds: 4 })
+      const { replicas, close } = await startReplicas(Array.from({ length: 6 }, (_, index) => config(index)))
+      try {
+        const first = (await (replicas[0] as (typeof replicas)[number]).call(4, 1, 0)).values[0]
+        await sleep(2_100) // past half its TTL: the next hits start refreshes
+        const answers = await Promise.all(replicas.map((replica) => replica.call(4, 10, 300)))
+        // Every caller got the cached value at once; the refresh runs behind them.
+        expect(new Set(answers.flatMap((answer) => answer.values).map((value) => JSON.stringify(value)))).toEqual(new Set([JSON.stringify(first)]))
+        expect(Math.max(...answers.flatMap((answer) => answer.ms))).toBeLessThan(300)
+        let stats = await Promise.all(replicas.map((replica) => replica.stats()))
+        for (let i = 0; i < 100 && stats.some((one) => one.pending > 0); i++) {
+          await sleep(20)
+          stats = await Promise.all(replicas.map((replica) => replica.stats()))
+        }
+        expect(stats.map((one) => one.pending)).toEqual([0, 0, 0, 0, 0, 0])
+        expect(stats.reduce((sum, one) => sum + one.computations, 0)).toBe(2) // the first, and one refresh
+        const refreshed = (await (replicas[5] as (typeof replicas)[number]).call(4, 1, 0)).values[0]
+        expect(refreshed).not.toEqual(first)
       } finally {
         await close()
       }
