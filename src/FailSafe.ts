@@ -80,12 +80,13 @@ export const failSafeOptions = (option: string, value: unknown): FailSafeOptions
 }
 
 /**
- * A fail-safe with these (already decoded) options and an empty throttle.
+ * A fail-safe with these (already decoded) options (`true`: the defaults) and an empty throttle.
  *
  * @category constructors
  * @since 0.3.0
  */
-export const failSafe = (options: FailSafeOptions = {}): FailSafe => {
+export const failSafe = (given: true | FailSafeOptions = true): FailSafe => {
+  const options = given === true ? {} : given
   const throttleSeconds = options.throttleSeconds ?? 30
   const resting = new Map<string, { readonly until: number; readonly value: unknown }>()
   return {

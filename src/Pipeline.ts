@@ -132,10 +132,7 @@ type Runner = (self: unknown, args: ReadonlyArray<unknown>) => E.Either<unknown,
  * The engine's call for a cached function, without the `TaskEither` thunk, and with the outcome
  * itself when it is known at once: for the Promise facade.
  */
-export const runnerOf =
-  (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>): Runner =>
-  (self, args) =>
-    (cached as unknown as { [RUN]: Runner })[RUN](self, args)
+export const runnerOf = (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>): Runner => (cached as unknown as { [RUN]: Runner })[RUN]
 
 const DEFAULT_TTL_SECONDS = 3600
 const DEFAULT_PREFIX = 'cache'

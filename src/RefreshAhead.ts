@@ -65,6 +65,9 @@ export interface RefreshAhead {
   readonly due: (meta: EntryMeta, now: number) => boolean
 }
 
+/** What `true` means. */
+const DEFAULT_OPTIONS: RefreshAheadOptions = { threshold: 0.8 }
+
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
@@ -78,18 +81,18 @@ export interface RefreshAhead {
  */
 export const refreshAheadOptions = (option: string, value: unknown): RefreshAheadOptions => {
   const decoded = checkOption(option, trueOr(RefreshAheadOptionsCodec), value)
-  return decoded === true ? { threshold: 0.8 } : decoded
+  return decoded === true ? DEFAULT_OPTIONS : decoded
 }
 
 /**
- * The rule for these (already decoded) options; `random` (default `Math.random`) draws XFetch's
- * uniform number in (0, 1].
+ * The rule for these (already decoded) options (`true`: `{ threshold: 0.8 }`); `random` (default
+ * `Math.random`) draws XFetch's uniform number in [0, 1).
  *
  * @category constructors
  * @since 0.3.0
  */
-export const refreshAhead = (options: RefreshAheadOptions, random: () => number = Math.random): RefreshAhead => {
-  const { threshold, beta } = options
+export const refreshAhead = (options: true | RefreshAheadOptions, random: () => number = Math.random): RefreshAhead => {
+  const { threshold, beta } = options === true ? DEFAULT_OPTIONS : options
   if (threshold !== undefined) return { due: (meta, now) => now - meta.writtenAt >= threshold * meta.ttlSeconds * 1000 }
   const factor = beta ?? 1
   return {
