@@ -165,7 +165,10 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
   const span = call?.store('get')
   const started = recipe.timed ? performance.now() : 0
   // Refresh ahead needs the entry's age: its companion entry is read with it.
-  const [found, metaRead] = recipe.refreshAhead === undefined ? [await recipe.store.get(key)(), undefined] : await readWithMeta(recipe, key)
+  let found: Read
+  let metaRead: Promise<Read> | undefined
+  if (recipe.refreshAhead === undefined) found = await recipe.store.get(key)()
+  else [found, metaRead] = await readWithMeta(recipe, key)
   if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
   // A store that answered with bytes it could not decode, or with more than a value may be, has a
   // bad entry, not a problem of its own: counted, recomputed and overwritten.
