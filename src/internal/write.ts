@@ -31,11 +31,12 @@ export const write = (recipe: Recipe, key: string, value: unknown, call: CallSpa
   const started = recipe.timed ? performance.now() : 0
   const writeNow = recipe.store.writeNow
   if (writeNow !== undefined && call === undefined) {
-    if (recipe.keepsMeta) {
+    const stored = writeNow(key, bytes.right, ttl)
+    if (recipe.keepsMeta && E.isRight(stored)) {
       const meta = companion(recipe, ttl, bytes.right, computeMs)
       metaWritten(recipe, key, writeNow(metaKey(key), meta.bytes, meta.ttlSeconds))
     }
-    return wrote(recipe, key, bytes, started, writeNow(key, bytes.right, ttl))
+    return wrote(recipe, key, bytes, started, stored)
   }
   const span = call?.store('set')
   const meta = recipe.keepsMeta ? companion(recipe, ttl, bytes.right, computeMs) : undefined
