@@ -24,6 +24,11 @@ export interface Dedup {
    * (not a promise), nobody can have joined it and nothing is put in flight.
    */
   readonly run: <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void) => Promise<T>
+  /**
+   * Puts `running`, a run for `key` that began in this same tick after `join` found none (so nobody
+   * can have started another since), in flight until it settles; returns it.
+   */
+  readonly hold: <T>(key: string, running: PromiseLike<T>) => Promise<T>
   /** The run in flight for `key`, if any (and `onJoin` is called): joining needs no work to be made. */
   readonly join: <T>(key: string, onJoin?: (key: string) => void) => Promise<T> | undefined
   /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
@@ -41,15 +46,8 @@ export interface Dedup {
 export const dedup = (): Dedup => {
   const inFlight = new Map<string, Promise<unknown>>()
 
-  const run = <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void): Promise<T> => {
-    const existing = inFlight.get(key)
-    if (existing !== undefined) {
-      onJoin?.(key)
-      return existing as Promise<T>
-    }
-    const result = work()
-    if (!isThenable(result)) return Promise.resolve(result)
-    const running = Promise.resolve(result)
+  const hold = <T>(key: string, begun: PromiseLike<T>): Promise<T> => {
+    const running = Promise.resolve(begun)
     inFlight.set(key, running)
     const release = (): void => {
       if (inFlight.get(key) === running) inFlight.delete(key)
@@ -65,8 +63,16 @@ export const dedup = (): Dedup => {
     return existing as Promise<T> | undefined
   }
 
+  const run = <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void): Promise<T> => {
+    const joined = join<T>(key, onJoin)
+    if (joined !== undefined) return joined
+    const result = work()
+    return isThenable(result) ? hold(key, result) : Promise.resolve(result)
+  }
+
   return {
     run,
+    hold,
     join,
     forget: (key) => {
       inFlight.delete(key)

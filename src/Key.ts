@@ -145,7 +145,8 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   // (the slot is the integer's low bits) holds the whole key: no Map and no allocation to look it up.
   // One other number or one string: a bounded Map of whole keys. Any other short input: its hash.
   const intArguments = new Float64Array(MEMO_ENTRIES).fill(Number.NaN) // NaN equals nothing: an empty slot
-  const intKeys = new Array<E.Either<CacheError, string> | undefined>(MEMO_ENTRIES).fill(undefined)
+  // Whole keys, not their Either: a memo that kept a wrapper alive would have the collector copy it.
+  const intKeys = new Array<string>(MEMO_ENTRIES).fill('')
   const hashes = new Map<string, string>()
   const shapes: Shapes = new Map()
   const byNumber = new Map<number, E.Either<CacheError, string>>()
@@ -173,13 +174,12 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
         if (Object.is(argument, -0)) return build(name, args, false)
         if (Number.isSafeInteger(argument)) {
           const slot = argument & (MEMO_ENTRIES - 1)
-          const known = intArguments[slot] === argument ? intKeys[slot] : undefined
-          if (known !== undefined) return known
+          if (intArguments[slot] === argument) return E.right(intKeys[slot] as string)
           // A safe integer is written the same way by both languages: no encoder needed.
-          const key = E.right(flat(head + hash(`{"args": [${argument}], "kwargs": {}}`)))
+          const key = flat(head + hash(`{"args": [${argument}], "kwargs": {}}`))
           intArguments[slot] = argument
           intKeys[slot] = key
-          return key
+          return E.right(key)
         }
         return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args, false))
       }

@@ -33,6 +33,22 @@ describe('dedup', () => {
     expect(await answer).toBe(42)
   })
 
+  it('hold puts a run that has begun in flight until it settles, for join to find', async () => {
+    const flight = dedup()
+    const gate = deferred<number>()
+    expect(flight.join('k')).toBeUndefined()
+    const held = flight.hold('k', gate.promise)
+    const joined: string[] = []
+    const joiner = flight.join<number>('k', (key) => joined.push(key))
+    expect(joiner).toBe(held)
+    expect(joined).toEqual(['k'])
+    expect(flight.size()).toBe(1)
+    gate.resolve(7)
+    expect(await joiner).toBe(7)
+    expect(flight.size()).toBe(0)
+    expect(flight.join('k')).toBeUndefined()
+  })
+
   it('shares a failure with every caller, then forgets it', async () => {
     const flight = dedup()
     const gate = deferred<number>()

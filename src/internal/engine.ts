@@ -125,16 +125,15 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   }
   call?.key(key.right)
   const at: Lookup = { recipe, key: key.right, self, args, call, ticket }
-  const work =
-    absentAfterMs === undefined
-      ? () => lookupOrCompute(at)
-      : () => {
-          // The synchronous read found nothing, in this same tick: a miss, and no second read.
-          if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
-          return onMiss(at)
-        }
-  // A leader starts in this same tick, so a miss just read synchronously still holds for it.
-  return dedup === undefined ? work() : dedup.run(key.right, work, onJoin)
+  let work: Outcome | Promise<Outcome>
+  if (absentAfterMs === undefined) work = lookupOrCompute(at)
+  else {
+    // The synchronous read found nothing, in this same tick: a miss, and no second read.
+    if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
+    work = onMiss(at)
+  }
+  // The work began in this same tick as the join above found nothing: it leads the key's flight.
+  return dedup === undefined || !isThenable(work) ? work : dedup.hold(key.right, work)
 }
 
 /**

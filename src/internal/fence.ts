@@ -50,7 +50,7 @@ export const fence = (): Fence => {
       }
       stamps.set(key, ++clock)
     },
-    mayWrite: (key, ticket) => ticket > floor && !((stamps.get(key) ?? 0) > ticket),
+    mayWrite: (key, ticket) => ticket > floor && (stamps.size === 0 || !((stamps.get(key) ?? 0) > ticket)),
     size: () => running,
   }
 }

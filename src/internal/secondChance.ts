@@ -43,6 +43,9 @@ export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: n
   }
 
   let hand: Iterator<[string, V]> | undefined
+  // A key known to be absent: the last one `get` missed, until anything is set. A write that follows
+  // a missed read (a cold miss) then need not look for an entry to replace.
+  let absent: string | undefined
 
   const makeRoom = (incoming: number): void => {
     while (entries.size > 0 && (entries.size >= maxEntries || bytes + incoming > maxBytes)) {
@@ -61,18 +64,23 @@ export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: n
   return {
     get: (key) => {
       const entry = entries.get(key)
-      if (entry === undefined) return undefined
+      if (entry === undefined) {
+        absent = key
+        return undefined
+      }
       if (clock.now() >= entry.expiresAt) {
         remove(key, entry)
+        absent = key
         return undefined
       }
       entry.used = true
       return entry
     },
     set: (key, entry) => {
-      const previous = entries.get(key)
+      const previous = key === absent ? undefined : entries.get(key)
+      absent = undefined
       if (previous !== undefined) remove(key, previous)
-      makeRoom(entry.size)
+      if (entries.size >= maxEntries || bytes + entry.size > maxBytes) makeRoom(entry.size)
       entries.set(key, entry)
       bytes += entry.size
     },

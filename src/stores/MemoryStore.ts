@@ -104,19 +104,20 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(readNow(key))
 
   const DONE: E.Either<CacheError, void> = E.right(undefined)
-  /** Why an entry cannot be kept; undefined when it can. */
-  const refusal = (key: string, value: Uint8Array, ttlSeconds: number): CacheError | undefined => {
+  /** Why an entry of `length` bytes cannot be kept; undefined when it can. */
+  const refusal = (key: string, length: number, ttlSeconds: number): CacheError | undefined => {
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) return CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer')
-    if (value.byteLength > maxValueBytes) return CE.valueTooLarge('write', value.byteLength, maxValueBytes, { key })
-    const size = key.length + value.byteLength
+    if (length > maxValueBytes) return CE.valueTooLarge('write', length, maxValueBytes, { key })
+    const size = key.length + length
     if (size > maxBytes) return CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key })
     return undefined
   }
   // `set` copies what it is given (its caller may change the array); `writeNow` is handed the array.
   const keep = (key: string, value: Uint8Array, ttlSeconds: number, copy: boolean): E.Either<CacheError, void> => {
-    const refused = refusal(key, value, ttlSeconds)
+    const length = value.byteLength
+    const refused = refusal(key, length, ttlSeconds)
     if (refused !== undefined) return E.left(refused)
-    entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: clock.now() + ttlSeconds * 1000, size: key.length + value.byteLength, used: false })
+    entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: clock.now() + ttlSeconds * 1000, size: key.length + length, used: false })
     return DONE
   }
   const writeNow = (key: string, value: Uint8Array, ttlSeconds: number): E.Either<CacheError, void> => keep(key, value, ttlSeconds, false)
@@ -134,7 +135,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   /** All or nothing: an entry that cannot be kept refuses the lot. */
   const setMany = (stored: ReadonlyArray<StoreEntry>): TE.TaskEither<CacheError, void> => () => {
     for (const { key, value, ttlSeconds } of stored) {
-      const refused = refusal(key, value, ttlSeconds)
+      const refused = refusal(key, value.byteLength, ttlSeconds)
       if (refused !== undefined) return Promise.resolve(E.left(refused))
     }
     for (const { key, value, ttlSeconds } of stored) keep(key, value, ttlSeconds, true)

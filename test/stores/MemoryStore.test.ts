@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import { CacheOptionsError } from '../../src/errors.js'
@@ -89,6 +90,45 @@ describe('memoryStore', () => {
     await store.set('x', new Uint8Array(4), 60)()
     store.clear()
     expect(store.usage()).toEqual({ entries: 0, bytes: 0 })
+  })
+
+  it('law: for any mix of reads, writes, deletes and time, what it holds and counts matches a plain model', () => {
+    // Reads drop expired entries and remember the key they missed; writes replace. The model keeps
+    // the same lazy expiry, so the counts must agree after every step.
+    const key = fc.constantFrom('a', 'bb', 'ccc')
+    const step = fc.oneof(
+      fc.record({ op: fc.constant('read' as const), key }),
+      fc.record({ op: fc.constantFrom('writeNow' as const, 'set' as const), key, size: fc.integer({ min: 0, max: 8 }), ttl: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ op: fc.constant('delete' as const), key }),
+      fc.record({ op: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 2500 }) }),
+    )
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const clock = manualClock(0)
+        const store = memoryStore({ clock })
+        const model = new Map<string, { readonly size: number; readonly expiresAt: number }>()
+        for (const s of steps) {
+          if (s.op === 'read') {
+            const held = model.get(s.key)
+            const live = held !== undefined && clock.now() < held.expiresAt
+            if (held !== undefined && !live) model.delete(s.key)
+            const found = store.readNow(s.key)
+            expect(E.isRight(found) && O.isSome(found.right) ? found.right.value.byteLength : undefined).toBe(live ? held.size : undefined)
+          } else if (s.op === 'delete') {
+            void store.delete(s.key)()
+            model.delete(s.key)
+          } else if (s.op === 'wait') {
+            clock.advance(s.ms)
+          } else {
+            if (s.op === 'writeNow') store.writeNow(s.key, new Uint8Array(s.size), s.ttl)
+            else void store.set(s.key, new Uint8Array(s.size), s.ttl)()
+            model.set(s.key, { size: s.size, expiresAt: clock.now() + s.ttl * 1000 })
+          }
+          const bytes = [...model].reduce((sum, [k, held]) => sum + k.length + held.size, 0)
+          expect(store.usage()).toEqual({ entries: model.size, bytes })
+        }
+      }),
+    )
   })
 
   it.each([
