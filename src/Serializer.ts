@@ -226,15 +226,21 @@ const guard = <I, A>(operation: 'serialize' | 'deserialize', run: (input: I) => 
   }
 }
 
-const throwing = (safe: Pick<SafeSerializer, 'trySerialize' | 'tryDeserialize'>): SafeSerializer => ({
-  ...safe,
+/**
+ * The safe functions with their throwing forms beside them. One object literal, not a spread: every
+ * serializer made here then has the same shape, so the engine's code that calls one stays optimized
+ * when the next cached function brings another (a spread's shape varies with what it was given).
+ */
+const throwing = ({ trySerialize, tryDeserialize }: Pick<SafeSerializer, 'trySerialize' | 'tryDeserialize'>): SafeSerializer => ({
+  trySerialize,
+  tryDeserialize,
   serialize: (value) => {
-    const bytes = safe.trySerialize(value)
+    const bytes = trySerialize(value)
     if (E.isLeft(bytes)) throw toError(bytes.left)
     return bytes.right
   },
   deserialize: (bytes) => {
-    const value = safe.tryDeserialize(bytes)
+    const value = tryDeserialize(bytes)
     if (E.isLeft(value)) throw toError(value.left)
     return value.right
   },
