@@ -103,3 +103,35 @@ export const sidecarProcess = async () => {
     },
   }
 }
+
+// A 15-field object, as a typical cached row.
+export const row = (i) => ({
+  id: i, sku: `sku-${i}`, name: `Product number ${i}`, price: 19.99 + i, currency: 'EUR', stock: i % 17, active: i % 2 === 0,
+  tags: ['a', 'b', 'c'], createdAt: '2026-01-02T03:04:05Z', rating: 4.5, vendor: 'acme', weight: 1.25, color: 'blue', size: 'M', notes: null,
+})
+
+/**
+ * A serializer that keeps values by reference, so the engine's own cost shows: the bytes are the
+ * value's index, written into a fresh 4-byte region of a shared slab (each region is never written
+ * again, as the Serializer contract asks), so that the scaffolding allocates no buffer per value.
+ */
+export const identitySerializer = () => {
+  // It starts with one object so that it holds objects from the first push: an array made empty
+  // holds small integers until then, and a new serializer's first push would throw away the
+  // optimized code of the engine's write (where `serialize` is inlined) once per store.
+  const values = [null]
+  let slab = new Uint32Array(4096)
+  let used = 0
+  return {
+    serialize: (value) => {
+      values.push(value)
+      if (used === slab.length) {
+        slab = new Uint32Array(4096)
+        used = 0
+      }
+      slab[used] = values.length - 1
+      return new Uint8Array(slab.buffer, 4 * used++, 4)
+    },
+    deserialize: (bytes) => values[new Uint32Array(bytes.buffer, bytes.byteOffset, 1)[0]],
+  }
+}

@@ -16,7 +16,7 @@ import { createCache as createDedupeCache } from 'async-cache-dedupe'
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
 import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, defaultKeyBuilder, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
-import { fmt, interleaved, load, median, quick, sidecarProcess, summary, table, throughput } from './lib.mjs'
+import { fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
 const MS = quick ? 150 : 400
@@ -28,35 +28,6 @@ const section = (title, body) => {
   console.log(`\n### ${title}\n\n${body}`)
 }
 const range = ({ median: m, min, max }, digits = 0) => `${fmt(m, digits)} (${fmt(min, digits)}-${fmt(max, digits)})`
-
-// A 15-field object, as a typical cached row.
-const row = (i) => ({
-  id: i, sku: `sku-${i}`, name: `Product number ${i}`, price: 19.99 + i, currency: 'EUR', stock: i % 17, active: i % 2 === 0,
-  tags: ['a', 'b', 'c'], createdAt: '2026-01-02T03:04:05Z', rating: 4.5, vendor: 'acme', weight: 1.25, color: 'blue', size: 'M', notes: null,
-})
-
-/**
- * A serializer that keeps values by reference, so the engine's own cost shows: the bytes are the
- * value's index, written into a fresh 4-byte region of a shared slab (each region is never written
- * again, as the Serializer contract asks), so that the scaffolding allocates no buffer per value.
- */
-const identitySerializer = () => {
-  const values = []
-  let slab = new Uint32Array(4096)
-  let used = 0
-  return {
-    serialize: (value) => {
-      values.push(value)
-      if (used === slab.length) {
-        slab = new Uint32Array(4096)
-        used = 0
-      }
-      slab[used] = values.length - 1
-      return new Uint8Array(slab.buffer, 4 * used++, 4)
-    },
-    deserialize: (bytes) => values[new Uint32Array(bytes.buffer, bytes.byteOffset, 1)[0]],
-  }
-}
 
 const silent = { warn: () => undefined }
 
