@@ -23,14 +23,15 @@ const contenders = ['function', 'dapr-state-cache', 'async-cache-dedupe']
 if (process.argv[2] === 'run') {
   // One contender's cold misses, `stores` times over: what cachegrind counts.
   const [, , , name, stores] = process.argv
-  const { identitySerializer, row } = await import('./lib.mjs')
+  const { byteViews, identitySerializer, row } = await import('./lib.mjs')
   const value = row(1)
   const direct = (i) => (i >= 0 ? value : null)
+  const views = byteViews(MISSES)
   const make = async () => {
     if (name === 'function') return async (i) => direct(i)
     if (name === 'dapr-state-cache') {
       const { cacheable, memoryStore } = await import('dapr-state-cache')
-      return cacheable({ store: memoryStore({ maxEntries: MISSES + 1 }), logger: { warn: () => undefined }, name: 'cold', serializer: identitySerializer() })(direct)
+      return cacheable({ store: memoryStore({ maxEntries: MISSES + 1 }), logger: { warn: () => undefined }, name: 'cold', serializer: identitySerializer(views) })(direct)
     }
     const { createCache } = await import('async-cache-dedupe')
     const dedupe = createCache({ ttl: 3600, storage: { type: 'memory', options: { size: MISSES + 1 } } })
