@@ -18,7 +18,7 @@ import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import type { Shapes } from './internal/pythonJson.js'
-import { encodeArgs } from './internal/pythonJson.js'
+import { encodeArgs, shapesMemo } from './internal/pythonJson.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -148,7 +148,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
   // Whole keys, not their Either: a memo that kept a wrapper alive would have the collector copy it.
   const intKeys = new Array<string>(MEMO_ENTRIES).fill('')
   const hashes = new Map<string, string>()
-  const shapes: Shapes = new Map()
+  const shapes: Shapes = shapesMemo()
   const byNumber = new Map<number, E.Either<CacheError, string>>()
   const byString = new Map<string, E.Either<CacheError, string>>()
   const remember = <K>(memo: Map<K, E.Either<CacheError, string>>, argument: K, key: E.Either<CacheError, string>) => {

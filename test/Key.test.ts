@@ -162,6 +162,24 @@ describe('laws', () => {
     )
   })
 
+  it('a key builder, remembering shapes from call to call, keys every call as a builder that remembers nothing', () => {
+    // Rows of a few shapes that share their key count and first key, in any order and any mix: the
+    // remembered shape (the last one, or one found by count and first key) must be checked, not trusted.
+    const row = fc.oneof(
+      fc.record({ a: keyable, b: keyable }),
+      fc.record({ a: keyable, c: keyable }),
+      fc.record({ a: keyable, b: keyable, c: keyable }),
+      fc.tuple(keyable, keyable).map(([x, y]) => ({ b: x, a: y })),
+      fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd'), keyable, { maxKeys: 4 }),
+    )
+    const builder = defaultKeyBuilder('p')
+    fc.assert(
+      fc.property(fc.array(fc.array(row, { maxLength: 5 }), { minLength: 1, maxLength: 4 }), (calls) => {
+        for (const rows of calls) expect(builder.tryBuildKey('n', [rows])).toEqual(makeKey('p', 'n', [rows]))
+      }),
+    )
+  })
+
   it('different argument lists give different hash inputs', () => {
     fc.assert(
       fc.property(fc.array(keyable, { maxLength: 3 }), fc.array(keyable, { maxLength: 3 }), (a, b) => {

@@ -136,19 +136,26 @@ const SURROGATE = /[\ud800-\udfff]/
  * surrogate). Objects of one shape come again and again (rows in a list): a key builder remembers it.
  */
 const shapeOf = (keys: Array<string>, shapes: Shapes | undefined): Shape => {
-  // Looked up by the first key and the count, then confirmed key by key (Object.keys gives its
-  // strings in creation order, so an object of the same shape gives the same list).
+  // The shape of the previous object first (rows of a list come one after another), then one looked
+  // up by the first key and the count; either is confirmed key by key (Object.keys gives its strings
+  // in creation order, so an object of the same shape gives the same list).
+  const last = shapes?.last
+  if (last !== undefined && sameKeys(last.original, keys)) return last
   const id = shapes === undefined || keys.length === 0 ? '' : `${keys.length}\u0000${keys[0] as string}`
-  const known = shapes?.get(id)
-  if (known !== undefined && sameKeys(known.original, keys)) return known
+  const known = shapes?.byKeys.get(id)
+  if (known !== undefined && sameKeys(known.original, keys)) {
+    if (shapes !== undefined) shapes.last = known
+    return known
+  }
   const original = keys.slice()
   const sorted = keys.some((key) => SURROGATE.test(key)) ? keys.sort(byCodePoint) : keys.sort()
   // What is written before each value: the separator and the key, escaped once per shape.
   const heads = sorted.map((key, i) => `${i === 0 ? '{' : ', '}${pythonString(key.charCodeAt(0) === 0 ? `\u0000${key}` : key)}: `)
   const shape = { original, keys: sorted, heads }
   if (shapes !== undefined) {
-    if (shapes.size >= 256) shapes.clear()
-    shapes.set(id, shape)
+    if (shapes.byKeys.size >= 256) shapes.byKeys.clear()
+    shapes.byKeys.set(id, shape)
+    shapes.last = shape
   }
   return shape
 }
@@ -167,8 +174,14 @@ interface Shape {
   readonly heads: ReadonlyArray<string>
 }
 
-/** Shapes remembered by their key count and first key: made by a key builder, and bounded. */
-export type Shapes = Map<string, Shape>
+/** Shapes remembered by their key count and first key (bounded), and the last one used: a key builder's. */
+export interface Shapes {
+  readonly byKeys: Map<string, Shape>
+  last: Shape | undefined
+}
+
+/** An empty memo of shapes. */
+export const shapesMemo = (): Shapes => ({ byKeys: new Map(), last: undefined })
 
 /** What one encoding carries down: the objects on the way (careful pass only) and the shapes memo. */
 interface Walk {
