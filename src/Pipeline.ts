@@ -98,7 +98,8 @@ export interface Parts {
   readonly prefix: string
   readonly keyBuilder: KeyBuilder | undefined
   readonly ttlSeconds: number | ((value: never) => number)
-  readonly serializer: Serializer
+  /** Undefined for the default, MessagePack, made when the pipeline is built (not for a recipe that replaces it). */
+  readonly serializer: Serializer | undefined
   readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
   readonly dedup: ReturnType<typeof dedup> | undefined
   readonly l1: L1 | undefined
@@ -176,7 +177,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     name: definition.name,
     key: keyFunction(definition),
     ttlSeconds: definition.ttlSeconds as Recipe['ttlSeconds'],
-    serializer: toSafe(definition.serializer),
+    serializer: toSafe(definition.serializer ?? msgpackSerializer()),
     decode: definition.decode,
     dedup: definition.dedup,
     fence: fence(),
@@ -254,7 +255,7 @@ export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Defi
     prefix: DEFAULT_PREFIX,
     keyBuilder: undefined,
     ttlSeconds: DEFAULT_TTL_SECONDS,
-    serializer: msgpackSerializer(),
+    serializer: undefined,
     decode: undefined,
     dedup: undefined,
     l1: undefined,

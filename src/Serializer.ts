@@ -250,18 +250,21 @@ const throwing = ({ trySerialize, tryDeserialize }: Pick<SafeSerializer, 'trySer
 // instances
 // -------------------------------------------------------------------------------------
 
+let sharedDecodingCodec: ExtensionCodec | undefined
+
 /**
- * The default serializer: MessagePack, compatible with the Python library.
- *
- * @category instances
- * @since 0.1.0
+ * The extension types a MessagePack value may hold, and a refusal for every other one: made once, on
+ * first use, and shared by every `msgpackSerializer` (it holds no state; each serializer has its own
+ * decoder). Registering all 256 types took most of the time of wrapping a function.
  */
-export const msgpackSerializer = (): SafeSerializer => {
+const decodingCodec = (): ExtensionCodec => {
+  if (sharedDecodingCodec !== undefined) return sharedDecodingCodec
   const codec = new ExtensionCodec()
-  const decoder = new Decoder({ extensionCodec: codec })
+  // Decodes the array inside a Map or Set extension (a decoder used again while it decodes works on a copy of itself).
+  const inner = new Decoder({ extensionCodec: codec })
   const none = (): null => null
   const decodeArray = (data: Uint8Array, what: string): Array<unknown> => {
-    const items = decoder.decode(data)
+    const items = inner.decode(data)
     if (!Array.isArray(items)) throw new Error(`a ${what} extension does not hold an array`)
     return items
   }
@@ -288,6 +291,18 @@ export const msgpackSerializer = (): SafeSerializer => {
       codec.register({ type, encode: none, decode: unknownType(type) })
     }
   }
+  sharedDecodingCodec = codec
+  return codec
+}
+
+/**
+ * The default serializer: MessagePack, compatible with the Python library.
+ *
+ * @category instances
+ * @since 0.1.0
+ */
+export const msgpackSerializer = (): SafeSerializer => {
+  const decoder = new Decoder({ extensionCodec: decodingCodec() })
   // The encoder needs no custom extensions: `prepare` hands it ExtData for those already, and a codec
   // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
   const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>() })

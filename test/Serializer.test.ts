@@ -70,10 +70,18 @@ describe('beyond the Python types', () => {
     ['-0', -0],
     ['NaN and infinities', [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]],
     ['nested', { when: new Date(0), tags: new Set(['x']), index: new Map([['k', { n: 1n, gone: undefined }]]) }],
+    ['Maps and Sets three deep', new Set([new Map<unknown, unknown>([['m', new Map([[1, new Set([2n, -0])]])]]), 'x'])],
   ])('%s round-trips with its type', (_what, value) => {
     const back = roundTrip(msgpack, value)
     expect(back).toStrictEqual(value)
     if (Object.is(value, -0)) expect(Object.is(back, -0)).toBe(true)
+  })
+
+  it('two MessagePack serializers, sharing their table of extension types, decode each other\'s values', () => {
+    const other = msgpackSerializer()
+    const value = new Map<unknown, unknown>([['s', new Set([1n, undefined])]])
+    expect(other.deserialize(msgpack.serialize(value))).toStrictEqual(value)
+    expect(msgpack.deserialize(other.serialize(value))).toStrictEqual(value)
   })
 
   it('numbers the extension types as documented', () => {
