@@ -25,10 +25,10 @@ export interface Dedup {
    */
   readonly run: <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void) => Promise<T>
   /**
-   * Puts `running`, a run for `key` that began in this same tick after `join` found none (so nobody
-   * can have started another since), in flight until it settles; returns it.
+   * Puts `begun`, a run for `key` that began in this same tick after `join` found none (so nobody
+   * can have started another since), in flight until it settles; returns it as a promise.
    */
-  readonly hold: <T>(key: string, running: PromiseLike<T>) => Promise<T>
+  readonly hold: <T>(key: string, begun: PromiseLike<T>) => Promise<T>
   /** The run in flight for `key`, if any (and `onJoin` is called): joining needs no work to be made. */
   readonly join: <T>(key: string, onJoin?: (key: string) => void) => Promise<T> | undefined
   /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
