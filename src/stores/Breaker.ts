@@ -102,35 +102,55 @@ export const withBreaker = (store: Store, options: BreakerOptions = {}): Breaker
 
   const state = (): BreakerState => (openUntil === 0 ? 'closed' : clock.now() < openUntil ? 'open' : 'half-open')
 
+  /** Counts the outcome of a request that went through (`probe`: the one let through when half-open). */
+  const counted = <A>(result: E.Either<CacheError, A>, probe: boolean): E.Either<CacheError, A> => {
+    if (probe) probing = false
+    if (E.isLeft(result) && isStoreTrouble(result.left)) {
+      failures++
+      if (probe || failures >= failureThreshold) openUntil = clock.now() + cooldownMs
+    } else {
+      failures = 0
+      openUntil = 0
+    }
+    return result
+  }
+  const closed = <A>(result: E.Either<CacheError, A>): E.Either<CacheError, A> => counted(result, false)
+  const probed = <A>(result: E.Either<CacheError, A>): E.Either<CacheError, A> => counted(result, true)
+  /** A probe whose store threw or rejected instead of answering: the next call may probe again. */
+  const probeFailed = (failure: unknown): never => {
+    probing = false
+    throw failure
+  }
+
+  // A closed breaker adds one `then` to the request and allocates nothing else.
   const guard =
-    <A>(operation: () => TE.TaskEither<CacheError, A>, key: string): TE.TaskEither<CacheError, A> =>
-    async () => {
+    <A>(task: TE.TaskEither<CacheError, A>, key: string): TE.TaskEither<CacheError, A> =>
+    () => {
       let probe = false
       if (openUntil !== 0) {
-        if (clock.now() < openUntil || probing) return E.left(CE.circuitOpen(store.name, Math.max(openUntil, clock.now()), { key }))
+        if (clock.now() < openUntil || probing) return Promise.resolve(E.left(CE.circuitOpen(store.name, Math.max(openUntil, clock.now()), { key })))
         probing = true // half-open: this call is the one probe
         probe = true
       }
-      const result = await operation()()
-      if (probe) probing = false
-      if (E.isLeft(result) && isStoreTrouble(result.left)) {
-        failures++
-        if (probe || failures >= failureThreshold) openUntil = clock.now() + cooldownMs
-      } else {
-        failures = 0
-        openUntil = 0
+      let running: Promise<E.Either<CacheError, A>>
+      try {
+        running = task()
+      } catch (failure) {
+        // A store that throws instead of answering: passed on as a rejection of what it threw.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        running = Promise.reject(failure)
       }
-      return result
+      return probe ? running.then(probed, probeFailed) : running.then(closed)
     }
 
   return {
     name: store.name,
-    get: (key) => guard(() => store.get(key), key),
-    set: (key, value, ttlSeconds) => guard(() => store.set(key, value, ttlSeconds), key),
-    delete: (key) => guard(() => store.delete(key), key),
-    ...(store.setMany === undefined ? {} : { setMany: (entries: ReadonlyArray<StoreEntry>) => guard(() => (store.setMany as NonNullable<Store['setMany']>)(entries), entries[0]?.key ?? '') }),
-    ...(store.getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => guard(() => (store.getMany as NonNullable<Store['getMany']>)(keys), keys[0] ?? '') }),
-    ...(store.create === undefined ? {} : { create: (key: string, value: Uint8Array, ttlSeconds: number) => guard(() => (store.create as NonNullable<Store['create']>)(key, value, ttlSeconds), key) }),
+    get: (key) => guard(store.get(key), key),
+    set: (key, value, ttlSeconds) => guard(store.set(key, value, ttlSeconds), key),
+    delete: (key) => guard(store.delete(key), key),
+    ...(store.setMany === undefined ? {} : { setMany: (entries: ReadonlyArray<StoreEntry>) => guard((store.setMany as NonNullable<Store['setMany']>)(entries), entries[0]?.key ?? '') }),
+    ...(store.getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => guard((store.getMany as NonNullable<Store['getMany']>)(keys), keys[0] ?? '') }),
+    ...(store.create === undefined ? {} : { create: (key: string, value: Uint8Array, ttlSeconds: number) => guard((store.create as NonNullable<Store['create']>)(key, value, ttlSeconds), key) }),
     ...(store.supportsCreate === undefined ? {} : { supportsCreate: store.supportsCreate }),
     ...(store.close === undefined ? {} : { close: store.close }),
     breaker: {

@@ -67,6 +67,32 @@ describe('withBreaker', () => {
     expect(store.breaker.state()).toBe('closed')
   })
 
+  it.each([
+    ['throws', (thrown: Error) => () => { throw thrown }],
+    ['rejects', (thrown: Error) => () => Promise.reject(thrown)],
+  ])('passes on a store that %s instead of answering, and such a probe lets the next call probe', async (_how, breaking) => {
+    const clock = manualClock(0)
+    const inner = probeStore(memoryStore({ clock }))
+    const thrown = new Error('a store that breaks its contract')
+    let broken = false
+    const get = inner.get
+    const store = withBreaker({ ...inner, get: (key) => (broken ? breaking(thrown) : get(key)) }, { failureThreshold: 1, cooldownMs: 1_000, clock })
+    broken = true
+    await expect(store.get('k')()).rejects.toBe(thrown)
+    expect(store.breaker.state()).toBe('closed')
+    inner.failWith.get = CE.connectionError('refused')
+    broken = false
+    await store.get('k')()
+    expect(store.breaker.state()).toBe('open')
+    clock.advance(1_000)
+    broken = true
+    await expect(store.get('k')()).rejects.toBe(thrown) // the probe
+    broken = false
+    delete inner.failWith.get
+    expect(E.isRight(await store.get('k')())).toBe(true) // so this call may probe, and closes it
+    expect(store.breaker.state()).toBe('closed')
+  })
+
   it('reset() closes it by hand', async () => {
     const { inner, store } = setup()
     inner.failWith.delete = CE.connectionError('refused')
