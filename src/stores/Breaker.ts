@@ -7,8 +7,9 @@
  * `failureThreshold` such failures in a row the breaker opens: for `cooldownMs` every operation is a
  * `CircuitOpen` error at once, without a request. Then it is half-open: one operation goes through as
  * a probe while the others still fail fast; the probe's success closes the breaker, its failure opens
- * it for another cool-down. Answers that are the caller's problem (a 4xx, a corrupt value, a bad key)
- * do not count: the store is fine.
+ * it for another cool-down (a store that throws or rejects instead of answering is passed on as it
+ * is, counts as neither, and leaves the next call free to probe). Answers that are the caller's
+ * problem (a 4xx, a corrupt value, a bad key) do not count: the store is fine.
  *
  * It does not retry, queue or time out anything itself: the store's own deadlines do that.
  *
