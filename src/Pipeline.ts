@@ -46,6 +46,7 @@ import type { TimeoutsOptions } from './Timeouts.js'
 import { lease } from './Lease.js'
 import { checkKey, defaultKeyBuilder, functionName } from './Key.js'
 import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
+import { guarded } from './internal/guardedStore.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
@@ -169,11 +170,13 @@ const keyFunction = (definition: Definition): KeyFunction => {
 
 const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definition): Cached<Args, Err, A> => {
   const metrics = combineMetrics(definition.metrics)
-  const context = { name: definition.name, store: definition.store.name }
+  // A store of the user's own that throws instead of answering must not break the call either.
+  const store = guarded(definition.store)
+  const context = { name: definition.name, store: store.name }
   const recipe: Recipe = {
     fn: definition.fn,
     lift: definition.lift,
-    store: definition.store,
+    store,
     name: definition.name,
     key: keyFunction(definition),
     ttlSeconds: definition.ttlSeconds as Recipe['ttlSeconds'],
@@ -182,7 +185,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     dedup: definition.dedup,
     fence: fence(),
     l1: definition.l1,
-    lease: definition.lease === undefined ? undefined : lease(definition.store, definition.lease),
+    lease: definition.lease === undefined ? undefined : lease(store, definition.lease),
     failSafe: definition.failSafe,
     timeouts: definition.timeouts,
     refreshAhead: definition.refreshAhead,

@@ -3,7 +3,9 @@
  *
  * A `Store` knows nothing of keys' meaning, values' types or metrics; it moves opaque bytes. Every
  * operation is a `TaskEither` whose left side is a `CacheError` value; a store never throws and never
- * rejects. Interpreters: `daprStore` (a Dapr state store over HTTP) and `memoryStore` (in-process);
+ * rejects. (A store of your own that does anyway does not break a call: the engine takes the throw or
+ * the rejection as a `ConnectionError` naming the store and the method, and runs the call uncached.)
+ * Interpreters: `daprStore` (a Dapr state store over HTTP) and `memoryStore` (in-process);
  * `withBreaker` wraps any of them.
  * Every interpreter passes the same conformance suite (`test/storeConformance.ts`).
  *

@@ -11,6 +11,9 @@ import fc from 'fast-check'
 import { manualClock } from '../src/Clock.js'
 import { cacheable } from '../src/cacheable.js'
 import { daprStore } from '../src/stores/DaprStore.js'
+import { memoryStore } from '../src/stores/MemoryStore.js'
+import type { Store } from '../src/Store.js'
+import { CacheError } from '../src/errors.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { cache, orElseUncached, withDecoder, withDedup, withKey, withMetrics } from '../src/Pipeline.js'
 import { startTestSidecar } from '../src/testing/index.js'
@@ -133,6 +136,64 @@ describe('the fault suite', () => {
     } finally {
       await store.close()
     }
+  })
+})
+
+describe('a store of the user\'s that throws instead of answering', () => {
+  // The Store contract says every failure is a Left; a store written by a user may break it. The
+  // call still gets the function's result, and the failure is counted as trouble with the store.
+  const broken = (methods: ReadonlyArray<keyof Store>, how: 'throws' | 'rejects'): Store => {
+    const inner: Store = memoryStore()
+    const failure = new Error('the user store broke')
+    const failing = (): never => {
+      throw failure
+    }
+    const rejecting = () => () => Promise.reject(failure)
+    const answer = (method: keyof Store) => {
+      if (method === 'readNow' || method === 'writeNow' || how === 'throws') return failing
+      return method === 'supportsCreate' ? () => Promise.reject(failure) : rejecting
+    }
+    const patch = Object.fromEntries(methods.map((method) => [method, answer(method)]))
+    return { ...inner, name: 'users-own', ...patch }
+  }
+
+  it.each([
+    ['get throws', ['get', 'readNow'], 'throws'],
+    ['get rejects', ['get', 'readNow'], 'rejects'],
+    ['set throws', ['set', 'writeNow'], 'throws'],
+    ['set rejects', ['set', 'writeNow'], 'rejects'],
+    ['readNow and writeNow throw', ['readNow', 'writeNow'], 'throws'],
+  ] as const)('%s: the call returns the function\'s result, and the failure is counted', async (_case, methods, how) => {
+    const metrics = recordingMetrics()
+    let runs = 0
+    const f = cacheable({ store: broken(methods, how), metrics, logger: collectingLogger(), name: 'broken' })(async (id: number) => {
+      runs++
+      return uncached(id)
+    })
+    expect(await f(3)).toEqual(uncached(3))
+    expect(await f(3)).toEqual(uncached(3))
+    expect(runs).toBe(2)
+    expect(metrics.recorded.errors.length).toBeGreaterThan(0)
+    for (const [, error] of metrics.recorded.errors) {
+      expect(error).toMatchObject({ _tag: 'ConnectionError', code: 'E_CACHE_CONNECTION' })
+      expect(error.message).toMatch(/the store "users-own" threw from \w+ instead of answering with a Left: .*the user store broke/)
+    }
+    expect(f.pending()).toBe(0)
+  })
+
+  it('invalidate rejects with a CacheError, not with what the store threw', async () => {
+    const f = cacheable({ store: broken(['delete'], 'throws'), logger: collectingLogger(), name: 'broken' })(async (id: number) => uncached(id))
+    const failed = await f.invalidate(3).catch((error: unknown) => error)
+    expect(failed).toBeInstanceOf(CacheError)
+    expect(failed).toMatchObject({ code: 'E_CACHE_CONNECTION' })
+  })
+
+  it('a store that cannot say whether it supports create holds no lease, and the calls still run', async () => {
+    const logger = collectingLogger()
+    const f = cacheable({ store: broken(['supportsCreate'], 'rejects'), logger, lease: true, name: 'broken' })(async (id: number) => uncached(id))
+    expect(await f(4)).toEqual(uncached(4))
+    expect(await f(4)).toEqual(uncached(4))
+    expect(logger.lines.join('\n')).toMatch(/cannot hold leases/)
   })
 })
 

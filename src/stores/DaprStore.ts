@@ -26,6 +26,7 @@ import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { BreakerOptions, BreakerStore } from './Breaker.js'
+import { trust } from '../internal/guardedStore.js'
 import { withBreaker } from './Breaker.js'
 import type { Store, StoreEntry } from '../Store.js'
 
@@ -564,7 +565,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     options.breaker === false
       ? { ...raw, breaker: { state: () => 'closed', failures: () => 0, reset: () => undefined } }
       : withBreaker(raw, options.breaker ?? {})
-  return {
+  return trust({
     name: storeName,
     storeName,
     url: origin,
@@ -579,5 +580,5 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     isReady,
     waitUntilReady,
     close: release,
-  }
+  })
 }

@@ -23,6 +23,7 @@ import { systemClock } from '../Clock.js'
 import { toError } from '../errors.js'
 import type { Store, StoreEntry } from '../Store.js'
 import type { Held } from '../internal/secondChance.js'
+import { trust } from '../internal/guardedStore.js'
 import { secondChanceMap } from '../internal/secondChance.js'
 
 // -------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     return right(undefined)
   }
 
-  return {
+  return trust({
     name,
     get,
     readNow,
@@ -163,5 +164,5 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     close: () => Promise.resolve(),
     usage: () => ({ entries: entries.size(), bytes: entries.bytes() }),
     clear: entries.clear,
-  }
+  })
 }

@@ -1,0 +1,70 @@
+/**
+ * A store that the library did not make, held to the `Store` contract: every failure is a `Left`.
+ * A method that throws, or a task that rejects, answers instead with a `ConnectionError` naming the
+ * store and carrying what was thrown, so the call it served runs uncached and the failure is counted,
+ * as for any other trouble with a store. The library's own stores keep the contract and are used as
+ * they are (no wrapper, no extra step on their calls).
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+import type { Store } from '../Store.js'
+
+const trusted = new WeakSet<Store>()
+
+const thrown = (cause: unknown): string => (cause instanceof Error ? `${cause.name}: ${cause.message}` : CE.describe(cause))
+
+/** Marks a store the library made: it never throws and its tasks never reject. */
+export const trust = <S extends Store>(store: S): S => {
+  trusted.add(store)
+  return store
+}
+
+/** `store` itself when the library made it, else `store` held to its contract. */
+export const guarded = (store: Store): Store => (trusted.has(store) ? store : guard(store))
+
+const guard = (store: Store): Store => {
+  const broke = (method: string, cause: unknown, key: string | undefined): E.Either<CacheError, never> =>
+    E.left(
+      CE.connectionError(`the store ${JSON.stringify(store.name)} threw from ${method} instead of answering with a Left: ${thrown(cause)}`, {
+        cause,
+        key,
+      }),
+    )
+  const task =
+    <A>(method: string, key: string | undefined, make: () => TE.TaskEither<CacheError, A>): TE.TaskEither<CacheError, A> =>
+    () => {
+      try {
+        return make()().then(undefined, (cause: unknown) => broke(method, cause, key))
+      } catch (cause) {
+        return Promise.resolve(broke(method, cause, key))
+      }
+    }
+  const now = <A>(method: string, key: string, run: () => E.Either<CacheError, A>): E.Either<CacheError, A> => {
+    try {
+      return run()
+    } catch (cause) {
+      return broke(method, cause, key)
+    }
+  }
+  const { readNow, writeNow, setMany, getMany, create, supportsCreate, close } = store
+  return {
+    name: store.name,
+    get: (key) => task('get', key, () => store.get(key)),
+    set: (key, value, ttlSeconds) => task('set', key, () => store.set(key, value, ttlSeconds)),
+    delete: (key) => task('delete', key, () => store.delete(key)),
+    ...(readNow === undefined ? {} : { readNow: (key: string) => now('readNow', key, () => readNow.call(store, key)) }),
+    ...(writeNow === undefined
+      ? {}
+      : { writeNow: (key: string, value: Uint8Array, ttlSeconds: number) => now('writeNow', key, () => writeNow.call(store, key, value, ttlSeconds)) }),
+    ...(setMany === undefined ? {} : { setMany: (entries: Parameters<typeof setMany>[0]) => task('setMany', entries[0]?.key, () => setMany.call(store, entries)) }),
+    ...(getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => task('getMany', keys[0], () => getMany.call(store, keys)) }),
+    ...(create === undefined
+      ? {}
+      : { create: (key: string, value: Uint8Array, ttlSeconds: number) => task('create', key, () => create.call(store, key, value, ttlSeconds)) }),
+    // A store that cannot say whether it supports `create` does not hold leases.
+    ...(supportsCreate === undefined ? {} : { supportsCreate: () => Promise.resolve().then(() => supportsCreate.call(store)).catch(() => false) }),
+    ...(close === undefined ? {} : { close: () => close.call(store) }),
+  }
+}
