@@ -199,7 +199,8 @@ const track = (child: ChildProcess): void => {
   child.once('exit', () => running.delete(child))
 }
 
-const freePort = (): Promise<number> =>
+/** A loopback port that was free a moment ago, and the listener that holds it until `release`. */
+const holdPort = (): Promise<{ readonly port: number; readonly release: () => Promise<void> }> =>
   new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
@@ -207,9 +208,25 @@ const freePort = (): Promise<number> =>
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
+      resolve({ port, release: () => new Promise((done) => server.close(() => done())) })
     })
   })
+
+/**
+ * `count` free loopback ports, all different: each is held until all are found (a port released at
+ * once can be handed out again by the next probe, and daprd cannot listen twice on one port).
+ */
+const freePorts = async (count: number): Promise<ReadonlyArray<number>> => {
+  const held = []
+  try {
+    for (let i = 0; i < count; i++) held.push(await holdPort())
+    return held.map(({ port }) => port)
+  } finally {
+    await Promise.all(held.map(({ release }) => release()))
+  }
+}
+
+const freePort = async (): Promise<number> => (await freePorts(1))[0] as number
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -417,12 +434,15 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   try {
     // A free port can be taken between our probe and daprd's bind: try again with new ones.
     for (let attempt = 1; ; attempt++) {
-      ports = { http: await freePort(), grpc: await freePort(), internal: await freePort(), publicPort: await freePort(), profile: await freePort() }
+      const [http = 0, grpc = 0, internal = 0, publicPort = 0, profile = 0] = await freePorts(5)
+      ports = { http, grpc, internal, publicPort, profile }
       try {
         await launch()
         break
       } catch (error) {
-        const inUse = error instanceof DaprdStartError && error.code === 'E_DAPRD_EXITED' && /address already in use/.test(error.message)
+        // daprd says so in either words, depending on which of its servers could not listen.
+        const inUse =
+          error instanceof DaprdStartError && error.code === 'E_DAPRD_EXITED' && /address already in use|could not listen on any endpoint/.test(error.message)
         if (!inUse || attempt >= 3) throw error
       }
     }
