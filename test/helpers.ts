@@ -28,6 +28,21 @@ export const deferred = <T = void>(): Deferred<T> => {
   return { promise, resolve, reject }
 }
 
+/**
+ * A repeatable stand-in for `Math.random` (the mulberry32 generator): uniform numbers in [0, 1)
+ * from a 32-bit seed, for tests whose subject draws at random but whose assertions must not.
+ */
+export const seededRandom = (seed: number): (() => number) => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 export type Operation = 'get' | 'set' | 'delete'
 
 /** A store around another that counts every operation and can fail or hold any of them on demand. */
