@@ -124,6 +124,8 @@ export type CacheableOptions = t.TypeOf<typeof CacheableOptionsCodec>
 
 /**
  * A function wrapped by `cacheable`: same parameters, a Promise of the same result, and `invalidate`.
+ * Calls that wait on one computation (concurrent calls with the same key) get the same Promise, as
+ * they get the same value; a call made after it settled gets a new one.
  *
  * @category model
  * @since 0.1.0
@@ -230,9 +232,21 @@ const unwrap = <A>(result: E.Either<unknown, A>): A => {
   return result.right
 }
 
-/** The call's promise: made straight from the outcome when the engine knew it at once. */
+/** Where a computation's promise keeps the promise the facade made of it (see `settle`). */
+const SETTLED = Symbol('dapr-state-cache/settled')
+
+type Pending = Promise<E.Either<unknown, unknown>> & { [SETTLED]?: Promise<unknown> }
+
+/**
+ * The call's promise: made straight from the outcome when the engine knew it at once. Calls that
+ * wait on the same computation get the same promise, kept on the computation's own, so that the
+ * computation wakes one reaction and not one per caller (a table of them cost every call more).
+ */
 const settle = (outcome: E.Either<unknown, unknown> | Promise<E.Either<unknown, unknown>>): Promise<unknown> => {
-  if (isThenable(outcome)) return outcome.then(unwrap)
+  if (isThenable(outcome)) {
+    const pending: Pending = outcome
+    return (pending[SETTLED] ??= outcome.then(unwrap))
+  }
   // The function's own failure, passed through as it was thrown, whatever it is.
   // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
   return E.isLeft(outcome) ? Promise.reject(failure(outcome.left)) : Promise.resolve(outcome.right)

@@ -87,6 +87,31 @@ describe('cacheable(options)(fn)', () => {
     expect({ calls, reads: store.counts.get, writes: store.counts.set }).toEqual({ calls: 1, reads: 1, writes: 1 })
   })
 
+  it('hands the calls that share one computation one promise, and a later call its own', async () => {
+    const gate = deferred()
+    const failure = new RangeError('source down')
+    let fail = false
+    const slow = cacheable({ store: memoryStore() })(async function shared(n: number) {
+      await gate.promise
+      if (fail) throw failure
+      return { n }
+    })
+    const [first, second, other] = [slow(1), slow(1), slow(2)]
+    expect(second).toBe(first)
+    expect(other).not.toBe(first)
+    gate.resolve()
+    expect(await first).toBe(await second)
+    const later = slow(1)
+    expect(later).not.toBe(first)
+    expect(await later).toEqual({ n: 1 })
+    // A failure reaches every caller that shared the computation, as itself.
+    fail = true
+    const [a, b] = [slow(3), slow(3)]
+    expect(b).toBe(a)
+    await expect(a).rejects.toBe(failure)
+    await expect(b).rejects.toBe(failure)
+  })
+
   it('passes `this` through and keeps the name and arity', async () => {
     const store = memoryStore()
     const wrapped = cacheable({ store })(function scaled(this: { factor: number }, n: number) {
