@@ -26,9 +26,12 @@ export interface Dedup {
   readonly run: <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void) => Promise<T>
   /**
    * Puts `begun`, a run for `key` that began in this same tick after `join` found none (so nobody
-   * can have started another since), in flight until it settles; returns it as a promise.
+   * can have started another since), in flight until it settles; returns it as a promise. With
+   * `after`, the key stays in flight once `begun` has settled until the work `after()` then returns
+   * (if any) has settled too: calls that join meanwhile get `begun`'s result at once, and nobody
+   * starts the work again while, say, its write is on the way.
    */
-  readonly hold: <T>(key: string, begun: PromiseLike<T>) => Promise<T>
+  readonly hold: <T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined) => Promise<T>
   /** The run in flight for `key`, if any (and `onJoin` is called): joining needs no work to be made. */
   readonly join: <T>(key: string, onJoin?: (key: string) => void) => Promise<T> | undefined
   /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
@@ -46,14 +49,22 @@ export interface Dedup {
 export const dedup = (): Dedup => {
   const inFlight = new Map<string, Promise<unknown>>()
 
-  const hold = <T>(key: string, begun: PromiseLike<T>): Promise<T> => {
+  const hold = <T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined): Promise<T> => {
     const running = Promise.resolve(begun)
     inFlight.set(key, running)
     const release = (): void => {
       if (inFlight.get(key) === running) inFlight.delete(key)
     }
+    const settled =
+      after === undefined
+        ? release
+        : (): void => {
+            const rest = after()
+            if (rest === undefined) release()
+            else Promise.resolve(rest).then(release, release)
+          }
     // Both branches handled: this bookkeeping chain can never be an unhandled rejection.
-    running.then(release, release)
+    running.then(settled, settled)
     return running
   }
 

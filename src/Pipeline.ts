@@ -111,6 +111,8 @@ export interface Parts {
   readonly refreshAhead: RefreshAhead | undefined
   /** The fraction each write's TTL is spread by; 0 for none. */
   readonly jitter: number
+  /** Whether a miss answers its callers before its write has landed (see `withBackgroundWrites`). */
+  readonly backgroundWrites: boolean
   /** Where the ages of entries come from (fail-safe, refresh ahead). */
   readonly clock: Clock
   readonly metrics: ReadonlyArray<CacheMetrics>
@@ -190,9 +192,11 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     timeouts: definition.timeouts,
     refreshAhead: definition.refreshAhead,
     jitter: definition.jitter,
+    backgroundWrites: definition.backgroundWrites,
     clock: definition.clock,
     keepsMeta: definition.failSafe !== undefined || definition.refreshAhead !== undefined,
     background: new Map(),
+    landings: new Map(),
     l1Context: { ...context, tier: 'l1' },
     metrics,
     timed: definition.metrics.length > 0,
@@ -267,6 +271,7 @@ export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Defi
     timeouts: undefined,
     refreshAhead: undefined,
     jitter: 0,
+    backgroundWrites: false,
     clock: systemClock,
     metrics: [],
     onCacheError: undefined,
@@ -339,6 +344,20 @@ export function withTtl(ttlSeconds: number | ((value: never) => number)) {
  * @since 0.1.0
  */
 export const withDedup = () => refine(() => ({ dedup: dedup() }))
+
+/**
+ * A miss answers its callers as soon as the value is computed, and its write goes on in the
+ * background: the key's single flight stays open until the write has landed, so calls meanwhile
+ * join it (no second read or computation), `pending()` counts it, and an invalidation waits for it
+ * (the write is dropped once it lands). It spares a miss one write to the store; in exchange, after
+ * a call returns its value may not be in the store yet, and a failed write is counted after it. It
+ * applies where a failed write cannot be the result: with `withDedup` and `orElseUncached`, and to
+ * untraced calls (a traced call's span covers its write).
+ *
+ * @category combinators
+ * @since 0.3.0
+ */
+export const withBackgroundWrites = () => refine(() => ({ backgroundWrites: true }))
 
 /**
  * Sends hits, misses, writes and errors to `metrics`. Applied more than once, every sink records.

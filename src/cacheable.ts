@@ -110,6 +110,11 @@ export const CacheableOptionsCodec = group(
     refreshAhead: optional(trueOr(RefreshAheadOptionsCodec)),
     /** Spreads each write's TTL by up to this fraction of itself (`0.1`: 90-110 s for 100 s). See `withJitter`. */
     jitter: optional(JitterCodec),
+    /**
+     * A miss answers as soon as the value is computed, and its write finishes in the background (the
+     * key stays in flight until it lands). Off by default. See `withBackgroundWrites`.
+     */
+    backgroundWrites: optional(t.boolean),
     /** Where the ages of entries come from (default: the system clock). See `withClock`. */
     clock: optional(clockCodec),
   },
@@ -181,6 +186,7 @@ const resolve = (given: CacheableOptions) => {
     timeouts: options.timeouts,
     refreshAhead: options.refreshAhead,
     jitter: options.jitter ?? 0,
+    backgroundWrites: options.backgroundWrites ?? false,
     clock: options.clock,
     prefix: options.keyPrefix ?? 'cache',
     name: options.name,
@@ -216,6 +222,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     timeouts: resolved.timeouts,
     refreshAhead: resolved.refreshAhead === undefined ? undefined : refreshAhead(resolved.refreshAhead),
     jitter: resolved.jitter,
+    backgroundWrites: resolved.backgroundWrites,
     clock: resolved.clock ?? start.clock,
     metrics: resolved.metrics,
     onCacheError: resolved.onCacheError,

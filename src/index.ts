@@ -51,6 +51,7 @@ export type { Cached, ErrorOf, FallbackOptions, KeyOptions, ValueOf } from './Pi
 export {
   cache,
   orElseUncached,
+  withBackgroundWrites,
   withDecoder,
   withDedup,
   withKey,

@@ -49,6 +49,30 @@ describe('dedup', () => {
     expect(flight.join('k')).toBeUndefined()
   })
 
+  it('hold with after keeps the key in flight, once the run has settled, until the rest of its work has too', async () => {
+    const flight = dedup()
+    const rest = deferred()
+    let asked = 0
+    const held = flight.hold('k', Promise.resolve(7), () => {
+      asked++
+      return rest.promise
+    })
+    expect(await held).toBe(7)
+    expect(asked).toBe(1)
+    // The run has its value; its rest (a write, say) is under way: later calls join the value.
+    expect(flight.size()).toBe(1)
+    expect(await flight.join<number>('k')).toBe(7)
+    rest.resolve()
+    await rest.promise
+    await Promise.resolve()
+    expect(flight.size()).toBe(0)
+    // No rest to wait for: released as soon as the run settles.
+    const bare = flight.hold('b', Promise.resolve(1), () => undefined)
+    await bare
+    await Promise.resolve()
+    expect(flight.size()).toBe(0)
+  })
+
   it('shares a failure with every caller, then forgets it', async () => {
     const flight = dedup()
     const gate = deferred<number>()

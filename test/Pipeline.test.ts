@@ -11,6 +11,7 @@ import { InMemoryMetrics } from '../src/Metrics.js'
 import {
   cache,
   orElseUncached,
+  withBackgroundWrites,
   withDecoder,
   withDedup,
   withKey,
@@ -20,7 +21,7 @@ import {
 } from '../src/Pipeline.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 import { manualClock } from '../src/Clock.js'
-import { brokenStore, deferred, probeStore, recordingMetrics } from './helpers.js'
+import { brokenStore, deferred, probeStore, recordingMetrics, until } from './helpers.js'
 
 interface User {
   readonly id: number
@@ -254,6 +255,31 @@ describe('cache pipeline', () => {
       const f = pipe((n: number) => TE.right(n), cache(brokenStore()), withKey('f'), quiet)
       const result = await f.invalidate(1)()
       expect(E.isLeft(result) && result.left.code).toBe('E_CACHE_CONNECTION')
+    })
+  })
+
+  describe('withBackgroundWrites', () => {
+    it('answers when the value is computed under orElseUncached, and only once it is written when strict (which returns the write failure)', async () => {
+      for (const strict of [false, true]) {
+        const store = probeStore(memoryStore())
+        const write = deferred()
+        store.holdUntil.set = write.promise
+        const f = strict
+          ? pipe((id: number) => TE.right<never, number>(id), cache(store), withKey('strict'), withDedup(), withBackgroundWrites())
+          : pipe((id: number) => TE.right<never, number>(id), cache(store), withKey('lenient'), withDedup(), withBackgroundWrites(), quiet)
+        let answered = false
+        const call = f(1)().then((result) => {
+          answered = true
+          return result
+        })
+        await until(() => store.counts.set === 1)
+        for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+        expect(answered).toBe(!strict)
+        store.failWith.set = CE.connectionError('the write failed')
+        write.resolve()
+        expect(await call).toEqual(strict ? E.left(expect.objectContaining({ _tag: 'ConnectionError' })) : E.right(1))
+        await until(() => f.pending() === 0)
+      }
     })
   })
 

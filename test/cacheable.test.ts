@@ -6,7 +6,7 @@ import { manualClock } from '../src/Clock.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'
-import { brokenStore, collectingLogger, deferred, probeStore } from './helpers.js'
+import { brokenStore, collectingLogger, deferred, probeStore, until } from './helpers.js'
 
 describe('cacheable(options)(fn)', () => {
   it('computes once, then reads the stored value until invalidated', async () => {
@@ -110,6 +110,101 @@ describe('cacheable(options)(fn)', () => {
     expect(b).toBe(a)
     await expect(a).rejects.toBe(failure)
     await expect(b).rejects.toBe(failure)
+  })
+
+  describe('backgroundWrites', () => {
+    const heldWrites = () => {
+      const store = probeStore(memoryStore())
+      const write = deferred()
+      store.holdUntil.set = write.promise
+      return { store, write }
+    }
+    const turns = async (count: number) => {
+      for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve))
+    }
+
+    it('off (the default): a miss answers once its write has landed', async () => {
+      const { store, write } = heldWrites()
+      const price = cacheable({ store })(async function price(sku: string) {
+        return { sku }
+      })
+      let answered = false
+      const call = price('a').then(() => {
+        answered = true
+      })
+      await until(() => store.counts.set === 1)
+      await turns(5)
+      expect(answered).toBe(false)
+      write.resolve()
+      await call
+    })
+
+    it('on: a miss answers as soon as the value is computed, and the key stays in flight until its write has landed', async () => {
+      const { store, write } = heldWrites()
+      let calls = 0
+      const price = cacheable({ store, backgroundWrites: true })(async function price(sku: string) {
+        calls++
+        await Promise.resolve()
+        return { sku, cents: 100 * calls }
+      })
+      // The write is held: the caller has its value all the same.
+      expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
+      expect(store.counts.set).toBe(1)
+      expect(price.pending()).toBe(1)
+      // A call meanwhile joins the flight: no second computation, no read.
+      expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
+      expect({ calls, reads: store.counts.get }).toEqual({ calls: 1, reads: 1 })
+      write.resolve()
+      await until(() => price.pending() === 0)
+      delete store.holdUntil.set
+      // Landed: the next call is a hit.
+      expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
+      expect({ calls, reads: store.counts.get }).toEqual({ calls: 1, reads: 2 })
+    })
+
+    it('on: an invalidation waits for the write it overtook, which is dropped once it lands', async () => {
+      const { store, write } = heldWrites()
+      let calls = 0
+      const price = cacheable({ store, backgroundWrites: true })(async function price(sku: string) {
+        calls++
+        await Promise.resolve()
+        return { sku, cents: 100 * calls }
+      })
+      expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
+      let invalidated = false
+      const invalidation = price.invalidate('a').then(() => {
+        invalidated = true
+      })
+      await turns(5)
+      expect(invalidated).toBe(false)
+      write.resolve()
+      await invalidation
+      expect(store.counts.delete).toBe(2) // the invalidation's delete, then the overtaken write's
+      delete store.holdUntil.set
+      expect(await price('a')).toEqual({ sku: 'a', cents: 200 })
+      expect(calls).toBe(2)
+    })
+
+    it('on: a write that fails after its call has returned is counted and warned about', async () => {
+      const { store, write } = heldWrites()
+      const metrics = new InMemoryMetrics()
+      const logger = collectingLogger()
+      const price = cacheable({ store, backgroundWrites: true, metrics, logger })(async function price(sku: string) {
+        return { sku }
+      })
+      expect(await price('a')).toEqual({ sku: 'a' })
+      store.failWith.set = CE.connectionError('the write failed')
+      write.resolve()
+      await until(() => price.pending() === 0)
+      expect(metrics.getStats()).toMatchObject({ misses: 1, writes: 0, errors: 1, errorsByCode: { E_CACHE_CONNECTION: 1 } })
+      expect(logger.lines).toEqual([expect.stringMatching(/E_CACHE_CONNECTION/)])
+    })
+
+    it('refuses a value that is not a boolean, naming it', () => {
+      const wrap = () => cacheable({ store: memoryStore(), backgroundWrites: 'yes' as unknown as boolean })(async function f() {})
+      expect(wrap).toThrow(CacheOptionsError)
+      expect(wrap).toThrow(/backgroundWrites/)
+    })
   })
 
   it('passes `this` through and keeps the name and arity', async () => {

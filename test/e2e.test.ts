@@ -91,6 +91,29 @@ describe('cacheable over HTTP against the test sidecar', () => {
     expect(metrics.getStats()).toMatchObject({ misses: 1, writes: 1, coalesced: 999 })
   })
 
+  it('with backgroundWrites, answers a miss before its save is answered, and joins calls to it until it is', async () => {
+    const metrics = new InMemoryMetrics()
+    let calls = 0
+    const getOrder = cacheable({ store, metrics, name: 'orders.background', backgroundWrites: true })(async (id: number) => {
+      calls++
+      return { id, total: id * 10 }
+    })
+    sidecar.fault({ route: 'save', kind: 'delay', delayMs: 200, times: 1 })
+    expect(await getOrder(3)).toEqual({ id: 3, total: 30 })
+    expect(getOrder.pending()).toBe(1) // the save is on its way: the sidecar answers it 200 ms late
+    expect(await getOrder(3)).toEqual({ id: 3, total: 30 })
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (getOrder.pending() === 0) resolve(clearInterval(poll))
+      }, 5)
+    })
+    expect(routes()).toEqual(['get', 'save']) // the call that came meanwhile neither read nor wrote
+    expect(sidecar.state('cache').entries().map(([key]) => key)).toEqual([expect.stringMatching(/^cache:orders\.background:[0-9a-f]{16}$/)])
+    expect(await getOrder(3)).toEqual({ id: 3, total: 30 })
+    expect({ calls, routes: routes() }).toEqual({ calls: 1, routes: ['get', 'save', 'get'] })
+    expect(metrics.getStats()).toMatchObject({ hits: 1, misses: 1, coalesced: 1, writes: 1, errors: 0 })
+  })
+
   it('falls back to the function when the sidecar fails, counting and warning once', async () => {
     const { getOrder, metrics, logger, calls } = setup()
     sidecar.fault({ route: 'get', kind: 'status', status: 500, errorCode: 'ERR_STATE_GET' })

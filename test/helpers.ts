@@ -43,6 +43,14 @@ export const seededRandom = (seed: number): (() => number) => {
   }
 }
 
+/** Waits, a turn of the event loop at a time, until `condition()` holds; fails past 1,000 turns. */
+export const until = async (condition: () => boolean): Promise<void> => {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn === 1000) throw new Error('the condition did not come to hold')
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
 export type Operation = 'get' | 'set' | 'delete'
 
 /** A store around another that counts every operation and can fail or hold any of them on demand. */

@@ -124,7 +124,8 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
     else if (hit !== undefined) return hit
   }
   call?.key(key.right)
-  const at: Lookup = { recipe, key: key.right, self, args, call, ticket }
+  const early = recipe.backgroundWrites && call === undefined && dedup !== undefined && recipe.onCacheError !== undefined
+  const at: Lookup = { recipe, key: key.right, self, args, call, ticket, early, landing: undefined }
   let work: Outcome | Promise<Outcome>
   if (absentAfterMs === undefined) work = lookupOrCompute(at)
   else {
@@ -132,8 +133,9 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
     if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
     work = onMiss(at)
   }
-  // The work began in this same tick as the join above found nothing: it leads the key's flight.
-  return dedup === undefined || !isThenable(work) ? work : dedup.hold(key.right, work)
+  // The work began in this same tick as the join above found nothing: it leads the key's flight,
+  // which stays open until the work's write has landed, even when its callers were answered before.
+  return dedup === undefined || !isThenable(work) ? work : dedup.hold(key.right, work, () => at.landing)
 }
 
 /**
@@ -154,7 +156,7 @@ const hitNow = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<
   if (E.isLeft(cached)) return undefined
   if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
   if (recipe.l1 !== undefined) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
-  if (recipe.refreshAhead !== undefined) refreshIfDue({ recipe, key, self, args, call: undefined, ticket }, readNow(metaKey(key)))
+  if (recipe.refreshAhead !== undefined) refreshIfDue({ recipe, key, self, args, call: undefined, ticket, early: false, landing: undefined }, readNow(metaKey(key)))
   return cached
 }
 
@@ -346,10 +348,13 @@ interface Underway {
 /**
  * The asynchronous rest of `computeAndWrite`, from wherever it had to wait: the generation before
  * the computation (with a lease), the computation, the write, and the check that no invalidation
- * came meanwhile, here or in another replica. Ends the computation's fence.
+ * came meanwhile, here or in another replica. Ends the computation's fence. A call that may answer
+ * early (`Lookup.early`) answers once the value is computed and its write has begun: the rest goes
+ * on as `landing`, which the key's single flight waits for.
  */
 const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Promise<Outcome> => {
   const { recipe, key } = at
+  let handedOver = false
   try {
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
@@ -357,16 +362,41 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     const fresh = await (underway?.computing ?? computeTraced(recipe, at.self, at.args, at.call))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
-    const written = await (underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0))
-    // An invalidation that arrived while the write was on its way must still win, here or elsewhere.
-    if (E.isRight(written) && (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before)))) {
-      await drop(recipe, key)
+    const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
+    if (at.early && isThenable(writing)) {
+      handedOver = true
+      const landing = land(at, fenceTicket, fresh, writing, before)
+      at.landing = landing
+      recipe.landings.set(key, landing)
       return fresh
     }
-    return kept(at, fresh, written)
+    return await afterWrite(at, fenceTicket, fresh, await writing, before)
+  } finally {
+    if (!handedOver) recipe.fence.end()
+  }
+}
+
+/** The work of a computation whose callers already have its value: its write, then what follows it. */
+const land = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, writing: Promise<Written>, before: Generation): Promise<void> => {
+  const { recipe, key } = at
+  try {
+    await afterWrite(at, fenceTicket, fresh, await writing, before)
   } finally {
     recipe.fence.end()
+    if (recipe.landings.get(key) === at.landing) recipe.landings.delete(key)
   }
+}
+
+type Generation = E.Either<CacheError, string | undefined> | undefined
+
+/** After the write: an invalidation that arrived while it was on its way must still win, here or elsewhere. */
+const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, written: Written, before: Generation): Promise<Outcome> => {
+  const { recipe, key } = at
+  if (E.isRight(written) && (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before)))) {
+    await drop(recipe, key)
+    return fresh
+  }
+  return kept(at, fresh, written)
 }
 
 /** The value is written (or the write failed): the tier keeps what a later read would get. */
@@ -381,7 +411,7 @@ const kept = ({ recipe, key, call, ticket }: Lookup, fresh: E.Right<unknown>, wr
 }
 
 /** Whether no replica invalidated `key` since `before` was read (an unreadable generation counts as a change). */
-const sameGeneration = async (recipe: Recipe, key: string, before: E.Either<CacheError, string | undefined> | undefined): Promise<boolean> => {
+const sameGeneration = async (recipe: Recipe, key: string, before: Generation): Promise<boolean> => {
   if (recipe.lease === undefined || before === undefined) return true // no lease: nothing to compare
   const after = await recipe.lease.generation(key)
   return E.isRight(before) && E.isRight(after) && before.right === after.right
@@ -412,7 +442,7 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
 const refresh = async (origin: Lookup): Promise<Outcome | undefined> => {
   const { recipe } = origin
   const call = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin.call)
-  const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0 }
+  const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0, early: false, landing: undefined }
   try {
     return await refreshUnder(at)
   } finally {
@@ -455,6 +485,9 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
   const bumped = recipe.lease === undefined ? E.right(undefined) : await recipe.lease.bump(key.right, ttlOr(recipe))()
   const deleted = E.isLeft(bumped) ? bumped : await drop(recipe, key.right)
+  // A write of this process that began before now and is still on its way drops itself once it
+  // lands (the fence says so): this invalidation is done when it has.
+  await recipe.landings.get(key.right)
   if (E.isLeft(deleted)) {
     const located = CE.withKey(key.right)(deleted.left)
     recipe.metrics.recordError(key.right, located, recipe.context)

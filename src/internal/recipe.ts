@@ -64,6 +64,8 @@ export interface Recipe {
   readonly refreshAhead: RefreshAhead | undefined
   /** The fraction each write's TTL is spread by; 0 for none. */
   readonly jitter: number
+  /** Whether a miss may answer before its write has landed (`Lookup.early`). */
+  readonly backgroundWrites: boolean
   /** Where the ages of entries come from. */
   readonly clock: Clock
   /** Whether each value gets its companion entry, `<key>:meta` (fail-safe or refresh ahead). */
@@ -73,6 +75,12 @@ export interface Recipe {
    * lands with an outcome, or with undefined when it made none (another replica refreshed the key).
    */
   readonly background: Map<string, Promise<Outcome | undefined>>
+  /**
+   * The writes still on their way of computations whose callers were answered early, one per key:
+   * an invalidation of the key waits for them (each drops its own write), so that once it is done
+   * no write begun before it can land.
+   */
+  readonly landings: Map<string, Promise<void>>
 }
 
 /** What a call ends with: the function's failure or the value. */
@@ -89,6 +97,15 @@ export interface Lookup {
   readonly call: CallSpan | undefined
   /** The in-process tier's ticket, taken before the store was read (0 without a tier). */
   readonly ticket: number
+  /**
+   * Whether the call may answer as soon as its value is computed, before the value's write has
+   * landed: an untraced call of a recipe with background writes, under a single flight (which keeps
+   * the key until the write is done), that recovers from cache failures (a strict one must return
+   * the write's failure).
+   */
+  readonly early: boolean
+  /** Set when the call answered early: the rest of its computation's work, which its flight waits for. */
+  landing: Promise<void> | undefined
 }
 
 /** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */
