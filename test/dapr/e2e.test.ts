@@ -58,6 +58,31 @@ describe.each(flavours)('cacheable on real daprd (%s)', (flavour) => {
     expect(calls()).toBe(2)
   })
 
+  it('with backgroundWrites, a miss lands in the store after its call, and an invalidation made before it landed wins', async () => {
+    const metrics = new InMemoryMetrics()
+    let calls = 0
+    const getOrder = cacheable({ store, metrics, name: 'e2e.background', backgroundWrites: true })(async (id: number) => {
+      calls++
+      return { id, version: calls }
+    })
+    const key = (id: number) => defaultKeyBuilder().buildKey('e2e.background', [id])
+    const landed = async () => {
+      for (let i = 0; i < 500 && getOrder.pending() > 0; i++) await sleep(2)
+      expect(getOrder.pending()).toBe(0)
+    }
+    expect(await getOrder(1)).toEqual({ id: 1, version: 1 })
+    await landed()
+    expect((await read(key(1))).status).toBe(200) // written, the way the Python library reads it
+    expect(await getOrder(1)).toEqual({ id: 1, version: 1 })
+    // Invalidated at once after the call, while its write may still be on its way: the write does not survive it.
+    expect(await getOrder(2)).toEqual({ id: 2, version: 2 })
+    await getOrder.invalidate(2)
+    expect((await read(key(2))).status).toBe(204)
+    expect(await getOrder(2)).toEqual({ id: 2, version: 3 })
+    await landed()
+    expect(metrics.getStats()).toMatchObject({ hits: 1, misses: 3, errors: 0 })
+  })
+
   it('invalidates one entry and leaves the others', async () => {
     const { getOrder, calls } = setup('e2e.invalidate')
     await getOrder(3)
