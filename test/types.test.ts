@@ -8,7 +8,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts'
 import type { CacheError } from '../src/CacheError.js'
-import type { CacheableFunction } from '../src/cacheable.js'
+import type { CacheableFunction, CacheableOptions } from '../src/cacheable.js'
 import { cacheable, invalidate } from '../src/cacheable.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
@@ -16,6 +16,7 @@ import type { Cached } from '../src/Pipeline.js'
 import {
   cache,
   orElseUncached,
+  withBackgroundWrites,
   withDecoder,
   withDedup,
   withKey,
@@ -81,6 +82,8 @@ describe('types', () => {
       withRefreshAhead(true),
       withJitter(0.1),
       withClock(manualClock()),
+      withDedup(),
+      withBackgroundWrites(),
       orElseUncached(),
     )
     expectTypeOf(resilient).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError, User>>()
@@ -107,6 +110,7 @@ describe('types', () => {
       // @ts-expect-error failSafe is true or its options
       cacheable({ store, failSafe: 'yes' }),
     ).toThrow('failSafe')
+    expectTypeOf<CacheableOptions['backgroundWrites']>().toEqualTypeOf<boolean | undefined>()
   })
 
   it('withTtl given a function checks it against the value type', () => {
