@@ -352,7 +352,8 @@ export const withDedup = () => refine(() => ({ dedup: dedup() }))
  * (the write is dropped once it lands). It spares a miss one write to the store; in exchange, after
  * a call returns its value may not be in the store yet, and a failed write is counted after it. It
  * applies where a failed write cannot be the result: with `withDedup` and `orElseUncached`, and to
- * untraced calls (a traced call's span covers its write).
+ * untraced calls (a traced call's span covers its write). With `withLease` a miss still waits for
+ * its write: the lease is held until then, so that the replicas waiting for it find the value.
  *
  * @category combinators
  * @since 0.3.0

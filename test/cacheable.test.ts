@@ -200,6 +200,31 @@ describe('cacheable(options)(fn)', () => {
       expect(logger.lines).toEqual([expect.stringMatching(/E_CACHE_CONNECTION/)])
     })
 
+    it('on, with a lease: a miss still waits for its write, the lease held until the value is in the store', async () => {
+      const inner = memoryStore()
+      const probe = probeStore(inner)
+      const write = deferred()
+      probe.holdUntil.set = write.promise
+      const create = inner.create
+      if (create === undefined) throw new Error('the memory store takes leases')
+      const store = { ...probe, create }
+      const price = cacheable({ store, lease: true, backgroundWrites: true })(async function price(sku: string) {
+        return { sku }
+      })
+      let answered = false
+      const call = price('a').then(() => {
+        answered = true
+      })
+      await until(() => probe.counts.set === 1)
+      await turns(5)
+      expect(answered).toBe(false)
+      write.resolve()
+      await call
+      delete probe.holdUntil.set
+      expect(await price('a')).toEqual({ sku: 'a' }) // a hit: written once, computed once
+      expect(probe.counts.set).toBe(1)
+    })
+
     it('refuses a value that is not a boolean, naming it', () => {
       const wrap = () => cacheable({ store: memoryStore(), backgroundWrites: 'yes' as unknown as boolean })(async function f() {})
       expect(wrap).toThrow(CacheOptionsError)

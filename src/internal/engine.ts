@@ -124,7 +124,9 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
     else if (hit !== undefined) return hit
   }
   call?.key(key.right)
-  const early = recipe.backgroundWrites && call === undefined && dedup !== undefined && recipe.onCacheError !== undefined
+  // Background writes (see `Lookup.early`); not under a lease, which is held until the write lands so
+  // that the replicas waiting for it find the value.
+  const early = recipe.backgroundWrites && recipe.lease === undefined && call === undefined && dedup !== undefined && recipe.onCacheError !== undefined
   const at: Lookup = { recipe, key: key.right, self, args, call, ticket, early, landing: undefined }
   let work: Outcome | Promise<Outcome>
   if (absentAfterMs === undefined) work = lookupOrCompute(at)

@@ -99,9 +99,9 @@ export interface Lookup {
   readonly ticket: number
   /**
    * Whether the call may answer as soon as its value is computed, before the value's write has
-   * landed: an untraced call of a recipe with background writes, under a single flight (which keeps
-   * the key until the write is done), that recovers from cache failures (a strict one must return
-   * the write's failure).
+   * landed: an untraced call of a recipe with background writes and no lease (a lease is held until
+   * the write lands), under a single flight (which keeps the key until the write is done), that
+   * recovers from cache failures (a strict one must return the write's failure).
    */
   readonly early: boolean
   /** Set when the call answered early: the rest of its computation's work, which its flight waits for. */
