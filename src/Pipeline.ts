@@ -71,7 +71,8 @@ export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
   readonly invalidate: (...args: Args) => TE.TaskEither<CacheError, void>
   /**
    * How many lookups are in flight in its single flight (always 0 without `withDedup`), plus the
-   * background work no caller waits for (a refresh ahead, a computation past its timeout).
+   * background work no caller waits for (a refresh ahead, a computation past its timeout, a write
+   * of `withBackgroundWrites` that its flight no longer holds).
    */
   readonly pending: () => number
 }
@@ -211,11 +212,21 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
   Object.defineProperty(cached, 'invalidate', {
     value: (...args: Args) => () => engine.invalidate(recipe, args),
   })
-  Object.defineProperty(cached, 'pending', { value: () => (definition.dedup?.size() ?? 0) + recipe.background.size })
+  Object.defineProperty(cached, 'pending', { value: () => pending(recipe) })
   Object.defineProperty(cached, RUN, { value: (self: unknown, args: ReadonlyArray<unknown>) => engine.runNow(recipe, self, args) })
   Object.defineProperty(cached, DEFINITION, { value: definition })
   if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
   return cached
+}
+
+/**
+ * Keys with work under way: in the single flight, in the background, or a background write that
+ * neither holds any more (its flight was invalidated, or its callers stopped waiting at a timeout).
+ */
+const pending = (recipe: Recipe): number => {
+  let writes = 0
+  for (const key of recipe.landings.keys()) if (recipe.dedup?.join(key) === undefined && !recipe.background.has(key)) writes++
+  return (recipe.dedup?.size() ?? 0) + recipe.background.size + writes
 }
 
 const definitionOf = (cached: unknown): Definition => {

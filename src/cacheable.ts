@@ -139,7 +139,10 @@ export interface CacheableFunction<Args extends ReadonlyArray<unknown>, R> {
   (...args: Args): Promise<R>
   /** Drops the entry for these arguments. Rejects with a `CacheError` when the store could not do it. */
   readonly invalidate: (...args: Args) => Promise<void>
-  /** How many keys have a call in flight now (the single flight's size). */
+  /**
+   * How many keys have a call in flight now (the single flight's size), plus the work under way in
+   * the background (a refresh ahead, a computation past its timeout, a background write).
+   */
   readonly pending: () => number
 }
 

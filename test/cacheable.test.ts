@@ -177,8 +177,10 @@ describe('cacheable(options)(fn)', () => {
       })
       await turns(5)
       expect(invalidated).toBe(false)
+      expect(price.pending()).toBe(1) // out of the flight, the write is still under way
       write.resolve()
       await invalidation
+      expect(price.pending()).toBe(0)
       expect(store.counts.delete).toBe(2) // the invalidation's delete, then the overtaken write's
       delete store.holdUntil.set
       expect(await price('a')).toEqual({ sku: 'a', cents: 200 })
