@@ -6,6 +6,7 @@ import { manualClock } from '../src/Clock.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import type { TestSidecar } from '../src/testing/index.js'
+import type { Deferred, ProbeStore } from './helpers.js'
 import { brokenStore, collectingLogger, deferred, probeStore, until } from './helpers.js'
 
 describe('cacheable(options)(fn)', () => {
@@ -122,21 +123,26 @@ describe('cacheable(options)(fn)', () => {
     const turns = async (count: number) => {
       for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve))
     }
+    /** Whether `call` has answered a few turns after the write it started was held; then lets the write land. */
+    const answersBeforeItsWrite = async (call: () => Promise<unknown>, store: ProbeStore, write: Deferred<void>): Promise<boolean> => {
+      let answered = false
+      const answer = call().then(() => {
+        answered = true
+      })
+      await until(() => store.counts.set === 1)
+      await turns(5)
+      const early = answered
+      write.resolve()
+      await answer
+      return early
+    }
 
     it('off (the default): a miss answers once its write has landed', async () => {
       const { store, write } = heldWrites()
       const price = cacheable({ store })(async function price(sku: string) {
         return { sku }
       })
-      let answered = false
-      const call = price('a').then(() => {
-        answered = true
-      })
-      await until(() => store.counts.set === 1)
-      await turns(5)
-      expect(answered).toBe(false)
-      write.resolve()
-      await call
+      expect(await answersBeforeItsWrite(() => price('a'), store, write)).toBe(false)
     })
 
     it('on: a miss answers as soon as the value is computed, and the key stays in flight until its write has landed', async () => {
@@ -213,15 +219,7 @@ describe('cacheable(options)(fn)', () => {
       const price = cacheable({ store, lease: true, backgroundWrites: true })(async function price(sku: string) {
         return { sku }
       })
-      let answered = false
-      const call = price('a').then(() => {
-        answered = true
-      })
-      await until(() => probe.counts.set === 1)
-      await turns(5)
-      expect(answered).toBe(false)
-      write.resolve()
-      await call
+      expect(await answersBeforeItsWrite(() => price('a'), probe, write)).toBe(false)
       delete probe.holdUntil.set
       expect(await price('a')).toEqual({ sku: 'a' }) // a hit: written once, computed once
       expect(probe.counts.set).toBe(1)
