@@ -137,7 +137,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   }
   // The work began in this same tick as the join above found nothing: it leads the key's flight,
   // which stays open until the work's write has landed, even when its callers were answered before.
-  return dedup === undefined || !isThenable(work) ? work : dedup.hold(key.right, work, () => at.landing)
+  return dedup === undefined || !isThenable(work) ? work : dedup.hold(key.right, work, early ? () => at.landing : undefined)
 }
 
 /**
