@@ -193,7 +193,8 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     timeouts: definition.timeouts,
     refreshAhead: definition.refreshAhead,
     jitter: definition.jitter,
-    backgroundWrites: definition.backgroundWrites,
+    backgroundWrites:
+      definition.backgroundWrites && definition.dedup !== undefined && definition.lease === undefined && definition.onCacheError !== undefined,
     clock: definition.clock,
     keepsMeta: definition.failSafe !== undefined || definition.refreshAhead !== undefined,
     background: new Map(),

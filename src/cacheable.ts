@@ -248,15 +248,15 @@ const SETTLED = Symbol('dapr-state-cache/settled')
 type Pending = Promise<E.Either<unknown, unknown>> & { [SETTLED]?: Promise<unknown> }
 
 /**
- * The call's promise: made straight from the outcome when the engine knew it at once. Calls that
- * wait on the same computation get the same promise, kept on the computation's own, so that the
- * computation wakes one reaction and not one per caller (a table of them cost every call more).
+ * The promise of the calls that wait on one computation: the same for all of them, kept on the
+ * computation's own, so that the computation wakes one reaction and not one per caller (a table of
+ * them cost every call more).
  */
+const shared = (pending: Pending): Promise<unknown> => (pending[SETTLED] ??= pending.then(unwrap))
+
+/** The call's promise: made straight from the outcome when the engine knew it at once. */
 const settle = (outcome: E.Either<unknown, unknown> | Promise<E.Either<unknown, unknown>>): Promise<unknown> => {
-  if (isThenable(outcome)) {
-    const pending: Pending = outcome
-    return (pending[SETTLED] ??= outcome.then(unwrap))
-  }
+  if (isThenable(outcome)) return shared(outcome)
   // The function's own failure, passed through as it was thrown, whatever it is.
   // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
   return E.isLeft(outcome) ? Promise.reject(failure(outcome.left)) : Promise.resolve(outcome.right)

@@ -124,10 +124,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
     else if (hit !== undefined) return hit
   }
   call?.key(key.right)
-  // Background writes (see `Lookup.early`); not under a lease, which is held until the write lands so
-  // that the replicas waiting for it find the value.
-  const early = recipe.backgroundWrites && recipe.lease === undefined && call === undefined && dedup !== undefined && recipe.onCacheError !== undefined
-  const at: Lookup = { recipe, key: key.right, self, args, call, ticket, early, landing: undefined }
+  const at: Lookup = { recipe, key: key.right, self, args, call, ticket }
   let work: Outcome | Promise<Outcome>
   if (absentAfterMs === undefined) work = lookupOrCompute(at)
   else {
@@ -137,7 +134,9 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   }
   // The work began in this same tick as the join above found nothing: it leads the key's flight,
   // which stays open until the work's write has landed, even when its callers were answered before.
-  return dedup === undefined || !isThenable(work) ? work : dedup.hold(key.right, work, early ? () => at.landing : undefined)
+  if (dedup === undefined || !isThenable(work)) return work
+  const written = key.right
+  return dedup.hold(written, work, recipe.backgroundWrites && call === undefined ? () => recipe.landings.get(written) : undefined)
 }
 
 /**
@@ -158,7 +157,7 @@ const hitNow = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<
   if (E.isLeft(cached)) return undefined
   if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
   if (recipe.l1 !== undefined) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
-  if (recipe.refreshAhead !== undefined) refreshIfDue({ recipe, key, self, args, call: undefined, ticket, early: false, landing: undefined }, readNow(metaKey(key)))
+  if (recipe.refreshAhead !== undefined) refreshIfDue({ recipe, key, self, args, call: undefined, ticket }, readNow(metaKey(key)))
   return cached
 }
 
@@ -350,9 +349,9 @@ interface Underway {
 /**
  * The asynchronous rest of `computeAndWrite`, from wherever it had to wait: the generation before
  * the computation (with a lease), the computation, the write, and the check that no invalidation
- * came meanwhile, here or in another replica. Ends the computation's fence. A call that may answer
- * early (`Lookup.early`) answers once the value is computed and its write has begun: the rest goes
- * on as `landing`, which the key's single flight waits for.
+ * came meanwhile, here or in another replica. Ends the computation's fence. With background writes
+ * (`Recipe.backgroundWrites`), an untraced call answers once the value is computed and its write has
+ * begun: the rest goes on as the key's landing, which its single flight waits for.
  */
 const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Promise<Outcome> => {
   const { recipe, key } = at
@@ -365,11 +364,14 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
-    if (at.early && isThenable(writing)) {
+    if (recipe.backgroundWrites && at.call === undefined && isThenable(writing)) {
       handedOver = true
       const landing = land(at, fenceTicket, fresh, writing, before)
-      at.landing = landing
       recipe.landings.set(key, landing)
+      const landed = (): void => {
+        if (recipe.landings.get(key) === landing) recipe.landings.delete(key)
+      }
+      void landing.then(landed, landed)
       return fresh
     }
     return await afterWrite(at, fenceTicket, fresh, await writing, before)
@@ -380,12 +382,10 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
 
 /** The work of a computation whose callers already have its value: its write, then what follows it. */
 const land = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, writing: Promise<Written>, before: Generation): Promise<void> => {
-  const { recipe, key } = at
   try {
     await afterWrite(at, fenceTicket, fresh, await writing, before)
   } finally {
-    recipe.fence.end()
-    if (recipe.landings.get(key) === at.landing) recipe.landings.delete(key)
+    at.recipe.fence.end()
   }
 }
 
@@ -444,7 +444,7 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
 const refresh = async (origin: Lookup): Promise<Outcome | undefined> => {
   const { recipe } = origin
   const call = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin.call)
-  const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0, early: false, landing: undefined }
+  const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0 }
   try {
     return await refreshUnder(at)
   } finally {

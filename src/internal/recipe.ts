@@ -64,7 +64,12 @@ export interface Recipe {
   readonly refreshAhead: RefreshAhead | undefined
   /** The fraction each write's TTL is spread by; 0 for none. */
   readonly jitter: number
-  /** Whether a miss may answer before its write has landed (`Lookup.early`). */
+  /**
+   * Whether an untraced miss answers as soon as its value is computed, before its write has landed:
+   * background writes were asked for, under a single flight (which keeps the key until the write is
+   * done), without a lease (which is held until the write lands, for the replicas waiting on it),
+   * and with recovery from cache failures (a strict recipe must return a failed write).
+   */
   readonly backgroundWrites: boolean
   /** Where the ages of entries come from. */
   readonly clock: Clock
@@ -77,8 +82,8 @@ export interface Recipe {
   readonly background: Map<string, Promise<Outcome | undefined>>
   /**
    * The writes still on their way of computations whose callers were answered early, one per key:
-   * an invalidation of the key waits for them (each drops its own write), so that once it is done
-   * no write begun before it can land.
+   * the key's flight waits for its write, and so does an invalidation of the key (the write drops
+   * itself once it lands), so that once it is done no write begun before it can land.
    */
   readonly landings: Map<string, Promise<void>>
 }
@@ -97,15 +102,6 @@ export interface Lookup {
   readonly call: CallSpan | undefined
   /** The in-process tier's ticket, taken before the store was read (0 without a tier). */
   readonly ticket: number
-  /**
-   * Whether the call may answer as soon as its value is computed, before the value's write has
-   * landed: an untraced call of a recipe with background writes and no lease (a lease is held until
-   * the write lands), under a single flight (which keeps the key until the write is done), that
-   * recovers from cache failures (a strict one must return the write's failure).
-   */
-  readonly early: boolean
-  /** Set when the call answered early: the rest of its computation's work, which its flight waits for. */
-  landing: Promise<void> | undefined
 }
 
 /** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */
