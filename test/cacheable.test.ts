@@ -123,6 +123,16 @@ describe('cacheable(options)(fn)', () => {
     const turns = async (count: number) => {
       for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve))
     }
+    /** A priced function with background writes over `store`, counting its computations. */
+    const pricedWithBackgroundWrites = (store: ProbeStore) => {
+      let calls = 0
+      const price = cacheable({ store, backgroundWrites: true })(async function price(sku: string) {
+        calls++
+        await Promise.resolve()
+        return { sku, cents: 100 * calls }
+      })
+      return { price, calls: () => calls }
+    }
     /** Whether `call` has answered a few turns after the write it started was held; then lets the write land. */
     const answersBeforeItsWrite = async (call: () => Promise<unknown>, store: ProbeStore, write: Deferred<void>): Promise<boolean> => {
       let answered = false
@@ -147,35 +157,25 @@ describe('cacheable(options)(fn)', () => {
 
     it('on: a miss answers as soon as the value is computed, and the key stays in flight until its write has landed', async () => {
       const { store, write } = heldWrites()
-      let calls = 0
-      const price = cacheable({ store, backgroundWrites: true })(async function price(sku: string) {
-        calls++
-        await Promise.resolve()
-        return { sku, cents: 100 * calls }
-      })
+      const { price, calls } = pricedWithBackgroundWrites(store)
       // The write is held: the caller has its value all the same.
       expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
       expect(store.counts.set).toBe(1)
       expect(price.pending()).toBe(1)
       // A call meanwhile joins the flight: no second computation, no read.
       expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
-      expect({ calls, reads: store.counts.get }).toEqual({ calls: 1, reads: 1 })
+      expect({ calls: calls(), reads: store.counts.get }).toEqual({ calls: 1, reads: 1 })
       write.resolve()
       await until(() => price.pending() === 0)
       delete store.holdUntil.set
       // Landed: the next call is a hit.
       expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
-      expect({ calls, reads: store.counts.get }).toEqual({ calls: 1, reads: 2 })
+      expect({ calls: calls(), reads: store.counts.get }).toEqual({ calls: 1, reads: 2 })
     })
 
     it('on: an invalidation waits for the write it overtook, which is dropped once it lands', async () => {
       const { store, write } = heldWrites()
-      let calls = 0
-      const price = cacheable({ store, backgroundWrites: true })(async function price(sku: string) {
-        calls++
-        await Promise.resolve()
-        return { sku, cents: 100 * calls }
-      })
+      const { price, calls } = pricedWithBackgroundWrites(store)
       expect(await price('a')).toEqual({ sku: 'a', cents: 100 })
       let invalidated = false
       const invalidation = price.invalidate('a').then(() => {
@@ -190,7 +190,7 @@ describe('cacheable(options)(fn)', () => {
       expect(store.counts.delete).toBe(2) // the invalidation's delete, then the overtaken write's
       delete store.holdUntil.set
       expect(await price('a')).toEqual({ sku: 'a', cents: 200 })
-      expect(calls).toBe(2)
+      expect(calls()).toBe(2)
     })
 
     it('on: a write that fails after its call has returned is counted and warned about', async () => {
