@@ -361,7 +361,8 @@ export const withDedup = () => refine(() => ({ dedup: dedup() }))
  * A miss answers its callers as soon as the value is computed, and its write goes on in the
  * background: the key's single flight stays open until the write has landed, so calls meanwhile
  * join it (no second read or computation), `pending()` counts it, and an invalidation waits for it
- * (the write is dropped once it lands). It spares a miss one write to the store; in exchange, after
+ * (the write is dropped once it lands). It spares a miss one write to the store (a store that
+ * writes at once, like the memory store, has none to put off); in exchange, after
  * a call returns its value may not be in the store yet, and a failed write is counted after it. It
  * applies where a failed write cannot be the result: with `withDedup` and `orElseUncached`, and to
  * untraced calls (a traced call's span covers its write). With `withLease` a miss still waits for
