@@ -135,8 +135,8 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   // The work began in this same tick as the join above found nothing: it leads the key's flight,
   // which stays open until the work's write has landed, even when its callers were answered before.
   if (dedup === undefined || !isThenable(work)) return work
-  const written = key.right
-  return dedup.hold(written, work, recipe.backgroundWrites && call === undefined ? () => recipe.landings.get(written) : undefined)
+  const flightKey = key.right
+  return dedup.hold(flightKey, work, recipe.backgroundWrites && call === undefined ? () => recipe.landings.get(flightKey) : undefined)
 }
 
 /**
