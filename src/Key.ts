@@ -68,10 +68,7 @@ export const hashInput = (args: ReadonlyArray<unknown>): E.Either<CacheError, st
  * @category constructors
  * @since 0.1.0
  */
-export const hash: (input: string) => string =
-  typeof (crypto as { hash?: unknown }).hash === 'function'
-    ? (input) => (crypto as unknown as { hash: (algorithm: string, data: string, encoding: 'hex') => string }).hash('sha256', input, 'hex').slice(0, 16)
-    : (input) => crypto.createHash('sha256').update(input, 'utf8').digest('hex').slice(0, 16)
+export const hash = (input: string): string => crypto.hash('sha256', input, 'hex').slice(0, 16)
 
 /**
  * `{prefix}:{name}:{hash}` for a call with `args`.
@@ -128,6 +125,36 @@ export const checkKey = (key: unknown): E.Either<CacheError, string> => {
 // instances
 // -------------------------------------------------------------------------------------
 
+const INTEGER_HEAD = '{"args": ['
+
+/**
+ * For each length of a safe integer's decimal text (its sign included, up to 17), the UTF-8 bytes of
+ * `{"args": [<that many digits>], "kwargs": {}}`, whose digits `integerArguments` overwrites.
+ */
+const integerTemplates: ReadonlyArray<Uint8Array> = Array.from({ length: 18 }, (_, length) =>
+  new TextEncoder().encode(`${INTEGER_HEAD}${'0'.repeat(length)}], "kwargs": {}}`),
+)
+
+/**
+ * What Python hashes for the one argument `n`, a safe integer: `{"args": [n], "kwargs": {}}` as
+ * bytes, written into the template of its length (and valid until the next call). Hashing these
+ * bytes spares making the text as a string and the hash its copy to UTF-8.
+ */
+const integerArguments = (n: number): Uint8Array => {
+  let rest = Math.abs(n)
+  let length = n < 0 ? 2 : 1
+  for (let x = rest; x >= 10; x = Math.floor(x / 10)) length++
+  const bytes = integerTemplates[length] as Uint8Array
+  let at = INTEGER_HEAD.length + length
+  do {
+    const next = Math.floor(rest / 10)
+    bytes[--at] = 48 + (rest - next * 10) // its last digit, in ASCII
+    rest = next
+  } while (rest > 0)
+  if (n < 0) bytes[INTEGER_HEAD.length] = 45 // '-'
+  return bytes
+}
+
 const MEMO_ENTRIES = 4096
 const MEMO_INPUT_CHARS = 512
 
@@ -176,7 +203,7 @@ export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
           const slot = argument & (MEMO_ENTRIES - 1)
           if (intArguments[slot] === argument) return E.right(intKeys[slot] as string)
           // A safe integer is written the same way by both languages: no encoder needed.
-          const key = flat(head + hash(`{"args": [${argument}], "kwargs": {}}`))
+          const key = flat(head + crypto.hash('sha256', integerArguments(argument), 'hex').slice(0, 16))
           intArguments[slot] = argument
           intKeys[slot] = key
           return E.right(key)

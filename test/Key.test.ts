@@ -180,6 +180,18 @@ describe('laws', () => {
     )
   })
 
+  it('a key builder keys a lone safe integer, whose text it writes as bytes, as the encoder does', () => {
+    // Every length of digits, with and without a sign, and the ends of the safe range.
+    const builder = defaultKeyBuilder('p')
+    const edges = [0, -1, 9, 10, -10, 2 ** 31, -(2 ** 31), 2 ** 53 - 1, -(2 ** 53 - 1), 10 ** 15, -(10 ** 15)]
+    for (const n of edges) expect(builder.tryBuildKey('n', [n])).toEqual(makeKey('p', 'n', [n]))
+    fc.assert(
+      fc.property(fc.oneof(fc.maxSafeInteger(), fc.integer()), (n) => {
+        expect(builder.tryBuildKey('n', [n])).toEqual(makeKey('p', 'n', [n]))
+      }),
+    )
+  })
+
   it('different argument lists give different hash inputs', () => {
     fc.assert(
       fc.property(fc.array(keyable, { maxLength: 3 }), fc.array(keyable, { maxLength: 3 }), (a, b) => {
