@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { keepSpare } from './internal/spare.js'
 import { isThenable } from './internal/thenable.js'
 
 /**
@@ -23,7 +24,7 @@ export interface Dedup {
    * the in-flight promise is returned. `work` must not throw synchronously; when it answers at once
    * (not a promise), nobody can have joined it and nothing is put in flight.
    */
-  readonly run: <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void) => Promise<T>
+  run<T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void): Promise<T>
   /**
    * Puts `begun`, a run for `key` that began in this same tick after `join` found none (so nobody
    * can have started another since), in flight until it settles; returns it as a promise. With
@@ -31,25 +32,21 @@ export interface Dedup {
    * (if any) has settled too: calls that join meanwhile get `begun`'s result at once, and nobody
    * starts the work again while, say, its write is on the way.
    */
-  readonly hold: <T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined) => Promise<T>
+  hold<T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined): Promise<T>
   /** The run in flight for `key`, if any (and `onJoin` is called): joining needs no work to be made. */
-  readonly join: <T>(key: string, onJoin?: (key: string) => void) => Promise<T> | undefined
+  join<T>(key: string, onJoin?: (key: string) => void): Promise<T> | undefined
   /** Forgets the in-flight run for `key` (callers already waiting keep their promise). */
-  readonly forget: (key: string) => void
+  forget(key: string): void
   /** How many keys are in flight now. */
-  readonly size: () => number
+  size(): number
 }
 
-/**
- * A new, empty in-flight map.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const dedup = (): Dedup => {
-  const inFlight = new Map<string, Promise<unknown>>()
+/** One pipeline's in-flight map: a class, so that all pipelines share its code (see `internal/engine.ts`). */
+class InFlight implements Dedup {
+  private readonly inFlight = new Map<string, Promise<unknown>>()
 
-  const hold = <T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined): Promise<T> => {
+  hold<T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined): Promise<T> {
+    const inFlight = this.inFlight
     const running = Promise.resolve(begun)
     inFlight.set(key, running)
     const release = (): void => {
@@ -68,26 +65,35 @@ export const dedup = (): Dedup => {
     return running
   }
 
-  const join = <T>(key: string, onJoin?: (key: string) => void): Promise<T> | undefined => {
-    const existing = inFlight.get(key)
+  join<T>(key: string, onJoin?: (key: string) => void): Promise<T> | undefined {
+    const existing = this.inFlight.get(key)
     if (existing !== undefined) onJoin?.(key)
     return existing as Promise<T> | undefined
   }
 
-  const run = <T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void): Promise<T> => {
-    const joined = join<T>(key, onJoin)
+  run<T>(key: string, work: () => T | PromiseLike<T>, onJoin?: (key: string) => void): Promise<T> {
+    const joined = this.join<T>(key, onJoin)
     if (joined !== undefined) return joined
     const result = work()
-    return isThenable(result) ? hold(key, result) : Promise.resolve(result)
+    return isThenable(result) ? this.hold(key, result) : Promise.resolve(result)
   }
 
-  return {
-    run,
-    hold,
-    join,
-    forget: (key) => {
-      inFlight.delete(key)
-    },
-    size: () => inFlight.size,
+  forget(key: string): void {
+    this.inFlight.delete(key)
   }
+
+  size(): number {
+    return this.inFlight.size
+  }
+}
+
+/**
+ * A new, empty in-flight map.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const dedup = (): Dedup => {
+  keepSpare('Dedup', () => new InFlight())
+  return new InFlight()
 }

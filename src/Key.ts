@@ -19,6 +19,7 @@ import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import type { Shapes } from './internal/pythonJson.js'
 import { encodeArgs, shapesMemo } from './internal/pythonJson.js'
+import { keepSpare } from './internal/spare.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -159,6 +160,107 @@ const MEMO_ENTRIES = 4096
 const MEMO_INPUT_CHARS = 512
 
 /**
+ * The default builder's work: a class, so that the engine's code calls the same function for every
+ * pipeline (see `internal/sync.ts` for why that matters).
+ *
+ * Hot keys are built again and again. For the commonest call, one integer, a direct-mapped table
+ * (the slot is the integer's low bits) holds the whole key: no Map and no allocation to look it up.
+ * One other number or one string: a bounded Map of whole keys. Any other short input: its hash. The
+ * memos hold keys for one name (a pipeline has one); another name empties them.
+ */
+class PythonKeys {
+  private readonly intArguments = new Float64Array(MEMO_ENTRIES).fill(Number.NaN) // NaN equals nothing: an empty slot
+  // Whole keys, not their Either: a memo that kept a wrapper alive would have the collector copy it.
+  private readonly intKeys = new Array<string>(MEMO_ENTRIES).fill('')
+  private readonly hashes = new Map<string, string>()
+  private readonly shapes: Shapes = shapesMemo()
+  private readonly byNumber = new Map<number, E.Either<CacheError, string>>()
+  private readonly byString = new Map<string, E.Either<CacheError, string>>()
+  private memoName: string | undefined = undefined
+  private head = '' // `${prefix}:${memoName}:`, made once per name
+
+  constructor(readonly prefix: string) {}
+
+  tryBuildKey(name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> {
+    if (name !== this.memoName) {
+      this.memoName = name
+      this.head = `${this.prefix}:${name}:`
+      this.intArguments.fill(Number.NaN)
+      this.byNumber.clear()
+      this.byString.clear()
+    }
+    if (args.length === 1) {
+      const argument = args[0]
+      // These memos hold whole keys: the hash memo would only remember the same thing twice.
+      if (typeof argument === 'number') {
+        // -0 keys apart from 0 (it is Python's -0.0) but equals it: it is never remembered.
+        if (Object.is(argument, -0)) return this.build(name, args, false)
+        if (Number.isSafeInteger(argument)) {
+          const slot = argument & (MEMO_ENTRIES - 1)
+          if (this.intArguments[slot] === argument) return E.right(this.intKeys[slot] as string)
+          // A safe integer is written the same way by both languages: no encoder needed.
+          const key = flat(this.head + crypto.hash('sha256', integerArguments(argument), 'hex').slice(0, 16))
+          this.intArguments[slot] = argument
+          this.intKeys[slot] = key
+          return E.right(key)
+        }
+        return this.byNumber.get(argument) ?? remember(this.byNumber, argument, this.build(name, args, false))
+      }
+      if (typeof argument === 'string' && argument.length <= MEMO_INPUT_CHARS) {
+        return this.byString.get(argument) ?? remember(this.byString, argument, this.build(name, args, false))
+      }
+    }
+    return this.build(name, args, true)
+  }
+
+  buildKey(name: string, args: ReadonlyArray<unknown>): string {
+    const key = this.tryBuildKey(name, args)
+    if (E.isLeft(key)) throw toError(key.left)
+    return key.right
+  }
+
+  private build(name: string, args: ReadonlyArray<unknown>, memo: boolean): E.Either<CacheError, string> {
+    const encoded = encodeArgs(args, this.shapes)
+    if (!encoded.ok) return E.left(CE.keyError(encoded.message))
+    const remembered = memo && encoded.json.length <= MEMO_INPUT_CHARS
+    let digest = remembered ? this.hashes.get(encoded.json) : undefined
+    if (digest === undefined) {
+      digest = hash(encoded.json)
+      if (remembered) {
+        if (this.hashes.size >= MEMO_ENTRIES) this.hashes.clear()
+        this.hashes.set(encoded.json, digest)
+      }
+    }
+    return E.right(flat(name === this.memoName ? this.head + digest : `${this.prefix}:${name}:${digest}`))
+  }
+}
+
+const remember = <K>(memo: Map<K, E.Either<CacheError, string>>, argument: K, key: E.Either<CacheError, string>): E.Either<CacheError, string> => {
+  if (memo.size >= MEMO_ENTRIES) memo.clear()
+  memo.set(argument, key)
+  return key
+}
+
+/** What a pipeline calls on the default builder. */
+export interface KeyMaker {
+  tryBuildKey(name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string>
+}
+
+/** The default builder's work for `prefix`, as a pipeline uses it. A bad prefix throws a `CacheOptionsError`. */
+export const pythonKeys = (prefix: string): KeyMaker => keysFor(prefix)
+
+const keysFor = (prefix: string): PythonKeys => {
+  keepSpare('PythonKeys', () => new PythonKeys('cache'))
+  return new PythonKeys(checkedPrefix(prefix))
+}
+
+const checkedPrefix = (prefix: string): string => {
+  const checked = checkKeyPart('keyPrefix', prefix)
+  if (E.isLeft(checked)) throw toError(checked.left)
+  return prefix
+}
+
+/**
  * The default, Python-compatible key builder for `prefix` (default `"cache"`). A bad prefix throws a
  * `CacheOptionsError`.
  *
@@ -166,78 +268,11 @@ const MEMO_INPUT_CHARS = 512
  * @since 0.1.0
  */
 export const defaultKeyBuilder = (prefix = 'cache'): DefaultKeyBuilder => {
-  const checked = checkKeyPart('keyPrefix', prefix)
-  if (E.isLeft(checked)) throw toError(checked.left)
-  // Hot keys are built again and again. For the commonest call, one integer, a direct-mapped table
-  // (the slot is the integer's low bits) holds the whole key: no Map and no allocation to look it up.
-  // One other number or one string: a bounded Map of whole keys. Any other short input: its hash.
-  const intArguments = new Float64Array(MEMO_ENTRIES).fill(Number.NaN) // NaN equals nothing: an empty slot
-  // Whole keys, not their Either: a memo that kept a wrapper alive would have the collector copy it.
-  const intKeys = new Array<string>(MEMO_ENTRIES).fill('')
-  const hashes = new Map<string, string>()
-  const shapes: Shapes = shapesMemo()
-  const byNumber = new Map<number, E.Either<CacheError, string>>()
-  const byString = new Map<string, E.Either<CacheError, string>>()
-  const remember = <K>(memo: Map<K, E.Either<CacheError, string>>, argument: K, key: E.Either<CacheError, string>) => {
-    if (memo.size >= MEMO_ENTRIES) memo.clear()
-    memo.set(argument, key)
-    return key
-  }
-  let memoName: string | undefined // the memos hold keys for one name (a pipeline has one)
-  let head = '' // `${prefix}:${memoName}:`, made once per name
-  const tryBuildKey = (name: string, args: ReadonlyArray<unknown>): E.Either<CacheError, string> => {
-    if (name !== memoName) {
-      memoName = name
-      head = `${prefix}:${name}:`
-      intArguments.fill(Number.NaN)
-      byNumber.clear()
-      byString.clear()
-    }
-    if (args.length === 1) {
-      const [argument] = args
-      // These memos hold whole keys: the hash memo would only remember the same thing twice.
-      if (typeof argument === 'number') {
-        // -0 keys apart from 0 (it is Python's -0.0) but equals it: it is never remembered.
-        if (Object.is(argument, -0)) return build(name, args, false)
-        if (Number.isSafeInteger(argument)) {
-          const slot = argument & (MEMO_ENTRIES - 1)
-          if (intArguments[slot] === argument) return E.right(intKeys[slot] as string)
-          // A safe integer is written the same way by both languages: no encoder needed.
-          const key = flat(head + crypto.hash('sha256', integerArguments(argument), 'hex').slice(0, 16))
-          intArguments[slot] = argument
-          intKeys[slot] = key
-          return E.right(key)
-        }
-        return byNumber.get(argument) ?? remember(byNumber, argument, build(name, args, false))
-      }
-      if (typeof argument === 'string' && argument.length <= MEMO_INPUT_CHARS) {
-        return byString.get(argument) ?? remember(byString, argument, build(name, args, false))
-      }
-    }
-    return build(name, args, true)
-  }
-  const build = (name: string, args: ReadonlyArray<unknown>, memo: boolean): E.Either<CacheError, string> => {
-    const encoded = encodeArgs(args, shapes)
-    if (!encoded.ok) return E.left(CE.keyError(encoded.message))
-    const remembered = memo && encoded.json.length <= MEMO_INPUT_CHARS
-    let digest = remembered ? hashes.get(encoded.json) : undefined
-    if (digest === undefined) {
-      digest = hash(encoded.json)
-      if (remembered) {
-        if (hashes.size >= MEMO_ENTRIES) hashes.clear()
-        hashes.set(encoded.json, digest)
-      }
-    }
-    return E.right(flat(name === memoName ? head + digest : `${prefix}:${name}:${digest}`))
-  }
+  const keys = keysFor(prefix)
   return {
     prefix,
-    tryBuildKey,
-    buildKey: (name, args) => {
-      const key = tryBuildKey(name, args)
-      if (E.isLeft(key)) throw toError(key.left)
-      return key.right
-    },
+    tryBuildKey: (name, args) => keys.tryBuildKey(name, args),
+    buildKey: (name, args) => keys.buildKey(name, args),
   }
 }
 

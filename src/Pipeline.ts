@@ -32,10 +32,12 @@ import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
-import type { KeyFunction, Recipe } from './internal/engine.js'
+import type { Keys, Recipe } from './internal/engine.js'
 import { fence } from './internal/fence.js'
+import { keepSpare } from './internal/spare.js'
+import { syncReads, syncWrites } from './internal/sync.js'
 import * as engine from './internal/engine.js'
-import type { AnyFunction, KeyBuilder } from './Key.js'
+import type { AnyFunction, KeyBuilder, KeyMaker } from './Key.js'
 import type { L1 } from './stores/L1.js'
 import type { Clock } from './Clock.js'
 import { systemClock } from './Clock.js'
@@ -44,7 +46,7 @@ import type { LeaseOptions } from './Lease.js'
 import type { RefreshAhead } from './RefreshAhead.js'
 import type { TimeoutsOptions } from './Timeouts.js'
 import { lease } from './Lease.js'
-import { checkKey, defaultKeyBuilder, functionName } from './Key.js'
+import { checkKey, functionName, pythonKeys } from './Key.js'
 import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import { guarded } from './internal/guardedStore.js'
 import type { ErrorReporter, Logger } from './Logger.js'
@@ -129,15 +131,13 @@ export interface Definition extends Parts {
 }
 
 const DEFINITION = Symbol('dapr-state-cache/definition')
-const RUN = Symbol('dapr-state-cache/run')
-
-type Runner = (self: unknown, args: ReadonlyArray<unknown>) => E.Either<unknown, unknown> | Promise<E.Either<unknown, unknown>>
+const RECIPE = Symbol('dapr-state-cache/recipe')
 
 /**
- * The engine's call for a cached function, without the `TaskEither` thunk, and with the outcome
- * itself when it is known at once: for the Promise facade.
+ * The recipe a cached function runs, for the Promise facade: it calls the engine with it itself
+ * (`engine.runNow`), without the `TaskEither` thunk, and gets the outcome at once when it is known.
  */
-export const runnerOf = (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>): Runner => (cached as unknown as { [RUN]: Runner })[RUN]
+export const recipeOf = (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>): Recipe => (cached as unknown as { [RECIPE]: Recipe })[RECIPE]
 
 const DEFAULT_TTL_SECONDS = 3600
 const DEFAULT_PREFIX = 'cache'
@@ -150,25 +150,48 @@ const fail = (error: CacheError): never => {
   throw toError(error)
 }
 
-const keyFunction = (definition: Definition): KeyFunction => {
-  const { name, keyBuilder } = definition
-  if (name === undefined) {
-    const missing = E.left(
-      CE.keyError('the cached function has no name: give it one with `withKey(name)` (anonymous functions have none)'),
-    )
-    return () => missing
+/** The keys of a function without a name: none, and the call runs uncached. */
+class Unnamed implements Keys {
+  private readonly missing = E.left(CE.keyError('the cached function has no name: give it one with `withKey(name)` (anonymous functions have none)'))
+
+  keyOf(): E.Either<CacheError, string> {
+    return this.missing
   }
-  if (keyBuilder === undefined) {
-    const builder = defaultKeyBuilder(definition.prefix)
-    return (args) => builder.tryBuildKey(name, args)
+}
+
+/** The default, Python-compatible keys of the function called `name`. */
+class Named implements Keys {
+  constructor(
+    private readonly maker: KeyMaker,
+    private readonly name: string,
+  ) {}
+
+  keyOf(args: ReadonlyArray<unknown>): E.Either<CacheError, string> {
+    return this.maker.tryBuildKey(this.name, args)
   }
-  return (args) => {
+}
+
+/** Keys from the user's own builder, checked; a throw is a `KeyError` for that call. */
+class Custom implements Keys {
+  constructor(
+    private readonly builder: KeyBuilder,
+    private readonly name: string,
+  ) {}
+
+  keyOf(args: ReadonlyArray<unknown>): E.Either<CacheError, string> {
     try {
-      return checkKey(keyBuilder.buildKey(name, args))
+      return checkKey(this.builder.buildKey(this.name, args))
     } catch (cause) {
       return E.left(CE.keyError(`the custom key builder failed: ${String(cause)}`, { cause }))
     }
   }
+}
+
+const keysOf = ({ name, keyBuilder, prefix }: Definition): Keys => {
+  if (name === undefined) return new Unnamed()
+  if (keyBuilder !== undefined) return new Custom(keyBuilder, name)
+  keepSpare('Named', () => new Named(pythonKeys('cache'), 'spare'))
+  return new Named(pythonKeys(prefix), name)
 }
 
 const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definition): Cached<Args, Err, A> => {
@@ -180,8 +203,10 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     fn: definition.fn,
     lift: definition.lift,
     store,
+    reads: syncReads(store),
+    writes: syncWrites(store),
     name: definition.name,
-    key: keyFunction(definition),
+    keys: keysOf(definition),
     ttlSeconds: definition.ttlSeconds as Recipe['ttlSeconds'],
     serializer: toSafe(definition.serializer ?? msgpackSerializer()),
     decode: definition.decode,
@@ -214,7 +239,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definiti
     value: (...args: Args) => () => engine.invalidate(recipe, args),
   })
   Object.defineProperty(cached, 'pending', { value: () => pending(recipe) })
-  Object.defineProperty(cached, RUN, { value: (self: unknown, args: ReadonlyArray<unknown>) => engine.runNow(recipe, self, args) })
+  Object.defineProperty(cached, RECIPE, { value: recipe })
   Object.defineProperty(cached, DEFINITION, { value: definition })
   if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
   return cached

@@ -19,6 +19,7 @@ import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import { describeInstance, kindOf } from './internal/kinds.js'
+import { keepSpare } from './internal/spare.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -217,34 +218,48 @@ const caught = (operation: 'serialize' | 'deserialize', cause: unknown): E.Eithe
   return E.left(CE.serializationError(operation, message, cause instanceof Refused ? undefined : { cause }))
 }
 
-/** `run(input)` with its throw as a value; `run` is made once, so a call allocates no closure. */
-const guard = <I, A>(operation: 'serialize' | 'deserialize', run: (input: I) => A, input: I): E.Either<CacheError, A> => {
-  try {
-    return E.right(run(input))
-  } catch (cause) {
-    return caught(operation, cause)
-  }
+/** How a serializer does its work, throwing when it cannot. */
+interface Codec {
+  encode(value: unknown): Uint8Array
+  decode(bytes: Uint8Array): unknown
 }
 
 /**
- * The safe functions with their throwing forms beside them. One object literal, not a spread: every
- * serializer made here then has the same shape, so the engine's code that calls one stays optimized
- * when the next cached function brings another (a spread's shape varies with what it was given).
+ * A codec whose throws are values, with the throwing forms beside them. Every serializer made here is
+ * one: a class, so that the engine's code calls the same functions whichever serializer it is given
+ * (see `internal/sync.ts` for why that matters).
  */
-const throwing = ({ trySerialize, tryDeserialize }: Pick<SafeSerializer, 'trySerialize' | 'tryDeserialize'>): SafeSerializer => ({
-  trySerialize,
-  tryDeserialize,
-  serialize: (value) => {
-    const bytes = trySerialize(value)
+class Safe implements SafeSerializer {
+  constructor(private readonly codec: Codec) {}
+
+  trySerialize(value: unknown): E.Either<CacheError, Uint8Array> {
+    try {
+      return E.right(this.codec.encode(value))
+    } catch (cause) {
+      return caught('serialize', cause)
+    }
+  }
+
+  tryDeserialize(bytes: Uint8Array): E.Either<CacheError, unknown> {
+    try {
+      return E.right(this.codec.decode(bytes))
+    } catch (cause) {
+      return caught('deserialize', cause)
+    }
+  }
+
+  serialize(value: unknown): Uint8Array {
+    const bytes = this.trySerialize(value)
     if (E.isLeft(bytes)) throw toError(bytes.left)
     return bytes.right
-  },
-  deserialize: (bytes) => {
-    const value = tryDeserialize(bytes)
+  }
+
+  deserialize(bytes: Uint8Array): unknown {
+    const value = this.tryDeserialize(bytes)
     if (E.isLeft(value)) throw toError(value.left)
     return value.right
-  },
-})
+  }
+}
 
 // -------------------------------------------------------------------------------------
 // instances
@@ -302,19 +317,32 @@ const decodingCodec = (): ExtensionCodec => {
  * @since 0.1.0
  */
 export const msgpackSerializer = (): SafeSerializer => {
-  const decoder = new Decoder({ extensionCodec: decodingCodec() })
+  keepSpare('msgpack', msgpack)
+  return msgpack()
+}
+
+const msgpack = (): Safe => {
   // The encoder needs no custom extensions: `prepare` hands it ExtData for those already, and a codec
   // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
   const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>() })
   pythonNegativeZero(encoder)
-  const prepare = preparer(encoder)
-  const encode = (value: unknown): Uint8Array => encoder.encode(prepare(value))
-  const decode = (bytes: Uint8Array): unknown => decoder.decode(bytes)
+  return new Safe(new Msgpack(encoder, preparer(encoder), new Decoder({ extensionCodec: decodingCodec() })))
+}
 
-  return throwing({
-    trySerialize: (value) => guard('serialize', encode, value),
-    tryDeserialize: (bytes) => guard('deserialize', decode, bytes),
-  })
+class Msgpack implements Codec {
+  constructor(
+    private readonly encoder: Encoder<undefined>,
+    private readonly prepare: (value: unknown) => unknown,
+    private readonly decoder: Decoder,
+  ) {}
+
+  encode(value: unknown): Uint8Array {
+    return this.encoder.encode(this.prepare(value))
+  }
+
+  decode(bytes: Uint8Array): unknown {
+    return this.decoder.decode(bytes)
+  }
 }
 
 const JSON_SUPPORTED = 'only null, booleans, finite numbers, strings, arrays and plain objects round-trip through JSON'
@@ -357,15 +385,19 @@ const checkJson = (value: unknown, path: string, ancestors: Set<object>): void =
  * @since 0.1.0
  */
 export const jsonSerializer = (): SafeSerializer => {
-  const encode = (value: unknown): Uint8Array => {
+  keepSpare('json', () => new Safe(new Json()))
+  return new Safe(new Json())
+}
+
+class Json implements Codec {
+  encode(value: unknown): Uint8Array {
     checkJson(value, '', new Set())
     return utf8.encode(JSON.stringify(value))
   }
-  const decode = (bytes: Uint8Array): unknown => JSON.parse(fromUtf8.decode(bytes)) as unknown
-  return throwing({
-    trySerialize: (value) => guard('serialize', encode, value),
-    tryDeserialize: (bytes) => guard('deserialize', decode, bytes),
-  })
+
+  decode(bytes: Uint8Array): unknown {
+    return JSON.parse(fromUtf8.decode(bytes)) as unknown
+  }
 }
 
 // -------------------------------------------------------------------------------------
@@ -383,14 +415,21 @@ export const toSafe = (serializer: Serializer): SafeSerializer => {
   if (typeof (serializer as Partial<SafeSerializer>).trySerialize === 'function' && typeof (serializer as Partial<SafeSerializer>).tryDeserialize === 'function') {
     return serializer as SafeSerializer
   }
-  const encode = (value: unknown): Uint8Array => {
-    const bytes = serializer.serialize(value)
+  keepSpare('serializer', () => new Safe(new Users({ serialize: () => new Uint8Array(0), deserialize: () => undefined })))
+  return new Safe(new Users(serializer))
+}
+
+/** A user's serializer, called as the object it is; `serialize` must give a `Uint8Array`. */
+class Users implements Codec {
+  constructor(private readonly serializer: Serializer) {}
+
+  encode(value: unknown): Uint8Array {
+    const bytes = this.serializer.serialize(value)
     if (!(bytes instanceof Uint8Array)) throw new Error(`the serializer returned ${CE.describe(bytes)}, not a Uint8Array`)
     return bytes
   }
-  const decode = (bytes: Uint8Array): unknown => serializer.deserialize(bytes)
-  return throwing({
-    trySerialize: (value) => guard('serialize', encode, value),
-    tryDeserialize: (bytes) => guard('deserialize', decode, bytes),
-  })
+
+  decode(bytes: Uint8Array): unknown {
+    return this.serializer.deserialize(bytes)
+  }
 }

@@ -28,7 +28,8 @@ import { functionName } from './Key.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
 import type { Cached, Definition } from './Pipeline.js'
-import { define, fromDefinition, runnerOf } from './Pipeline.js'
+import { define, fromDefinition, recipeOf } from './Pipeline.js'
+import { runNow } from './internal/engine.js'
 import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
@@ -274,10 +275,10 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
     fail(CE.invalidOptions('name', undefined, 'a name for an anonymous function (it is part of every key)'))
   }
   const cached = pipeline(resolved, fn, name)
-  const run = runnerOf(cached)
+  const recipe = recipeOf(cached)
   const invalidate = (...args: ReadonlyArray<unknown>): Promise<void> => cached.invalidate(...args)().then(invalidation)
   const wrapped = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return settle(run(this, args))
+    return settle(runNow(recipe, this, args))
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
@@ -326,7 +327,7 @@ const decorate = (
     pipelineFor(this)
   })
   const replacement = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return settle(runnerOf(pipelineFor(this))(this, args))
+    return settle(runNow(recipeOf(pipelineFor(this)), this, args))
   }
   const invalidate = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<void> {
     return pipelineFor(this).invalidate(...args)().then(invalidation)

@@ -6,7 +6,9 @@ import * as t from 'io-ts'
 import type { CacheError } from '../src/CacheError.js'
 import * as CE from '../src/CacheError.js'
 import { CacheOptionsError } from '../src/errors.js'
+import type { MemoryStore } from '../src/stores/MemoryStore.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
+import type { Store } from '../src/Store.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import {
   cache,
@@ -332,6 +334,31 @@ describe('cache pipeline', () => {
       expect(await f(1)()).toEqual(E.right(1))
       expect(metrics.getStats()).toMatchObject({ hits: 1, totalOperations: 2 })
       expect(f.pending()).toBe(0)
+    })
+
+    it("calls a memory store's synchronous functions as they are when the pipeline is built, replaced or copied", async () => {
+      // The engine reaches the memory store's own reads and writes without its functions; a store
+      // whose function was replaced, or a copy that overrides one, must be called through its own.
+      const counted = (store: MemoryStore) => {
+        const calls = { readNow: 0, writeNow: 0 }
+        const { readNow, writeNow } = store
+        return {
+          calls,
+          readNow: (key: string) => (calls.readNow++, readNow(key)),
+          writeNow: (key: string, value: Uint8Array, ttlSeconds: number) => (calls.writeNow++, writeNow(key, value, ttlSeconds)),
+        }
+      }
+      const replaced = memoryStore()
+      const onReplaced = counted(replaced)
+      Object.assign(replaced, { readNow: onReplaced.readNow, writeNow: onReplaced.writeNow })
+      const original = memoryStore()
+      const onCopy = counted(original)
+      const copy: Store = { ...original, readNow: onCopy.readNow, writeNow: onCopy.writeNow }
+      for (const [store, calls] of [[replaced, onReplaced.calls], [copy, onCopy.calls]] as const) {
+        const f = pipe((n: number) => TE.right(n), cache(store), withKey('replaced'), quiet)
+        expect([await f(1)(), await f(1)()]).toEqual([E.right(1), E.right(1)])
+        expect(calls).toEqual({ readNow: 2, writeNow: 1 })
+      }
     })
 
     it('shares the same failure with every caller and forgets it', async () => {

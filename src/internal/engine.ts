@@ -32,7 +32,7 @@ import { endStoreSpan, startCall } from './tracing.js'
 import type { Written } from './write.js'
 import { drop, write } from './write.js'
 
-export type { KeyFunction, Recipe } from './recipe.js'
+export type { Keys, Recipe } from './recipe.js'
 
 // -------------------------------------------------------------------------------------
 // the function
@@ -88,7 +88,7 @@ export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>)
 
 /** The key, the tier, the single flight, a synchronous read; then the store, once per key in flight. */
 const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
-  const key = recipe.key(args)
+  const key = recipe.keys.keyOf(args)
   if (E.isLeft(key)) {
     return cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call)
   }
@@ -147,17 +147,17 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
  * which reads again.
  */
 const hitNow = (recipe: Recipe, key: string, self: unknown, args: ReadonlyArray<unknown>, ticket: number): Outcome | number | undefined => {
-  const readNow = recipe.store.readNow
-  if (readNow === undefined) return undefined
+  const reads = recipe.reads
+  if (reads === undefined) return undefined
   const started = recipe.timed ? performance.now() : 0
-  const found = readNow(key)
+  const found = reads.readNow(key)
   if (E.isLeft(found)) return undefined
   if (O.isNone(found.right)) return recipe.timed ? performance.now() - started : 0
   const cached = read(recipe, found.right.value)
   if (E.isLeft(cached)) return undefined
   if (recipe.timed) recipe.metrics.recordHit(key, performance.now() - started, recipe.context)
   if (recipe.l1 !== undefined) fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
-  if (recipe.refreshAhead !== undefined) refreshIfDue({ recipe, key, self, args, call: undefined, ticket }, readNow(metaKey(key)))
+  if (recipe.refreshAhead !== undefined) refreshIfDue({ recipe, key, self, args, call: undefined, ticket }, reads.readNow(metaKey(key)))
   return cached
 }
 
@@ -473,7 +473,7 @@ const refreshUnder = async (at: Lookup): Promise<Outcome | undefined> => {
 
 /** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
 export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {
-  const key = recipe.key(args)
+  const key = recipe.keys.keyOf(args)
   if (E.isLeft(key)) {
     recipe.metrics.recordError(undefined, key.left, recipe.context)
     return key

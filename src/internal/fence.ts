@@ -13,44 +13,59 @@
  * It fences within one process, not across processes (see `Lease` for that).
  */
 
+import { keepSpare } from './spare.js'
+
 export interface Fence {
   /** A computation begins; returns its ticket. */
-  readonly begin: () => number
+  begin(): number
   /** That computation has ended (written or not). */
-  readonly end: () => void
+  end(): void
   /** `key` was invalidated now. */
-  readonly invalidate: (key: string) => void
+  invalidate(key: string): void
   /** Whether the computation of `key` holding `ticket` may still store its value. */
-  readonly mayWrite: (key: string, ticket: number) => boolean
+  mayWrite(key: string, ticket: number): boolean
   /** Computations under way. */
-  readonly size: () => number
+  size(): number
 }
 
 const MAX_STAMPS = 10_000
 
-export const fence = (): Fence => {
-  let clock = 0
-  let running = 0
+/** One pipeline's fence: a class, so that all pipelines share its code (see `engine.ts`). */
+class Tickets implements Fence {
+  private clock = 0
+  private running = 0
   // Tickets below this may have lost their stamp when the stamps were dropped: they may not write.
-  let floor = 0
-  const stamps = new Map<string, number>()
-  return {
-    begin: () => {
-      running++
-      return ++clock
-    },
-    end: () => {
-      if (--running === 0 && stamps.size > 0) stamps.clear()
-    },
-    invalidate: (key) => {
-      if (running === 0) return // nothing under way: later computations begin after this anyway
-      if (stamps.size >= MAX_STAMPS) {
-        stamps.clear()
-        floor = ++clock
-      }
-      stamps.set(key, ++clock)
-    },
-    mayWrite: (key, ticket) => ticket > floor && (stamps.size === 0 || !((stamps.get(key) ?? 0) > ticket)),
-    size: () => running,
+  private floor = 0
+  private readonly stamps = new Map<string, number>()
+
+  begin(): number {
+    this.running++
+    return ++this.clock
   }
+
+  end(): void {
+    if (--this.running === 0 && this.stamps.size > 0) this.stamps.clear()
+  }
+
+  invalidate(key: string): void {
+    if (this.running === 0) return // nothing under way: later computations begin after this anyway
+    if (this.stamps.size >= MAX_STAMPS) {
+      this.stamps.clear()
+      this.floor = ++this.clock
+    }
+    this.stamps.set(key, ++this.clock)
+  }
+
+  mayWrite(key: string, ticket: number): boolean {
+    return ticket > this.floor && (this.stamps.size === 0 || !((this.stamps.get(key) ?? 0) > ticket))
+  }
+
+  size(): number {
+    return this.running
+  }
+}
+
+export const fence = (): Fence => {
+  keepSpare('Fence', () => new Tickets())
+  return new Tickets()
 }

@@ -19,10 +19,13 @@ import type { Store } from '../Store.js'
 import type { L1 } from '../stores/L1.js'
 import type { TimeoutsOptions } from '../Timeouts.js'
 import type { Fence } from './fence.js'
+import type { SyncReads, SyncWrites } from './sync.js'
 import type { CallSpan } from './tracing.js'
 
-/** Builds the key for one call's arguments. */
-export type KeyFunction = (args: ReadonlyArray<unknown>) => E.Either<CacheError, string>
+/** Builds the key for one call's arguments (a class per kind of builder: see `sync.ts` for why). */
+export interface Keys {
+  keyOf(args: ReadonlyArray<unknown>): E.Either<CacheError, string>
+}
 
 /** What the engine runs: everything a pipeline's combinators decided, resolved. */
 export interface Recipe {
@@ -31,8 +34,11 @@ export interface Recipe {
   /** `'auto'`: a returned function is a `TaskEither`; `'promise'`: the result is a value or a Promise. */
   readonly lift: 'auto' | 'promise'
   readonly store: Store
+  /** The store's synchronous reads and writes, where it has them (see `sync.ts`). */
+  readonly reads: SyncReads | undefined
+  readonly writes: SyncWrites | undefined
   readonly name: string | undefined
-  readonly key: KeyFunction
+  readonly keys: Keys
   readonly ttlSeconds: number | ((value: unknown) => number)
   readonly serializer: SafeSerializer
   readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined

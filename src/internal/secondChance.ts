@@ -10,6 +10,8 @@
  * oldest insertion, so a full map evicts in constant time per entry, however many it holds.
  */
 import type { Clock } from '../Clock.js'
+import { systemClock } from '../Clock.js'
+import { keepSpare } from './spare.js'
 
 export interface Held {
   /** Counted against `maxBytes`. */
@@ -22,78 +24,96 @@ export interface Held {
 
 export interface SecondChanceMap<V extends Held> {
   /** The live entry for `key` (marked as used), or undefined; an expired one is dropped. */
-  readonly get: (key: string) => V | undefined
+  get(key: string): V | undefined
   /** Puts `entry` under `key` (replacing what was there), after making room for it. */
-  readonly set: (key: string, entry: V) => void
-  readonly delete: (key: string) => void
-  readonly clear: () => void
+  set(key: string, entry: V): void
+  delete(key: string): void
+  clear(): void
   /** Entries held now (expired ones not yet dropped included). */
-  readonly size: () => number
-  readonly bytes: () => number
+  size(): number
+  bytes(): number
 }
 
-export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: number; readonly maxBytes: number; readonly clock: Clock }): SecondChanceMap<V> => {
-  const { maxEntries, maxBytes, clock } = limits
-  const entries = new Map<string, V>()
-  let bytes = 0
-
-  const remove = (key: string, entry: V): void => {
-    entries.delete(key)
-    bytes -= entry.size
-  }
-
-  let hand: Iterator<[string, V]> | undefined
+/** A class, so that every store and tier shares its code (see `engine.ts`). */
+class Clockwise<V extends Held> implements SecondChanceMap<V> {
+  private readonly entries = new Map<string, V>()
+  private held = 0
+  private hand: Iterator<[string, V]> | undefined = undefined
   // A key known to be absent: the last one `get` missed, until anything is set. A write that follows
   // a missed read (a cold miss) then need not look for an entry to replace.
-  let absent: string | undefined
+  private absent: string | undefined = undefined
 
-  const makeRoom = (incoming: number): void => {
-    while (entries.size > 0 && (entries.size >= maxEntries || bytes + incoming > maxBytes)) {
-      hand ??= entries.entries()
-      const next = hand.next()
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+    private readonly clock: Clock,
+  ) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key)
+    if (entry === undefined) {
+      this.absent = key
+      return undefined
+    }
+    if (this.clock.now() >= entry.expiresAt) {
+      this.remove(key, entry)
+      this.absent = key
+      return undefined
+    }
+    entry.used = true
+    return entry
+  }
+
+  set(key: string, entry: V): void {
+    const previous = key === this.absent ? undefined : this.entries.get(key)
+    this.absent = undefined
+    if (previous !== undefined) this.remove(key, previous)
+    if (this.entries.size >= this.maxEntries || this.held + entry.size > this.maxBytes) this.makeRoom(entry.size)
+    this.entries.set(key, entry)
+    this.held += entry.size
+  }
+
+  delete(key: string): void {
+    const entry = this.entries.get(key)
+    if (entry !== undefined) this.remove(key, entry)
+  }
+
+  clear(): void {
+    this.entries.clear()
+    this.hand = undefined
+    this.held = 0
+  }
+
+  size(): number {
+    return this.entries.size
+  }
+
+  bytes(): number {
+    return this.held
+  }
+
+  private remove(key: string, entry: V): void {
+    this.entries.delete(key)
+    this.held -= entry.size
+  }
+
+  private makeRoom(incoming: number): void {
+    const entries = this.entries
+    while (entries.size > 0 && (entries.size >= this.maxEntries || this.held + incoming > this.maxBytes)) {
+      this.hand ??= entries.entries()
+      const next = this.hand.next()
       if (next.done === true) {
-        hand = undefined // round again from the oldest insertion
+        this.hand = undefined // round again from the oldest insertion
         continue
       }
       const [key, entry] = next.value
-      if (entry.used && clock.now() < entry.expiresAt) entry.used = false
-      else remove(key, entry)
+      if (entry.used && this.clock.now() < entry.expiresAt) entry.used = false
+      else this.remove(key, entry)
     }
   }
+}
 
-  return {
-    get: (key) => {
-      const entry = entries.get(key)
-      if (entry === undefined) {
-        absent = key
-        return undefined
-      }
-      if (clock.now() >= entry.expiresAt) {
-        remove(key, entry)
-        absent = key
-        return undefined
-      }
-      entry.used = true
-      return entry
-    },
-    set: (key, entry) => {
-      const previous = key === absent ? undefined : entries.get(key)
-      absent = undefined
-      if (previous !== undefined) remove(key, previous)
-      if (entries.size >= maxEntries || bytes + entry.size > maxBytes) makeRoom(entry.size)
-      entries.set(key, entry)
-      bytes += entry.size
-    },
-    delete: (key) => {
-      const entry = entries.get(key)
-      if (entry !== undefined) remove(key, entry)
-    },
-    clear: () => {
-      entries.clear()
-      hand = undefined
-      bytes = 0
-    },
-    size: () => entries.size,
-    bytes: () => bytes,
-  }
+export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: number; readonly maxBytes: number; readonly clock: Clock }): SecondChanceMap<V> => {
+  keepSpare('SecondChanceMap', () => new Clockwise(1, 1, systemClock))
+  return new Clockwise<V>(limits.maxEntries, limits.maxBytes, limits.clock)
 }

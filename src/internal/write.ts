@@ -29,12 +29,12 @@ export const write = (recipe: Recipe, key: string, value: unknown, call: CallSpa
   const bytes = recipe.serializer.trySerialize(value)
   if (E.isLeft(bytes)) return bytes
   const started = recipe.timed ? performance.now() : 0
-  const writeNow = recipe.store.writeNow
-  if (writeNow !== undefined && call === undefined) {
-    const stored = writeNow(key, bytes.right, ttl)
+  const writes = recipe.writes
+  if (writes !== undefined && call === undefined) {
+    const stored = writes.writeNow(key, bytes.right, ttl)
     if (recipe.keepsMeta && E.isRight(stored)) {
       const meta = companion(recipe, ttl, bytes.right, computeMs)
-      metaWritten(recipe, key, writeNow(metaKey(key), meta.bytes, meta.ttlSeconds))
+      metaWritten(recipe, key, writes.writeNow(metaKey(key), meta.bytes, meta.ttlSeconds))
     }
     return wrote(recipe, key, bytes, started, stored)
   }

@@ -133,8 +133,8 @@ export const l1 = (options: L1Options = {}): L1 => {
         for (const [stale, stamp] of invalidated) if (now - stamp.at > REMEMBER_INVALIDATION_MS) invalidated.delete(stale)
       }
     },
-    size: entries.size,
-    clear: entries.clear,
+    size: () => entries.size(),
+    clear: () => entries.clear(),
   }
 }
 

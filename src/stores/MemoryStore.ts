@@ -22,7 +22,10 @@ import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { toError } from '../errors.js'
 import type { Store, StoreEntry } from '../Store.js'
-import type { Held } from '../internal/secondChance.js'
+import type { Held, SecondChanceMap } from '../internal/secondChance.js'
+import type { SyncReads, SyncWrites } from '../internal/sync.js'
+import { keepSpare } from '../internal/spare.js'
+import { withSyncCore } from '../internal/sync.js'
 import { trust } from '../internal/guardedStore.js'
 import { secondChanceMap } from '../internal/secondChance.js'
 
@@ -81,6 +84,50 @@ const positiveInteger = (option: string, value: number | undefined, fallback: nu
 
 const right = <A>(a: A): Promise<E.Either<CacheError, A>> => Promise.resolve(E.right(a))
 
+const NONE: E.Either<CacheError, O.Option<Uint8Array>> = E.right(O.none)
+const DONE: E.Either<CacheError, void> = E.right(undefined)
+
+/** The work of one memory store, on its entries (a class: see `internal/sync.ts`). */
+class Memory implements SyncReads, SyncWrites {
+  readonly entries: SecondChanceMap<Entry>
+
+  constructor(
+    maxEntries: number,
+    private readonly maxBytes: number,
+    private readonly maxValueBytes: number,
+    private readonly clock: Clock,
+  ) {
+    this.entries = secondChanceMap<Entry>({ maxEntries, maxBytes, clock })
+  }
+
+  readNow(key: string): E.Either<CacheError, O.Option<Uint8Array>> {
+    const entry = this.entries.get(key)
+    return entry === undefined ? NONE : E.right(O.some(entry.bytes.slice()))
+  }
+
+  /** `writeNow` is handed the array; `keep` with `copy` copies it (for `set`, whose caller may change it). */
+  writeNow(key: string, value: Uint8Array, ttlSeconds: number): E.Either<CacheError, void> {
+    return this.keep(key, value, ttlSeconds, false)
+  }
+
+  keep(key: string, value: Uint8Array, ttlSeconds: number, copy: boolean): E.Either<CacheError, void> {
+    const length = value.byteLength
+    const refused = this.refusal(key, length, ttlSeconds)
+    if (refused !== undefined) return E.left(refused)
+    this.entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: this.clock.now() + ttlSeconds * 1000, size: key.length + length, used: false })
+    return DONE
+  }
+
+  /** Why an entry of `length` bytes cannot be kept; undefined when it can. */
+  refusal(key: string, length: number, ttlSeconds: number): CacheError | undefined {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) return CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer')
+    if (length > this.maxValueBytes) return CE.valueTooLarge('write', length, this.maxValueBytes, { key })
+    const size = key.length + length
+    if (size > this.maxBytes) return CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${this.maxBytes})`, { key })
+    return undefined
+  }
+}
+
 /**
  * A bounded, LRU, TTL-honouring in-memory store. Options are checked here; a bad one throws a
  * `CacheOptionsError` naming it.
@@ -95,51 +142,37 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const clock = options.clock ?? systemClock
   const name = options.name ?? 'memory'
 
-  const entries = secondChanceMap<Entry>({ maxEntries, maxBytes, clock })
+  keepSpare('MemoryStore', () => {
+    // With an entry: entries are object literals, whose layout lives only while one of them does.
+    const spare = new Memory(2, 64, 1, systemClock)
+    spare.writeNow('spare', new Uint8Array(1), 86_400)
+    return spare
+  })
+  const memory = new Memory(maxEntries, maxBytes, maxValueBytes, clock)
+  const entries = memory.entries
 
-  const NONE: E.Either<CacheError, O.Option<Uint8Array>> = E.right(O.none)
-  const readNow = (key: string): E.Either<CacheError, O.Option<Uint8Array>> => {
-    const entry = entries.get(key)
-    return entry === undefined ? NONE : E.right(O.some(entry.bytes.slice()))
-  }
-  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(readNow(key))
-
-  const DONE: E.Either<CacheError, void> = E.right(undefined)
-  /** Why an entry of `length` bytes cannot be kept; undefined when it can. */
-  const refusal = (key: string, length: number, ttlSeconds: number): CacheError | undefined => {
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) return CE.invalidOptions('ttlSeconds', ttlSeconds, 'a positive integer')
-    if (length > maxValueBytes) return CE.valueTooLarge('write', length, maxValueBytes, { key })
-    const size = key.length + length
-    if (size > maxBytes) return CE.storeRejected(0, `entry of ${size} bytes is larger than the memory store's maxBytes (${maxBytes})`, { key })
-    return undefined
-  }
-  // `set` copies what it is given (its caller may change the array); `writeNow` is handed the array.
-  const keep = (key: string, value: Uint8Array, ttlSeconds: number, copy: boolean): E.Either<CacheError, void> => {
-    const length = value.byteLength
-    const refused = refusal(key, length, ttlSeconds)
-    if (refused !== undefined) return E.left(refused)
-    entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: clock.now() + ttlSeconds * 1000, size: key.length + length, used: false })
-    return DONE
-  }
-  const writeNow = (key: string, value: Uint8Array, ttlSeconds: number): E.Either<CacheError, void> => keep(key, value, ttlSeconds, false)
-  const set = (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> => () => Promise.resolve(keep(key, value, ttlSeconds, true))
+  const readNow = (key: string): E.Either<CacheError, O.Option<Uint8Array>> => memory.readNow(key)
+  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => () => Promise.resolve(memory.readNow(key))
+  const writeNow = (key: string, value: Uint8Array, ttlSeconds: number): E.Either<CacheError, void> => memory.writeNow(key, value, ttlSeconds)
+  const set = (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, void> => () =>
+    Promise.resolve(memory.keep(key, value, ttlSeconds, true))
 
   const create =
     (key: string, value: Uint8Array, ttlSeconds: number): TE.TaskEither<CacheError, boolean> =>
     () => {
       const present = readNow(key)
       if (E.isRight(present) && O.isSome(present.right)) return right(false)
-      const stored = keep(key, value, ttlSeconds, true)
+      const stored = memory.keep(key, value, ttlSeconds, true)
       return Promise.resolve(E.isLeft(stored) ? stored : E.right(true))
     }
 
   /** All or nothing: an entry that cannot be kept refuses the lot. */
   const setMany = (stored: ReadonlyArray<StoreEntry>): TE.TaskEither<CacheError, void> => () => {
     for (const { key, value, ttlSeconds } of stored) {
-      const refused = refusal(key, value.byteLength, ttlSeconds)
+      const refused = memory.refusal(key, value.byteLength, ttlSeconds)
       if (refused !== undefined) return Promise.resolve(E.left(refused))
     }
-    for (const { key, value, ttlSeconds } of stored) keep(key, value, ttlSeconds, true)
+    for (const { key, value, ttlSeconds } of stored) memory.keep(key, value, ttlSeconds, true)
     return right(undefined)
   }
 
@@ -151,7 +184,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     return right(undefined)
   }
 
-  return trust({
+  const store = trust({
     name,
     get,
     readNow,
@@ -163,6 +196,7 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     create,
     close: () => Promise.resolve(),
     usage: () => ({ entries: entries.size(), bytes: entries.bytes() }),
-    clear: entries.clear,
+    clear: () => entries.clear(),
   })
+  return withSyncCore(store, memory)
 }
