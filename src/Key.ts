@@ -132,20 +132,19 @@ const INTEGER_HEAD = '{"args": ['
  * For each length of a safe integer's decimal text (its sign included, up to 17), the UTF-8 bytes of
  * `{"args": [<that many digits>], "kwargs": {}}`, whose digits `integerArguments` overwrites.
  */
-const integerTemplates: ReadonlyArray<Uint8Array> = Array.from({ length: 18 }, (_, length) =>
-  new TextEncoder().encode(`${INTEGER_HEAD}${'0'.repeat(length)}], "kwargs": {}}`),
-)
+const integerTemplates = (): ReadonlyArray<Uint8Array> =>
+  Array.from({ length: 18 }, (_, length) => new TextEncoder().encode(`${INTEGER_HEAD}${'0'.repeat(length)}], "kwargs": {}}`))
 
 /**
  * What Python hashes for the one argument `n`, a safe integer: `{"args": [n], "kwargs": {}}` as
  * bytes, written into the template of its length (and valid until the next call). Hashing these
  * bytes spares making the text as a string and the hash its copy to UTF-8.
  */
-const integerArguments = (n: number): Uint8Array => {
+const integerArguments = (templates: ReadonlyArray<Uint8Array>, n: number): Uint8Array => {
   let rest = Math.abs(n)
   let length = n < 0 ? 2 : 1
   for (let x = rest; x >= 10; x = Math.floor(x / 10)) length++
-  const bytes = integerTemplates[length] as Uint8Array
+  const bytes = templates[length] as Uint8Array
   let at = INTEGER_HEAD.length + length
   do {
     const next = Math.floor(rest / 10)
@@ -172,6 +171,7 @@ class PythonKeys {
   private readonly intArguments = new Float64Array(MEMO_ENTRIES).fill(Number.NaN) // NaN equals nothing: an empty slot
   // Whole keys, not their Either: a memo that kept a wrapper alive would have the collector copy it.
   private readonly intKeys = new Array<string>(MEMO_ENTRIES).fill('')
+  private readonly templates = integerTemplates() // the builder's own: written, then hashed at once
   private readonly hashes = new Map<string, string>()
   private readonly shapes: Shapes = shapesMemo()
   private readonly byNumber = new Map<number, E.Either<CacheError, string>>()
@@ -199,7 +199,7 @@ class PythonKeys {
           const slot = argument & (MEMO_ENTRIES - 1)
           if (this.intArguments[slot] === argument) return E.right(this.intKeys[slot] as string)
           // A safe integer is written the same way by both languages: no encoder needed.
-          const key = flat(this.head + crypto.hash('sha256', integerArguments(argument), 'hex').slice(0, 16))
+          const key = flat(this.head + crypto.hash('sha256', integerArguments(this.templates, argument), 'hex').slice(0, 16))
           this.intArguments[slot] = argument
           this.intKeys[slot] = key
           return E.right(key)
