@@ -16,7 +16,10 @@
  */
 import type * as t from 'io-ts'
 import { checkOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
+import type { FailSafe } from './internal/parts.js'
 import { refine } from './Pipeline.js'
+
+export type { FailSafe } from './internal/parts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -42,24 +45,6 @@ export const FailSafeOptionsCodec = group('FailSafeOptions', {
  */
 export type FailSafeOptions = t.TypeOf<typeof FailSafeOptionsCodec>
 
-/**
- * One cached function's fail-safe: its limits and its throttle (made when the step is applied).
- *
- * @category model
- * @since 0.3.0
- */
-export interface FailSafe {
-  readonly maxStaleSeconds: number
-  readonly throttleSeconds: number
-  /** The stale value misses of `key` get until its throttle ends (`now` in epoch ms), if any. */
-  readonly throttled: (key: string, now: number) => { readonly value: unknown } | undefined
-  /** A failure of `key` was served `value`: the function rests for `throttleSeconds`. */
-  readonly throttle: (key: string, value: unknown, now: number) => void
-  /** Forgets the throttle of `key` (it was invalidated). */
-  readonly forget: (key: string) => void
-  /** Keys resting now (expired ones not yet dropped included). */
-  readonly size: () => number
-}
 
 const MAX_THROTTLED = 10_000
 

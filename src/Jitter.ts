@@ -9,6 +9,8 @@
 import { checkOption, fraction } from './internal/options.js'
 import { refine } from './Pipeline.js'
 
+export { jittered } from './internal/jitter.js'
+
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
@@ -26,15 +28,6 @@ export const JitterCodec = fraction('a fraction of the TTL, greater than 0 and l
 // utils
 // -------------------------------------------------------------------------------------
 
-/**
- * `ttlSeconds` spread by up to `fraction` of itself either way, in whole seconds, at least 1;
- * `random` (default `Math.random`) draws a number in [0, 1).
- *
- * @category utils
- * @since 0.3.0
- */
-export const jittered = (ttlSeconds: number, fraction: number, random: () => number = Math.random): number =>
-  Math.max(1, Math.round(ttlSeconds * (1 + fraction * (2 * random() - 1))))
 
 // -------------------------------------------------------------------------------------
 // combinators

@@ -23,12 +23,13 @@
 import { randomBytes } from 'node:crypto'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
-import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type * as t from 'io-ts'
-import type { CacheError } from './CacheError.js'
 import { checkOption, group, loggerCodec, optional, positiveInteger, trueOr } from './internal/options.js'
 import { refine } from './Pipeline.js'
+import type { Lease } from './internal/parts.js'
 import type { Store } from './Store.js'
+
+export type { Lease } from './internal/parts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -59,28 +60,6 @@ export const LeaseOptionsCodec = group('LeaseOptions', {
  */
 export type LeaseOptions = t.TypeOf<typeof LeaseOptionsCodec>
 
-/**
- * One cached function's lease, over one store.
- *
- * @category model
- * @since 0.2.0
- */
-export interface Lease {
-  readonly leaseSeconds: number
-  readonly maxWaitMs: number
-  /** Whether the store can hold leases; asked once, and said once in the log when it cannot. */
-  readonly supported: () => Promise<boolean>
-  /** Tries to take the lease on `key`: true when this replica holds it now. */
-  readonly acquire: (key: string) => TE.TaskEither<CacheError, boolean>
-  /** Gives the lease on `key` back, if this replica may still hold it (not past its TTL). */
-  readonly release: (key: string, acquiredAt: number) => Promise<void>
-  /** The generation of `key` now (undefined: none written, or it could not be read). */
-  readonly generation: (key: string) => Promise<E.Either<CacheError, string | undefined>>
-  /** Writes a new generation of `key`, before its value is deleted. */
-  readonly bump: (key: string, ttlSeconds: number) => TE.TaskEither<CacheError, void>
-  /** The delays between two looks at the key: `pollMs`, growing by half up to `maxPollMs`. */
-  readonly delays: () => () => number
-}
 
 /** The lease key and the generation key of a value key: their own key space, never a value key. */
 export const leaseKey = (key: string): string => `${key}:lease`

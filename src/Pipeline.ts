@@ -38,13 +38,10 @@ import { keepSpare } from './internal/spare.js'
 import { syncReads, syncWrites } from './internal/sync.js'
 import * as engine from './internal/engine.js'
 import type { AnyFunction, KeyBuilder, KeyMaker } from './Key.js'
-import type { L1 } from './stores/L1.js'
 import type { Clock } from './Clock.js'
 import { systemClock } from './Clock.js'
-import type { FailSafe } from './FailSafe.js'
 import type { LeaseOptions } from './Lease.js'
-import type { RefreshAhead } from './RefreshAhead.js'
-import type { TimeoutsOptions } from './Timeouts.js'
+import type { FailSafe, L1, RefreshAhead, Timeouts } from './internal/parts.js'
 import { lease } from './Lease.js'
 import { checkKey, functionName, pythonKeys } from './Key.js'
 import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
@@ -110,7 +107,7 @@ export interface Parts {
   /** Options of the lease across replicas; the lease itself is made for the store at build. */
   readonly lease: LeaseOptions | undefined
   readonly failSafe: FailSafe | undefined
-  readonly timeouts: TimeoutsOptions | undefined
+  readonly timeouts: Timeouts | undefined
   readonly refreshAhead: RefreshAhead | undefined
   /** The fraction each write's TTL is spread by; 0 for none. */
   readonly jitter: number

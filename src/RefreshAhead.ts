@@ -18,10 +18,12 @@
  * @since 0.3.0
  */
 import type * as t from 'io-ts'
-import type { EntryMeta } from './internal/meta.js'
 import { expiresAt } from './internal/meta.js'
 import { checked, checkOption, fraction, group, optional, positiveNumber, trueOr } from './internal/options.js'
+import type { RefreshAhead } from './internal/parts.js'
 import { refine } from './Pipeline.js'
+
+export type { RefreshAhead } from './internal/parts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -54,16 +56,6 @@ export const RefreshAheadOptionsCodec = checked(
  */
 export type RefreshAheadOptions = t.TypeOf<typeof RefreshAheadOptionsCodec>
 
-/**
- * When one cached function refreshes ahead.
- *
- * @category model
- * @since 0.3.0
- */
-export interface RefreshAhead {
-  /** Whether a hit on the entry `meta` describes should start a refresh, at `now` (epoch ms). */
-  readonly due: (meta: EntryMeta, now: number) => boolean
-}
 
 /** What `true` means. */
 const DEFAULT_OPTIONS: RefreshAheadOptions = { threshold: 0.8 }

@@ -9,16 +9,12 @@ import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import type { Clock } from '../Clock.js'
 import type { Dedup } from '../Dedup.js'
-import type { FailSafe } from '../FailSafe.js'
-import type { Lease } from '../Lease.js'
 import type { ErrorReporter } from '../Logger.js'
 import type { CacheMetrics, MetricsContext } from '../Metrics.js'
-import type { RefreshAhead } from '../RefreshAhead.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
-import type { L1 } from '../stores/L1.js'
-import type { TimeoutsOptions } from '../Timeouts.js'
 import type { Fence } from './fence.js'
+import type { FailSafe, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 import type { SyncReads, SyncWrites } from './sync.js'
 import type { CallSpan } from './tracing.js'
 
@@ -65,7 +61,7 @@ export interface Recipe {
   /** Stale values for failures and timeouts, and the throttle of a failing function. */
   readonly failSafe: FailSafe | undefined
   /** How long callers wait for the function on a miss. */
-  readonly timeouts: TimeoutsOptions | undefined
+  readonly timeouts: Timeouts | undefined
   /** When a hit starts a background refresh. */
   readonly refreshAhead: RefreshAhead | undefined
   /** The fraction each write's TTL is spread by; 0 for none. */

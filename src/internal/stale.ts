@@ -6,9 +6,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import * as CE from '../CacheError.js'
-import type { FailSafe } from '../FailSafe.js'
-import type { TimeoutsOptions } from '../Timeouts.js'
 import { decodeMeta, expiresAt, metaKey } from './meta.js'
+import type { FailSafe, Timeouts } from './parts.js'
 import type { Outcome, Recipe } from './recipe.js'
 import { background, read } from './recipe.js'
 import type { CallSpan } from './tracing.js'
@@ -28,7 +27,7 @@ export const withinTimeouts = (
   recipe: Recipe,
   key: string,
   work: Promise<Outcome>,
-  timeouts: TimeoutsOptions,
+  timeouts: Timeouts,
   staleRead: Promise<{ readonly value: unknown } | undefined> | undefined,
 ): Promise<Outcome | StaleAnswer> =>
   new Promise((resolve) => {

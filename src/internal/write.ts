@@ -6,7 +6,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
-import { jittered } from '../Jitter.js'
+import { jittered } from './jitter.js'
 import type { EntryMeta } from './meta.js'
 import { encodeMeta, metaKey } from './meta.js'
 import type { Recipe } from './recipe.js'

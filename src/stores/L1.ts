@@ -17,6 +17,7 @@ import * as t from 'io-ts'
 import { systemClock } from '../Clock.js'
 import { copyValue, deepFreeze } from '../internal/copy.js'
 import { checkOption, clockCodec, group, optional, positiveInteger, trueOr } from '../internal/options.js'
+import type { L1 } from '../internal/parts.js'
 import type { Held } from '../internal/secondChance.js'
 import { secondChanceMap } from '../internal/secondChance.js'
 import { refine } from '../Pipeline.js'
@@ -48,31 +49,7 @@ export const L1OptionsCodec = group('L1Options', {
  */
 export type L1Options = t.TypeOf<typeof L1OptionsCodec>
 
-/**
- * One process's in-memory tier for one cached function.
- *
- * @category model
- * @since 0.2.0
- */
-export interface L1 {
-  readonly values: 'copy' | 'frozen'
-  /** The value for `key`, copied or frozen as configured, or undefined. */
-  readonly get: (key: string) => { readonly value: unknown } | undefined
-  /** Taken before a read of the store: a fill with it is dropped if `key` was invalidated since. */
-  readonly ticket: () => number
-  /**
-   * Keeps `value` for `min(ttlSeconds, entryTtlSeconds)`. In frozen mode `value` itself is frozen
-   * (so the caller that filled gets the same frozen value as later hits); in copy mode, and for a
-   * value that cannot be frozen, the tier keeps a copy and the caller's value stays its own.
-   */
-  readonly fill: (key: string, value: unknown, sizeBytes: number, entryTtlSeconds: number, ticket: number) => void
-  /** Drops `key` at once, and refuses fills from reads that began before now. */
-  readonly invalidate: (key: string) => void
-  /** Entries held now (expired ones not yet dropped included). */
-  readonly size: () => number
-  /** Drops every entry. */
-  readonly clear: () => void
-}
+export type { L1 } from '../internal/parts.js'
 
 interface Entry extends Held {
   readonly value: unknown

@@ -1,0 +1,102 @@
+/**
+ * The parts a cached function's plan is made of, as the engine sees them: what an in-process tier,
+ * a lease, fail-safe, refresh ahead and timeouts must provide. Each capability's own module makes
+ * them (`withL1`, `withLease`, ...) and re-exports these types; they sit here, below the pipeline's
+ * model and the engine, so that the model never imports a capability (no import cycle).
+ *
+ * @since 0.4.0
+ */
+import type * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { CacheError } from '../CacheError.js'
+import type { EntryMeta } from './meta.js'
+
+/**
+ * One process's in-memory tier for one cached function.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export interface L1 {
+  readonly values: 'copy' | 'frozen'
+  /** The value for `key`, copied or frozen as configured, or undefined. */
+  readonly get: (key: string) => { readonly value: unknown } | undefined
+  /** Taken before a read of the store: a fill with it is dropped if `key` was invalidated since. */
+  readonly ticket: () => number
+  /**
+   * Keeps `value` for `min(ttlSeconds, entryTtlSeconds)`. In frozen mode `value` itself is frozen
+   * (so the caller that filled gets the same frozen value as later hits); in copy mode, and for a
+   * value that cannot be frozen, the tier keeps a copy and the caller's value stays its own.
+   */
+  readonly fill: (key: string, value: unknown, sizeBytes: number, entryTtlSeconds: number, ticket: number) => void
+  /** Drops `key` at once, and refuses fills from reads that began before now. */
+  readonly invalidate: (key: string) => void
+  /** Entries held now (expired ones not yet dropped included). */
+  readonly size: () => number
+  /** Drops every entry. */
+  readonly clear: () => void
+}
+
+/**
+ * One cached function's lease, over one store.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export interface Lease {
+  readonly leaseSeconds: number
+  readonly maxWaitMs: number
+  /** Whether the store can hold leases; asked once, and said once in the log when it cannot. */
+  readonly supported: () => Promise<boolean>
+  /** Tries to take the lease on `key`: true when this replica holds it now. */
+  readonly acquire: (key: string) => TE.TaskEither<CacheError, boolean>
+  /** Gives the lease on `key` back, if this replica may still hold it (not past its TTL). */
+  readonly release: (key: string, acquiredAt: number) => Promise<void>
+  /** The generation of `key` now (undefined: none written, or it could not be read). */
+  readonly generation: (key: string) => Promise<E.Either<CacheError, string | undefined>>
+  /** Writes a new generation of `key`, before its value is deleted. */
+  readonly bump: (key: string, ttlSeconds: number) => TE.TaskEither<CacheError, void>
+  /** The delays between two looks at the key: `pollMs`, growing by half up to `maxPollMs`. */
+  readonly delays: () => () => number
+}
+
+/**
+ * One cached function's fail-safe: its limits and its throttle (made when the step is applied).
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export interface FailSafe {
+  readonly maxStaleSeconds: number
+  readonly throttleSeconds: number
+  /** The stale value misses of `key` get until its throttle ends (`now` in epoch ms), if any. */
+  readonly throttled: (key: string, now: number) => { readonly value: unknown } | undefined
+  /** A failure of `key` was served `value`: the function rests for `throttleSeconds`. */
+  readonly throttle: (key: string, value: unknown, now: number) => void
+  /** Forgets the throttle of `key` (it was invalidated). */
+  readonly forget: (key: string) => void
+  /** Keys resting now (expired ones not yet dropped included). */
+  readonly size: () => number
+}
+
+/**
+ * When one cached function refreshes ahead.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export interface RefreshAhead {
+  /** Whether a hit on the entry `meta` describes should start a refresh, at `now` (epoch ms). */
+  readonly due: (meta: EntryMeta, now: number) => boolean
+}
+
+/**
+ * How long callers wait for the function on a miss (see `withTimeouts`), decoded.
+ *
+ * @category model
+ * @since 0.3.0
+ */
+export interface Timeouts {
+  readonly softMs?: number | undefined
+  readonly hardMs?: number | undefined
+}
