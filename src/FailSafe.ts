@@ -17,7 +17,8 @@
 import type * as t from 'io-ts'
 import { checkOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
 import type { FailSafe } from './internal/parts.js'
-import { refine } from './Pipeline.js'
+import type { Step } from './Cached.js'
+import { step } from './Cached.js'
 
 export type { FailSafe } from './internal/parts.js'
 
@@ -113,7 +114,7 @@ export const failSafe = (given: true | FailSafeOptions = true): FailSafe => {
  * @category combinators
  * @since 0.3.0
  */
-export const withFailSafe = (options: true | FailSafeOptions = true) => {
+export const withFailSafe = (options: true | FailSafeOptions = true): Step => {
   const decoded = failSafeOptions('failSafe', options)
-  return refine(() => ({ failSafe: failSafe(decoded) }))
+  return step('withFailSafe', () => ({ failSafe: failSafe(decoded) }))
 }

@@ -7,7 +7,8 @@
  * @since 0.3.0
  */
 import { checkOption, fraction } from './internal/options.js'
-import { refine } from './Pipeline.js'
+import type { Step } from './Cached.js'
+import { step } from './Cached.js'
 
 export { jittered } from './internal/jitter.js'
 
@@ -39,7 +40,7 @@ export const JitterCodec = fraction('a fraction of the TTL, greater than 0 and l
  * @category combinators
  * @since 0.3.0
  */
-export const withJitter = (fraction: number) => {
+export const withJitter = (fraction: number): Step => {
   const checkedFraction = checkOption('jitter', JitterCodec, fraction)
-  return refine(() => ({ jitter: checkedFraction }))
+  return step('withJitter', () => ({ jitter: checkedFraction }))
 }

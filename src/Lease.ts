@@ -25,7 +25,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import type * as t from 'io-ts'
 import { checkOption, group, loggerCodec, optional, positiveInteger, trueOr } from './internal/options.js'
-import { refine } from './Pipeline.js'
+import type { Step } from './Cached.js'
+import { step } from './Cached.js'
 import type { Lease } from './internal/parts.js'
 import type { Store } from './Store.js'
 
@@ -144,7 +145,7 @@ export const lease = (store: Store, options: LeaseOptions = {}): Lease => {
  * @category combinators
  * @since 0.2.0
  */
-export const withLease = (options: true | LeaseOptions = true) => {
+export const withLease = (options: true | LeaseOptions = true): Step => {
   const decoded = leaseOptions('lease', options)
-  return refine(() => ({ lease: decoded }))
+  return step('withLease', () => ({ lease: (store) => lease(store, decoded) }))
 }

@@ -25,303 +25,28 @@
 import type { Tracer } from '@opentelemetry/api'
 import { trace } from '@opentelemetry/api'
 import * as E from 'fp-ts/lib/Either.js'
-import type * as TE from 'fp-ts/lib/TaskEither.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
 import type { Decoder } from 'io-ts'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
 import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
+import type { Cached, Invocation, Step } from './Cached.js'
+import { around, step } from './Cached.js'
+import type { Clock } from './Clock.js'
 import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
-import type { Keys, Recipe } from './internal/engine.js'
-import { fence } from './internal/fence.js'
-import { keepSpare } from './internal/spare.js'
-import { syncReads, syncWrites } from './internal/sync.js'
-import * as engine from './internal/engine.js'
-import type { AnyFunction, KeyBuilder, KeyMaker } from './Key.js'
-import type { Clock } from './Clock.js'
-import { systemClock } from './Clock.js'
-import type { LeaseOptions } from './Lease.js'
-import type { FailSafe, L1, RefreshAhead, Timeouts } from './internal/parts.js'
-import { lease } from './Lease.js'
-import { checkKey, functionName, pythonKeys } from './Key.js'
+import { DEFAULT_PREFIX } from './internal/keys.js'
 import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
-import { guarded } from './internal/guardedStore.js'
+import type { KeyBuilder } from './Key.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
-import { combineMetrics } from './Metrics.js'
 import type { Serializer } from './Serializer.js'
-import { msgpackSerializer, toSafe } from './Serializer.js'
-import type { Store } from './Store.js'
-
-// -------------------------------------------------------------------------------------
-// model
-// -------------------------------------------------------------------------------------
-
-/**
- * A cached function: same arguments as the original, a `TaskEither` of its error or its value.
- *
- * @category model
- * @since 0.1.0
- */
-export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
-  (...args: Args): TE.TaskEither<E, A>
-  /** Drops the entry for these arguments. A failure here is returned, never recovered from. */
-  readonly invalidate: (...args: Args) => TE.TaskEither<CacheError, void>
-  /**
-   * How many lookups are in flight in its single flight (always 0 without `withDedup`), plus the
-   * background work no caller waits for (a refresh ahead, a computation past its timeout, a write
-   * of `withBackgroundWrites` that its flight no longer holds).
-   */
-  readonly pending: () => number
-}
-
-/**
- * The error type of a lifted function: its own `E` for a `TaskEither`, `unknown` (whatever it throws
- * or rejects with) otherwise.
- *
- * @category model
- * @since 0.1.0
- */
-export type ErrorOf<R> = R extends TE.TaskEither<infer E, unknown> ? E : unknown
-
-/**
- * The value type of a lifted function: the `TaskEither`'s or the Promise's value, or the value itself.
- *
- * @category model
- * @since 0.1.0
- */
-export type ValueOf<R> = R extends TE.TaskEither<unknown, infer A> ? A : Awaited<R>
-
-/** What a combinator changes; the rest of the recipe is kept. */
-export interface Parts {
-  readonly name: string | undefined
-  readonly prefix: string
-  readonly keyBuilder: KeyBuilder | undefined
-  readonly ttlSeconds: number | ((value: never) => number)
-  /** Undefined for the default, MessagePack, made when the pipeline is built (not for a recipe that replaces it). */
-  readonly serializer: Serializer | undefined
-  readonly decode: ((value: unknown) => E.Either<CacheError, unknown>) | undefined
-  readonly dedup: ReturnType<typeof dedup> | undefined
-  readonly l1: L1 | undefined
-  /** Options of the lease across replicas; the lease itself is made for the store at build. */
-  readonly lease: LeaseOptions | undefined
-  readonly failSafe: FailSafe | undefined
-  readonly timeouts: Timeouts | undefined
-  readonly refreshAhead: RefreshAhead | undefined
-  /** The fraction each write's TTL is spread by; 0 for none. */
-  readonly jitter: number
-  /** Whether a miss answers its callers before its write has landed (see `withBackgroundWrites`). */
-  readonly backgroundWrites: boolean
-  /** Where the ages of entries come from (fail-safe, refresh ahead). */
-  readonly clock: Clock
-  readonly metrics: ReadonlyArray<CacheMetrics>
-  readonly onCacheError: ErrorReporter | undefined
-  readonly tracer: Tracer | undefined
-}
-
-/** A whole recipe before it is built; the Promise facade starts from one too. */
-export interface Definition extends Parts {
-  readonly fn: Recipe['fn']
-  readonly lift: Recipe['lift']
-  readonly store: Store
-}
-
-const DEFINITION = Symbol('dapr-state-cache/definition')
-const RECIPE = Symbol('dapr-state-cache/recipe')
-
-/**
- * The recipe a cached function runs, for the Promise facade: it calls the engine with it itself
- * (`engine.runNow`), without the `TaskEither` thunk, and gets the outcome at once when it is known.
- */
-export const recipeOf = (cached: Cached<ReadonlyArray<unknown>, unknown, unknown>): Recipe => (cached as unknown as { [RECIPE]: Recipe })[RECIPE]
-
-const DEFAULT_TTL_SECONDS = 3600
-const DEFAULT_PREFIX = 'cache'
-
-// -------------------------------------------------------------------------------------
-// internal
-// -------------------------------------------------------------------------------------
 
 const fail = (error: CacheError): never => {
   throw toError(error)
 }
-
-/** The keys of a function without a name: none, and the call runs uncached. */
-class Unnamed implements Keys {
-  private readonly missing = E.left(CE.keyError('the cached function has no name: give it one with `withKey(name)` (anonymous functions have none)'))
-
-  keyOf(): E.Either<CacheError, string> {
-    return this.missing
-  }
-}
-
-/** The default, Python-compatible keys of the function called `name`. */
-class Named implements Keys {
-  constructor(
-    private readonly maker: KeyMaker,
-    private readonly name: string,
-  ) {}
-
-  keyOf(args: ReadonlyArray<unknown>): E.Either<CacheError, string> {
-    return this.maker.tryBuildKey(this.name, args)
-  }
-}
-
-/** Keys from the user's own builder, checked; a throw is a `KeyError` for that call. */
-class Custom implements Keys {
-  constructor(
-    private readonly builder: KeyBuilder,
-    private readonly name: string,
-  ) {}
-
-  keyOf(args: ReadonlyArray<unknown>): E.Either<CacheError, string> {
-    try {
-      return checkKey(this.builder.buildKey(this.name, args))
-    } catch (cause) {
-      return E.left(CE.keyError(`the custom key builder failed: ${String(cause)}`, { cause }))
-    }
-  }
-}
-
-const keysOf = ({ name, keyBuilder, prefix }: Definition): Keys => {
-  if (name === undefined) return new Unnamed()
-  if (keyBuilder !== undefined) return new Custom(keyBuilder, name)
-  keepSpare('Named', () => new Named(pythonKeys('cache'), 'spare'))
-  return new Named(pythonKeys(prefix), name)
-}
-
-const build = <Args extends ReadonlyArray<unknown>, Err, A>(definition: Definition): Cached<Args, Err, A> => {
-  const metrics = combineMetrics(definition.metrics)
-  // A store of the user's own that throws instead of answering must not break the call either.
-  const store = guarded(definition.store)
-  const context = { name: definition.name, store: store.name }
-  const recipe: Recipe = {
-    fn: definition.fn,
-    lift: definition.lift,
-    store,
-    reads: syncReads(store),
-    writes: syncWrites(store),
-    name: definition.name,
-    keys: keysOf(definition),
-    ttlSeconds: definition.ttlSeconds as Recipe['ttlSeconds'],
-    serializer: toSafe(definition.serializer ?? msgpackSerializer()),
-    decode: definition.decode,
-    dedup: definition.dedup,
-    fence: fence(),
-    l1: definition.l1,
-    lease: definition.lease === undefined ? undefined : lease(store, definition.lease),
-    failSafe: definition.failSafe,
-    timeouts: definition.timeouts,
-    refreshAhead: definition.refreshAhead,
-    jitter: definition.jitter,
-    backgroundWrites:
-      definition.backgroundWrites && definition.dedup !== undefined && definition.lease === undefined && definition.onCacheError !== undefined,
-    clock: definition.clock,
-    keepsMeta: definition.failSafe !== undefined || definition.refreshAhead !== undefined,
-    background: new Map(),
-    landings: new Map(),
-    l1Context: { ...context, tier: 'l1' },
-    metrics,
-    timed: definition.metrics.length > 0,
-    context,
-    coalesced: metrics.recordCoalesced === undefined ? undefined : (key) => metrics.recordCoalesced?.(key, context),
-    tracer: definition.tracer,
-    onCacheError: definition.onCacheError,
-  }
-  const cached = function (this: unknown, ...args: Args) {
-    return () => engine.run(recipe, this, args)
-  } as Cached<Args, Err, A>
-  Object.defineProperty(cached, 'invalidate', {
-    value: (...args: Args) => () => engine.invalidate(recipe, args),
-  })
-  Object.defineProperty(cached, 'pending', { value: () => pending(recipe) })
-  Object.defineProperty(cached, RECIPE, { value: recipe })
-  Object.defineProperty(cached, DEFINITION, { value: definition })
-  if (definition.name !== undefined) Object.defineProperty(cached, 'name', { value: definition.name })
-  return cached
-}
-
-/**
- * Keys with work under way: in the single flight, in the background, or a background write that
- * neither holds any more (its flight was invalidated, or its callers stopped waiting at a timeout).
- */
-const pending = (recipe: Recipe): number => {
-  let writes = 0
-  for (const key of recipe.landings.keys()) if (recipe.dedup?.join(key) === undefined && !recipe.background.has(key)) writes++
-  return (recipe.dedup?.size() ?? 0) + recipe.background.size + writes
-}
-
-const definitionOf = (cached: unknown): Definition => {
-  const definition =
-    typeof cached === 'function' ? (cached as unknown as { [DEFINITION]?: Definition })[DEFINITION] : undefined
-  return definition ?? fail(CE.invalidOptions('self', cached, 'a function made by `cache(store)`'))
-}
-
-/** A combinator that changes part of the recipe: the building block of every `with*` step. */
-export const refine =
-  (patch: (definition: Definition) => Partial<Parts>) =>
-  <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>): Cached<Args, Err, A> => {
-    const definition = definitionOf(self)
-    return build({ ...definition, ...patch(definition) })
-  }
-
-// -------------------------------------------------------------------------------------
-// constructors
-// -------------------------------------------------------------------------------------
-
-/**
- * Lifts a function into a cached one over `store`. The function may return a `TaskEither`, a
- * Promise or a plain value (a returned function is taken to be a `TaskEither`). Defaults: the
- * function's own name, prefix `"cache"`, one hour, MessagePack, no single flight, no metrics, and
- * cache failures surfaced as `CacheError` values in the error channel.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const cache =
-  (store: Store) =>
-  <Args extends ReadonlyArray<unknown>, R>(f: (...args: Args) => R): Cached<Args, ErrorOf<R> | CacheError, ValueOf<R>> =>
-    build(define(store, f, 'auto'))
-
-/** The starting recipe for `f`, shared by `cache` and the Promise facade. */
-export const define = (store: Store, f: AnyFunction, lift: Recipe['lift']): Definition => {
-  if (typeof f !== 'function') fail(CE.invalidOptions('fn', f, 'a function'))
-  if (!isStore(store)) fail(CE.invalidOptions('store', store, 'a Store (an object with get, set and delete)'))
-  return {
-    fn: f as Recipe['fn'],
-    lift,
-    store,
-    name: functionName(f),
-    prefix: DEFAULT_PREFIX,
-    keyBuilder: undefined,
-    ttlSeconds: DEFAULT_TTL_SECONDS,
-    serializer: undefined,
-    decode: undefined,
-    dedup: undefined,
-    l1: undefined,
-    lease: undefined,
-    failSafe: undefined,
-    timeouts: undefined,
-    refreshAhead: undefined,
-    jitter: 0,
-    backgroundWrites: false,
-    clock: systemClock,
-    metrics: [],
-    onCacheError: undefined,
-    tracer: undefined,
-  }
-}
-
-const isStore = (u: unknown): u is Store =>
-  typeof u === 'object' &&
-  u !== null &&
-  typeof (u as Store).get === 'function' &&
-  typeof (u as Store).set === 'function' &&
-  typeof (u as Store).delete === 'function'
-
-/** Builds a `Cached` from a finished recipe: for the Promise facade. */
-export const fromDefinition = build
 
 // -------------------------------------------------------------------------------------
 // combinators
@@ -345,11 +70,11 @@ export interface KeyOptions {
  * @category combinators
  * @since 0.1.0
  */
-export const withKey = (name: string, options: KeyOptions = {}) => {
+export const withKey = (name: string, options: KeyOptions = {}): Step => {
   const checkedName = checkOption('name', keyPart, name)
   const prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkOption('keyPrefix', keyPart, options.prefix)
   const keyBuilder = options.keyBuilder === undefined ? undefined : checkOption('keyBuilder', keyBuilderCodec, options.keyBuilder)
-  return refine(() => ({ name: checkedName, prefix, keyBuilder }))
+  return step('withKey', () => ({ name: checkedName, prefix, keyBuilder }))
 }
 
 /**
@@ -359,15 +84,13 @@ export const withKey = (name: string, options: KeyOptions = {}) => {
  * @category combinators
  * @since 0.1.0
  */
-export function withTtl(
-  ttlSeconds: number,
-): <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>) => Cached<Args, Err, A>
+export function withTtl(ttlSeconds: number): Step
 export function withTtl<A>(
   ttlSeconds: (value: A) => number,
-): <Args extends ReadonlyArray<unknown>, Err, B extends A>(self: Cached<Args, Err, B>) => Cached<Args, Err, B>
-export function withTtl(ttlSeconds: number | ((value: never) => number)) {
+): <Args extends ReadonlyArray<unknown>, Err>(self: Cached<Args, Err, A>) => Cached<Args, Err, A>
+export function withTtl(ttlSeconds: number | ((value: never) => number)): Step {
   if (typeof ttlSeconds !== 'function') checkOption('ttlSeconds', seconds, ttlSeconds)
-  return refine(() => ({ ttlSeconds }))
+  return step('withTtl', () => ({ ttlSeconds }))
 }
 
 /**
@@ -377,7 +100,7 @@ export function withTtl(ttlSeconds: number | ((value: never) => number)) {
  * @category combinators
  * @since 0.1.0
  */
-export const withDedup = () => refine(() => ({ dedup: dedup() }))
+export const withDedup = (): Step => step('withDedup', () => ({ dedup: dedup() }))
 
 /**
  * A miss answers its callers as soon as the value is computed, and its write goes on in the
@@ -393,7 +116,7 @@ export const withDedup = () => refine(() => ({ dedup: dedup() }))
  * @category combinators
  * @since 0.3.0
  */
-export const withBackgroundWrites = () => refine(() => ({ backgroundWrites: true }))
+export const withBackgroundWrites = (): Step => step('withBackgroundWrites', () => ({ backgroundWrites: true }))
 
 /**
  * Sends hits, misses, writes and errors to `metrics`. Applied more than once, every sink records.
@@ -401,9 +124,9 @@ export const withBackgroundWrites = () => refine(() => ({ backgroundWrites: true
  * @category combinators
  * @since 0.1.0
  */
-export const withMetrics = (metrics: CacheMetrics) => {
+export const withMetrics = (metrics: CacheMetrics): Step => {
   checkOption('metrics', metricsSinkCodec, metrics)
-  return refine((definition) => ({ metrics: [...definition.metrics, metrics] }))
+  return step('withMetrics', (plan) => ({ metrics: [...plan.metrics, metrics] }))
 }
 
 /**
@@ -412,9 +135,9 @@ export const withMetrics = (metrics: CacheMetrics) => {
  * @category combinators
  * @since 0.1.0
  */
-export const withSerializer = (serializer: Serializer) => {
+export const withSerializer = (serializer: Serializer): Step => {
   checkOption('serializer', serializerCodec, serializer)
-  return refine(() => ({ serializer }))
+  return step('withSerializer', () => ({ serializer }))
 }
 
 /**
@@ -436,7 +159,7 @@ export const withDecoder = <A>(decoder: Decoder<unknown, A>) => {
       : E.left(CE.validationError(`the cached value does not match the decoder: ${PathReporter.report(result).join('; ')}`))
   }
   return <Args extends ReadonlyArray<unknown>, Err>(self: Cached<Args, Err, A>): Cached<Args, Err, A> =>
-    refine(() => ({ decode }))(self)
+    step('withDecoder', () => ({ decode }))(self)
 }
 
 /**
@@ -448,9 +171,9 @@ export const withDecoder = <A>(decoder: Decoder<unknown, A>) => {
  * @category combinators
  * @since 0.1.0
  */
-export const withTracing = (tracer: Tracer = trace.getTracer('dapr-state-cache')) => {
+export const withTracing = (tracer: Tracer = trace.getTracer('dapr-state-cache')): Step => {
   checkOption('tracer', tracerCodec, tracer)
-  return refine(() => ({ tracer }))
+  return step('withTracing', () => ({ tracer }))
 }
 
 /**
@@ -460,9 +183,34 @@ export const withTracing = (tracer: Tracer = trace.getTracer('dapr-state-cache')
  * @category combinators
  * @since 0.3.0
  */
-export const withClock = (clock: Clock) => {
+export const withClock = (clock: Clock): Step => {
   const checkedClock = checkOption('clock', clockCodec, clock)
-  return refine(() => ({ clock: checkedClock }))
+  return step('withClock', () => ({ clock: checkedClock }))
+}
+
+/**
+ * The general fallback: when the call fails, `f(error, args)` gives its result instead. The error
+ * type becomes `f`'s: cache errors leave it unless `f` keeps them. `f` sees every failure, the
+ * function's own as well as the cache's (`CE.isCacheError` tells them apart), once per call, after
+ * the cache; what `f` returns is not cached.
+ *
+ * ```ts
+ * pipe(loadUser, cache(store), withKey('users.get'), orElse((error, [id]) => CE.isCacheError(error) ? loadUserFromReplica(id) : TE.left(error)))
+ * ```
+ *
+ * @category combinators
+ * @since 0.4.0
+ */
+export const orElse = <E, Args extends ReadonlyArray<unknown>, E2, A>(
+  f: (error: E, args: Args) => TE.TaskEither<E2, A>,
+): ((self: Cached<Args, E, A>) => Cached<Args, E2, A>) => {
+  if (typeof f !== 'function') fail(CE.invalidOptions('orElse: f', f, 'a function (error, args) => TaskEither'))
+  return around('orElse', (call: Invocation<Args, E, A>) =>
+    pipe(
+      call.proceed,
+      TE.orElse((error) => f(error, call.args)),
+    ),
+  )
 }
 
 /**
@@ -488,7 +236,8 @@ export interface FallbackOptions {
 export const orElseUncached = (options: FallbackOptions = {}) => {
   if (options.logger !== undefined) checkOption('logger', loggerCodec, options.logger)
   const onCacheError = options.onError ?? cacheWarnings({ logger: options.logger })
+  const recovering = step('orElseUncached', () => ({ onCacheError }))
   return <Args extends ReadonlyArray<unknown>, Err, A>(
     self: Cached<Args, Err, A>,
-  ): Cached<Args, Exclude<Err, CacheError>, A> => refine(() => ({ onCacheError }))(self) as Cached<Args, Exclude<Err, CacheError>, A>
+  ): Cached<Args, Exclude<Err, CacheError>, A> => recovering(self) as Cached<Args, Exclude<Err, CacheError>, A>
 }

@@ -21,7 +21,8 @@ import type * as t from 'io-ts'
 import { expiresAt } from './internal/meta.js'
 import { checked, checkOption, fraction, group, optional, positiveNumber, trueOr } from './internal/options.js'
 import type { RefreshAhead } from './internal/parts.js'
-import { refine } from './Pipeline.js'
+import type { Step } from './Cached.js'
+import { step } from './Cached.js'
 
 export type { RefreshAhead } from './internal/parts.js'
 
@@ -105,7 +106,7 @@ export const refreshAhead = (options: true | RefreshAheadOptions, random: () => 
  * @category combinators
  * @since 0.3.0
  */
-export const withRefreshAhead = (options: true | RefreshAheadOptions = true) => {
+export const withRefreshAhead = (options: true | RefreshAheadOptions = true): Step => {
   const decoded = refreshAheadOptions('refreshAhead', options)
-  return refine(() => ({ refreshAhead: refreshAhead(decoded) }))
+  return step('withRefreshAhead', () => ({ refreshAhead: refreshAhead(decoded) }))
 }

@@ -17,8 +17,10 @@
 import type * as t from 'io-ts'
 import type { FunctionTimeout } from './CacheError.js'
 import { checked, checkOption, group, optional, positiveInteger } from './internal/options.js'
-import type { Cached } from './Pipeline.js'
-import { refine } from './Pipeline.js'
+import type { Cached } from './Cached.js'
+import { step } from './Cached.js'
+
+export type { Timeouts } from './internal/parts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -78,6 +80,7 @@ export const timeoutsOptions = (option: string, value: unknown): TimeoutsOptions
  */
 export const withTimeouts = (options: TimeoutsOptions) => {
   const decoded = timeoutsOptions('timeouts', options)
+  const timeBoxed = step('withTimeouts', () => ({ timeouts: decoded }))
   return <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>): Cached<Args, Err | FunctionTimeout, A> =>
-    refine(() => ({ timeouts: decoded }))(self)
+    timeBoxed(self)
 }

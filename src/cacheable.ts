@@ -27,13 +27,12 @@ import type { AnyFunction } from './Key.js'
 import { functionName } from './Key.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
-import type { Cached, Definition } from './Pipeline.js'
-import { define, fromDefinition, recipeOf } from './Pipeline.js'
-import { runNow } from './internal/engine.js'
+import type { Cached } from './Cached.js'
+import { fromPlan, plan, runnerOf } from './Cached.js'
 import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
-import { LeaseOptionsCodec } from './Lease.js'
+import { LeaseOptionsCodec, lease } from './Lease.js'
 import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
 import { JitterCodec } from './Jitter.js'
 import { RefreshAheadOptionsCodec, refreshAhead } from './RefreshAhead.js'
@@ -211,8 +210,10 @@ type Resolved = ReturnType<typeof resolve>
 // -------------------------------------------------------------------------------------
 
 const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined): Cached<ReadonlyArray<unknown>, unknown, unknown> => {
-  const start = define(resolved.store, fn, 'promise')
-  const definition: Definition = {
+  const options = resolved.lease
+  const start = plan(resolved.store, fn, 'promise')
+  // The facade is the pipeline's plan with every part its options chose, built as any plan is.
+  return fromPlan({
     ...start,
     name,
     prefix: resolved.prefix,
@@ -221,7 +222,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     serializer: resolved.serializer ?? start.serializer,
     dedup: dedup(),
     l1: resolved.l1 === undefined ? undefined : l1(resolved.l1),
-    lease: resolved.lease,
+    lease: options === undefined ? undefined : (store) => lease(store, options),
     failSafe: resolved.failSafe === undefined ? undefined : failSafe(resolved.failSafe),
     timeouts: resolved.timeouts,
     refreshAhead: resolved.refreshAhead === undefined ? undefined : refreshAhead(resolved.refreshAhead),
@@ -231,8 +232,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     metrics: resolved.metrics,
     onCacheError: resolved.onCacheError,
     tracer: resolved.tracer,
-  }
-  return fromDefinition(definition)
+  })
 }
 
 /** The function's own failure as it was thrown; the timeout of `timeouts.hardMs` as its class. */
@@ -275,10 +275,10 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
     fail(CE.invalidOptions('name', undefined, 'a name for an anonymous function (it is part of every key)'))
   }
   const cached = pipeline(resolved, fn, name)
-  const recipe = recipeOf(cached)
+  const run = runnerOf(cached)
   const invalidate = (...args: ReadonlyArray<unknown>): Promise<void> => cached.invalidate(...args)().then(invalidation)
   const wrapped = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return settle(runNow(recipe, this, args))
+    return settle(run(this, args))
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
@@ -327,7 +327,7 @@ const decorate = (
     pipelineFor(this)
   })
   const replacement = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
-    return settle(runNow(recipeOf(pipelineFor(this)), this, args))
+    return settle(runnerOf(pipelineFor(this))(this, args))
   }
   const invalidate = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<void> {
     return pipelineFor(this).invalidate(...args)().then(invalidation)

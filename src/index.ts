@@ -47,9 +47,11 @@ export { OpenTelemetryMetrics } from './OpenTelemetryMetrics.js'
 export type { ErrorReporter, Logger } from './Logger.js'
 export { cacheWarnings, silentLogger } from './Logger.js'
 export type { Dedup } from './Dedup.js'
-export type { Cached, ErrorOf, FallbackOptions, KeyOptions, ValueOf } from './Pipeline.js'
+export type { Around, Cached, ErrorOf, Invocation, Plan, Step, ValueOf } from './Cached.js'
+export { around, cache, fromPlan, plan, planOf, step } from './Cached.js'
+export type { FallbackOptions, KeyOptions } from './Pipeline.js'
 export {
-  cache,
+  orElse,
   orElseUncached,
   withBackgroundWrites,
   withDecoder,
@@ -67,7 +69,7 @@ export type { Lease, LeaseOptions } from './Lease.js'
 export { LeaseOptionsCodec, withLease } from './Lease.js'
 export type { FailSafe, FailSafeOptions } from './FailSafe.js'
 export { FailSafeOptionsCodec, withFailSafe } from './FailSafe.js'
-export type { TimeoutsOptions } from './Timeouts.js'
+export type { Timeouts, TimeoutsOptions } from './Timeouts.js'
 export { TimeoutsOptionsCodec, withTimeouts } from './Timeouts.js'
 export type { RefreshAhead, RefreshAheadOptions } from './RefreshAhead.js'
 export type { EntryMeta } from './internal/meta.js'

@@ -11,7 +11,8 @@ import { cacheable } from '../src/cacheable.js'
 import { CacheOptionsError } from '../src/errors.js'
 import { failSafe, withFailSafe } from '../src/FailSafe.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
-import { cache, orElseUncached, withClock, withDedup, withKey, withMetrics, withTtl } from '../src/Pipeline.js'
+import { cache } from '../src/Cached.js'
+import { orElseUncached, withClock, withDedup, withKey, withMetrics, withTtl } from '../src/Pipeline.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 
 const quiet = orElseUncached({ onError: () => undefined })

@@ -10,17 +10,8 @@ import type { MemoryStore } from '../src/stores/MemoryStore.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import type { Store } from '../src/Store.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
-import {
-  cache,
-  orElseUncached,
-  withBackgroundWrites,
-  withDecoder,
-  withDedup,
-  withKey,
-  withMetrics,
-  withSerializer,
-  withTtl,
-} from '../src/Pipeline.js'
+import { cache } from '../src/Cached.js'
+import { orElseUncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withSerializer, withTtl } from '../src/Pipeline.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 import { manualClock } from '../src/Clock.js'
 import { brokenStore, deferred, probeStore, recordingMetrics, until } from './helpers.js'

@@ -12,19 +12,9 @@ import type { CacheableFunction, CacheableOptions } from '../src/cacheable.js'
 import { cacheable, invalidate } from '../src/cacheable.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
-import type { Cached } from '../src/Pipeline.js'
-import {
-  cache,
-  orElseUncached,
-  withBackgroundWrites,
-  withDecoder,
-  withDedup,
-  withKey,
-  withMetrics,
-  withClock,
-  withSerializer,
-  withTtl,
-} from '../src/Pipeline.js'
+import type { Cached } from '../src/Cached.js'
+import { cache } from '../src/Cached.js'
+import { orElseUncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withClock, withSerializer, withTtl } from '../src/Pipeline.js'
 import type { FunctionTimeout } from '../src/CacheError.js'
 import { manualClock } from '../src/Clock.js'
 import { withFailSafe } from '../src/FailSafe.js'

@@ -20,7 +20,8 @@ import { checkOption, clockCodec, group, optional, positiveInteger, trueOr } fro
 import type { L1 } from '../internal/parts.js'
 import type { Held } from '../internal/secondChance.js'
 import { secondChanceMap } from '../internal/secondChance.js'
-import { refine } from '../Pipeline.js'
+import type { Step } from '../Cached.js'
+import { step } from '../Cached.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -139,7 +140,7 @@ export const l1Options = (option: string, value: unknown): L1Options => {
  * @category combinators
  * @since 0.2.0
  */
-export const withL1 = (options: true | L1Options = true) => {
+export const withL1 = (options: true | L1Options = true): Step => {
   const tier = l1(l1Options('l1', options))
-  return refine(() => ({ l1: tier }))
+  return step('withL1', () => ({ l1: tier }))
 }
