@@ -35,7 +35,7 @@ import { guarded } from './internal/guardedStore.js'
 import { DEFAULT_PREFIX, keysOf } from './internal/keys.js'
 import type { FailSafe, L1, Lease, RefreshAhead, Timeouts } from './internal/parts.js'
 import { syncReads, syncWrites } from './internal/sync.js'
-import type { AnyFunction, KeyBuilder } from './Key.js'
+import type { KeyBuilder } from './Key.js'
 import { functionName } from './Key.js'
 import type { ErrorReporter } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
@@ -316,7 +316,7 @@ export const plan = (store: Store, f: (...args: never) => unknown, lift: Plan['l
     fn: f as Plan['fn'],
     lift,
     store,
-    name: functionName(f as AnyFunction),
+    name: functionName(f),
     prefix: DEFAULT_PREFIX,
     keyBuilder: undefined,
     ttlSeconds: 3600,
