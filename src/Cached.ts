@@ -275,7 +275,8 @@ const wrapped = (plan: Plan, recipe: Recipe) => {
   let call = (self: unknown, args: ReadonlyArray<unknown>): TE.TaskEither<unknown, unknown> => () => engine.run(recipe, self, args)
   for (const wrap of plan.around) {
     const next = call
-    call = (self, args) => wrap({ args, self, key: () => keys.keyOf(args), proceed: next(self, args), plan })
+    // Lazy, as a TaskEither is: the wrapper runs when the call's task runs, outermost first.
+    call = (self, args) => () => wrap({ args, self, key: () => keys.keyOf(args), proceed: next(self, args), plan })()
   }
   return call
 }

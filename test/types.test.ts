@@ -5,16 +5,17 @@
 import { expectTypeOf } from 'expect-type'
 import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
-import type * as TE from 'fp-ts/lib/TaskEither.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
 import * as t from 'io-ts'
 import type { CacheError } from '../src/CacheError.js'
+import * as CE from '../src/CacheError.js'
 import type { CacheableFunction, CacheableOptions } from '../src/cacheable.js'
 import { cacheable, invalidate } from '../src/cacheable.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
-import type { Cached } from '../src/Cached.js'
-import { cache } from '../src/Cached.js'
-import { orElseUncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withClock, withSerializer, withTtl } from '../src/Pipeline.js'
+import type { Cached, Invocation, Plan, Step } from '../src/Cached.js'
+import { around, cache, step } from '../src/Cached.js'
+import { orElse, orElseUncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withClock, withSerializer, withTtl } from '../src/Pipeline.js'
 import type { FunctionTimeout } from '../src/CacheError.js'
 import { manualClock } from '../src/Clock.js'
 import { withFailSafe } from '../src/FailSafe.js'
@@ -108,6 +109,57 @@ describe('types', () => {
     expectTypeOf(byValue).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
     // @ts-expect-error a TTL function over another type is refused
     pipe(loadUser, cache(store), withTtl((s: string) => s.length))
+  })
+
+  it('withTtl infers the value of a TTL function from the pipeline, without an annotation', () => {
+    const byValue = pipe(loadUser, cache(store), withTtl((user) => (user.id > 0 ? 60 : 5)))
+    expectTypeOf(byValue).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+  })
+
+  it('orElse gives the pipeline the error type of its fallback, with the error and arguments inferred', () => {
+    const recovered = pipe(
+      loadUser,
+      cache(store),
+      orElse((error, [id, includeRoles]) => {
+        expectTypeOf(error).toEqualTypeOf<LoadError | CacheError>()
+        expectTypeOf(id).toEqualTypeOf<number>()
+        expectTypeOf(includeRoles).toEqualTypeOf<boolean>()
+        return CE.isCacheError(error) ? TE.right<never, User>({ id, name: 'fallback' }) : TE.left('not found' as const)
+      }),
+    )
+    expectTypeOf(recovered).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], 'not found', User>>()
+    const total = pipe(loadUser, cache(store), orElse(() => TE.right<never, User>({ id: 0, name: 'anyone' })))
+    expectTypeOf(total).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], never, User>>()
+    // @ts-expect-error the fallback must give the pipeline's value type
+    pipe(loadUser, cache(store), orElse(() => TE.right(42)))
+    // steps applied after orElse keep its error type
+    expectTypeOf(pipe(total, withTtl(5), withDedup())).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], never, User>>()
+  })
+
+  it('step keeps the types, around may change the error and the value, and both take a Cached only', () => {
+    const tenant: Step = step('tenant', (plan) => {
+      expectTypeOf(plan).toEqualTypeOf<Plan>()
+      return { prefix: `acme-${plan.prefix}` }
+    })
+    expectTypeOf(pipe(loadUser, cache(store), tenant)).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+    const named = pipe(
+      loadUser,
+      cache(store),
+      around('named', (call) => {
+        expectTypeOf(call).toEqualTypeOf<Invocation<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+        expectTypeOf(call.key()).toEqualTypeOf<E.Either<CacheError, string>>()
+        return pipe(
+          call.proceed,
+          TE.map((user) => user.name),
+          TE.mapError((error) => ({ error, args: call.args })),
+        )
+      }),
+    )
+    expectTypeOf(named).toEqualTypeOf<
+      Cached<[id: number, includeRoles: boolean], { error: LoadError | CacheError; args: [id: number, includeRoles: boolean] }, string>
+    >()
+    // @ts-expect-error a step applies to a cached function, not to the plain one
+    pipe(loadUser, tenant)
   })
 
   it('withDecoder gives the result the decoder type, and refuses a decoder of another type', () => {
