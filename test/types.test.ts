@@ -159,7 +159,7 @@ describe('types', () => {
       Cached<[id: number, includeRoles: boolean], { error: LoadError | CacheError; args: [id: number, includeRoles: boolean] }, string>
     >()
     // @ts-expect-error a step applies to a cached function, not to the plain one
-    pipe(loadUser, tenant)
+    expect(() => pipe(loadUser, tenant)).toThrow(/tenant: self/)
   })
 
   it('withDecoder gives the result the decoder type, and refuses a decoder of another type', () => {
