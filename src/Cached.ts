@@ -29,6 +29,7 @@ import { systemClock } from './Clock.js'
 import type { Dedup } from './Dedup.js'
 import { toError } from './errors.js'
 import * as engine from './internal/engine.js'
+import { invalidate } from './internal/invalidate.js'
 import type { Outcome, Recipe } from './internal/recipe.js'
 import { fence } from './internal/fence.js'
 import { guarded } from './internal/guardedStore.js'
@@ -260,7 +261,7 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): Cached<
     } as unknown as Cached<Args, Err, A>
   }
   Object.defineProperty(cached, 'invalidate', {
-    value: (...args: Args) => () => engine.invalidate(recipe, args),
+    value: (...args: Args) => () => invalidate(recipe, args),
   })
   Object.defineProperty(cached, 'pending', { value: () => pending(recipe) })
   Object.defineProperty(cached, RUN, { value: run })

@@ -1,6 +1,7 @@
 /**
  * The one engine behind both faces: what a cached call does, given a finished recipe, in the order
  * it does it. This is the file where that order is written; the parts live beside it (`recipe.ts`,
+ * `compute.ts`, `invalidate.ts`,
  * `write.ts`, `stale.ts`) and in the modules of each capability (the tier, the lease, fail-safe,
  * timeouts, refresh ahead, jitter).
  *
@@ -18,14 +19,13 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
-import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from '../CacheError.js'
-import * as CE from '../CacheError.js'
 import { decodeMeta, metaKey } from './meta.js'
 import type { Lease } from './parts.js'
 import type { Lookup, Outcome, Recipe } from './recipe.js'
-import { background, cacheFailure, fillL1, read, ttlOr } from './recipe.js'
+import { background, cacheFailure, fillL1, read } from './recipe.js'
 import { loadStale, servedStale, withinTimeouts } from './stale.js'
+import { computeTraced } from './compute.js'
 import { isThenable } from './thenable.js'
 import type { CallSpan } from './tracing.js'
 import { endStoreSpan, startCall } from './tracing.js'
@@ -33,41 +33,6 @@ import type { Written } from './write.js'
 import { drop, write } from './write.js'
 
 export type { Keys, Recipe } from './recipe.js'
-
-// -------------------------------------------------------------------------------------
-// the function
-// -------------------------------------------------------------------------------------
-
-const fail = (failure: unknown): Outcome => E.left(failure)
-
-/**
- * Runs the user's function, whatever it returns, as an `Either` of its own failure or its value: at
- * once when the function answered synchronously, as a promise (that never rejects) when it did not.
- */
-const compute = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
-  let out: unknown
-  try {
-    out = Reflect.apply(recipe.fn, self, args)
-    if (recipe.lift === 'auto' && typeof out === 'function') {
-      // A TaskEither answers with an Either; one that rejects anyway fails like a Promise would.
-      return Promise.resolve((out as TE.TaskEither<unknown, unknown>)()).then((either) => either, fail)
-    }
-  } catch (failure) {
-    return E.left(failure)
-  }
-  return isThenable(out) ? Promise.resolve(out).then(E.right, fail) : E.right(out)
-}
-
-/** Runs the function, inside its own span when the call is traced; notes its failure. */
-const computeTraced = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
-  if (call === undefined) return compute(recipe, self, args)
-  return call
-    .compute(() => Promise.resolve(compute(recipe, self, args)))
-    .then((fresh) => {
-      if (E.isLeft(fresh)) call.result('error', fresh.left)
-      return fresh
-    })
-}
 
 // -------------------------------------------------------------------------------------
 // a call
@@ -465,35 +430,4 @@ const refreshUnder = async (at: Lookup): Promise<Outcome | undefined> => {
   } finally {
     await lease.release(key, acquiredAt)
   }
-}
-
-// -------------------------------------------------------------------------------------
-// invalidation
-// -------------------------------------------------------------------------------------
-
-/** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
-export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {
-  const key = recipe.keys.keyOf(args)
-  if (E.isLeft(key)) {
-    recipe.metrics.recordError(undefined, key.left, recipe.context)
-    return key
-  }
-  recipe.l1?.invalidate(key.right)
-  recipe.fence.invalidate(key.right)
-  recipe.dedup?.forget(key.right)
-  // Later misses neither join work that began before now nor get a stale value from before it.
-  recipe.background.delete(key.right)
-  recipe.failSafe?.forget(key.right)
-  // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
-  const bumped = recipe.lease === undefined ? E.right(undefined) : await recipe.lease.bump(key.right, ttlOr(recipe))()
-  const deleted = E.isLeft(bumped) ? bumped : await drop(recipe, key.right)
-  // A write of this process that began before now and is still on its way drops itself once it
-  // lands (the fence says so): this invalidation is done when it has.
-  await recipe.landings.get(key.right)
-  if (E.isLeft(deleted)) {
-    const located = CE.withKey(key.right)(deleted.left)
-    recipe.metrics.recordError(key.right, located, recipe.context)
-    return E.left(located)
-  }
-  return deleted
 }

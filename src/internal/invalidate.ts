@@ -1,0 +1,40 @@
+/**
+ * Dropping one key's entry, here and, with the lease, across replicas: what `invalidate` does.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
+import type { Recipe } from './recipe.js'
+import { ttlOr } from './recipe.js'
+import { drop } from './write.js'
+
+// -------------------------------------------------------------------------------------
+// invalidation
+// -------------------------------------------------------------------------------------
+
+/** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
+export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {
+  const key = recipe.keys.keyOf(args)
+  if (E.isLeft(key)) {
+    recipe.metrics.recordError(undefined, key.left, recipe.context)
+    return key
+  }
+  recipe.l1?.invalidate(key.right)
+  recipe.fence.invalidate(key.right)
+  recipe.dedup?.forget(key.right)
+  // Later misses neither join work that began before now nor get a stale value from before it.
+  recipe.background.delete(key.right)
+  recipe.failSafe?.forget(key.right)
+  // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
+  const bumped = recipe.lease === undefined ? E.right(undefined) : await recipe.lease.bump(key.right, ttlOr(recipe))()
+  const deleted = E.isLeft(bumped) ? bumped : await drop(recipe, key.right)
+  // A write of this process that began before now and is still on its way drops itself once it
+  // lands (the fence says so): this invalidation is done when it has.
+  await recipe.landings.get(key.right)
+  if (E.isLeft(deleted)) {
+    const located = CE.withKey(key.right)(deleted.left)
+    recipe.metrics.recordError(key.right, located, recipe.context)
+    return E.left(located)
+  }
+  return deleted
+}
