@@ -34,8 +34,11 @@ import type { Outcome, Recipe } from './internal/recipe.js'
 import { fence } from './internal/fence.js'
 import { guarded } from './internal/guardedStore.js'
 import { DEFAULT_PREFIX, keysOf } from './internal/keys.js'
-import type { FailSafe, L1, Lease, RefreshAhead, Timeouts } from './internal/parts.js'
+import { runFunction } from './internal/compute.js'
+import type { Compute, FailSafe, L1, Lease, RefreshAhead, Timeouts } from './internal/parts.js'
+import { clockCodec, checkOption, fraction, functionCodec, keyBuilderCodec, keyPart, metricsSinkCodec, optional, positiveInteger, seconds, serializerCodec, storeCodec, tracerCodec, withMethods } from './internal/options.js'
 import { syncReads, syncWrites } from './internal/sync.js'
+import * as t from 'io-ts'
 import type { KeyBuilder } from './Key.js'
 import { functionName } from './Key.js'
 import type { ErrorReporter } from './Logger.js'
@@ -141,7 +144,25 @@ export interface Plan {
   readonly tracer: Tracer | undefined
   /** The wrappers of the whole call, innermost first (see `around`). */
   readonly around: ReadonlyArray<Around>
+  /** The wrappers of the function's computation, innermost first (see `aroundCompute`). */
+  readonly compute: ReadonlyArray<ComputeWrapper>
+  /**
+   * Keys of a step's own that belong to each value key (`(key) => \`${key}:mine\``): an
+   * invalidation deletes them with the value. They must never be value keys of another function.
+   */
+  readonly companions: ReadonlyArray<(key: string) => string>
 }
+
+export type { Compute, Computation, Computed } from './internal/parts.js'
+
+/**
+ * A wrapper of the function's computation, as a plan keeps it: given the computation inside it and
+ * the finished plan (as every step left it), the computation to run instead.
+ *
+ * @category model
+ * @since 0.4.0
+ */
+export type ComputeWrapper = (next: Compute, plan: Plan) => Compute
 
 /**
  * One call, as a wrapper made with `around` sees it.
@@ -177,8 +198,9 @@ export type Around = (call: Invocation<ReadonlyArray<unknown>, unknown, unknown>
  */
 export type Step = <Args extends ReadonlyArray<unknown>, E, A>(self: Cached<Args, E, A>) => Cached<Args, E, A>
 
-const PLAN = Symbol('dapr-state-cache/plan')
-const RUN = Symbol('dapr-state-cache/run')
+// Registered symbols: a cached function made by the ESM build is recognised by the CommonJS one, and back.
+const PLAN = Symbol.for('dapr-state-cache/plan')
+const RUN = Symbol.for('dapr-state-cache/run')
 
 /** How the Promise facade runs one call: the outcome at once when the engine knew it, else a promise. */
 type Run = (self: unknown, args: ReadonlyArray<unknown>) => Outcome | Promise<Outcome>
@@ -198,13 +220,43 @@ const isStore = (u: unknown): u is Store =>
   typeof (u as Store).set === 'function' &&
   typeof (u as Store).delete === 'function'
 
-/** The parts a finished plan must have right, whichever step set them. */
+const functions = t.readonlyArray(functionCodec, 'an array of functions')
+
+/**
+ * A whole plan, described with the same codecs as the options of the steps that set each part, so
+ * that a plan step of a user's own is held to what `withTtl`, `withKey`, ... would refuse.
+ */
+const PlanCodec = t.type({
+  fn: functionCodec,
+  lift: t.keyof({ auto: null, promise: null }, "'auto' or 'promise'"),
+  store: storeCodec,
+  name: optional(keyPart),
+  prefix: keyPart,
+  keyBuilder: optional(keyBuilderCodec),
+  ttlSeconds: t.union([seconds, functionCodec], 'a positive integer number of seconds, or a function of the value'),
+  serializer: optional(serializerCodec),
+  decode: optional(functionCodec),
+  dedup: optional(withMethods('a single flight (see withDedup)', ['join', 'hold', 'forget', 'size'])),
+  l1: optional(withMethods('an in-process tier (see withL1)', ['get', 'ticket', 'fill', 'invalidate', 'size', 'clear'])),
+  lease: optional(functionCodec),
+  failSafe: optional(withMethods('a fail-safe (see withFailSafe)', ['throttled', 'throttle', 'forget', 'size'])),
+  timeouts: optional(t.partial({ softMs: optional(positiveInteger), hardMs: optional(positiveInteger) })),
+  refreshAhead: optional(withMethods('a refresh-ahead rule (see withRefreshAhead)', ['due'])),
+  jitter: t.union([t.literal(0), fraction('0, or a fraction of the TTL greater than 0 and less than 1')], '0, or a fraction of the TTL'),
+  backgroundWrites: t.boolean,
+  clock: clockCodec,
+  metrics: t.readonlyArray(metricsSinkCodec, 'an array of CacheMetrics sinks'),
+  onCacheError: optional(functionCodec),
+  tracer: optional(tracerCodec),
+  around: functions,
+  compute: functions,
+  companions: functions,
+})
+
+/** The parts a finished plan must have right, whichever step set them: a `CacheOptionsError` naming the step and the part. */
 const checked = (plan: Plan, by: string): Plan => {
-  if (typeof plan.fn !== 'function') fail(CE.invalidOptions(`${by}: fn`, plan.fn, 'a function'))
-  if (!isStore(plan.store)) fail(CE.invalidOptions(`${by}: store`, plan.store, 'a Store (an object with get, set and delete)'))
-  if (!Array.isArray(plan.around) || plan.around.some((wrap) => typeof wrap !== 'function')) {
-    fail(CE.invalidOptions(`${by}: around`, plan.around, 'an array of functions'))
-  }
+  if (typeof plan !== 'object' || plan === null) fail(CE.invalidOptions(by, plan, 'a plan (see `plan(store, fn)`)'))
+  checkOption(by, PlanCodec, plan, ': ')
   return plan
 }
 
@@ -216,6 +268,8 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): Cached<
   const recipe: Recipe = {
     fn: plan.fn,
     lift: plan.lift,
+    compute: computeOf(plan),
+    companions: plan.companions,
     store,
     reads: syncReads(store),
     writes: syncWrites(store),
@@ -268,6 +322,16 @@ const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): Cached<
   Object.defineProperty(cached, PLAN, { value: plan })
   if (plan.name !== undefined) Object.defineProperty(cached, 'name', { value: plan.name })
   return cached
+}
+
+/** The function inside every wrapper of its computation, the first applied innermost; none without one. */
+const computeOf = (plan: Plan): Compute | undefined => {
+  if (plan.compute.length === 0) return undefined
+  const fn = plan.fn
+  const lift = plan.lift
+  let compute: Compute = ({ self, args }) => runFunction(fn, lift, self, args)
+  for (const wrap of plan.compute) compute = wrap(compute, plan)
+  return compute
 }
 
 /** The engine's call inside every wrapper of the plan, the first applied innermost. */
@@ -337,6 +401,8 @@ export const plan = (store: Store, f: (...args: never) => unknown, lift: Plan['l
     onCacheError: undefined,
     tracer: undefined,
     around: [],
+    compute: [],
+    companions: [],
   }
 }
 
@@ -412,6 +478,25 @@ export const step = (name: string, patch: (plan: Plan) => Partial<Plan>): Step =
     const changes: unknown = patch(before)
     if (typeof changes !== 'object' || changes === null) fail(CE.invalidOptions(`${named}: patch`, changes, 'an object of the parts it changes'))
     return build(checked({ ...before, ...(changes as Partial<Plan>) }, named))
+  }
+}
+
+/**
+ * Makes a step that wraps the function's computation: on a miss (and when a call runs uncached),
+ * the engine runs `wrap(next, plan)` instead of the function, where `next` runs the function (and
+ * the wrappers applied before this one) and `plan` is the finished plan, as every step left it. The
+ * computation gets the call's `self`, `args` and `key`; what it returns is what the function would
+ * have: a value is cached, a failure is not. `thrown` tells a failure the function threw from a
+ * `Left` it returned. It runs inside the single flight and the lease, so concurrent misses share it.
+ *
+ * @category combinators
+ * @since 0.4.0
+ */
+export const aroundCompute = (name: string, wrap: ComputeWrapper): Step => {
+  const named = checkStep('aroundCompute', name, wrap)
+  return <Args extends ReadonlyArray<unknown>, E, A>(self: Cached<Args, E, A>): Cached<Args, E, A> => {
+    const before = planOf(self, named)
+    return build({ ...before, compute: [...before.compute, wrap] })
   }
 }
 

@@ -14,6 +14,8 @@
  *   touch the store itself.
  * - `recordStale` (optional): a stale value stood in for the function's failure or slowness
  *   (fail-safe, timeouts).
+ * - `recordNegativeHit` (optional): a miss answered from a negative entry (`withNegativeCache`): the
+ *   function's remembered failure, returned without running it. The miss is also counted.
  *
  * Every record also gets a `MetricsContext` (the function's name and the store's), for sinks that
  * label by them. Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps
@@ -71,6 +73,8 @@ export interface CacheMetrics {
   recordCoalesced?(key: string, context?: MetricsContext): void
   /** A stale value served instead of the function's failure or past its timeout (fail-safe). */
   recordStale?(key: string, context?: MetricsContext): void
+  /** A miss answered with a remembered failure of the function, without running it (`withNegativeCache`). */
+  recordNegativeHit?(key: string, context?: MetricsContext): void
 }
 
 /**
@@ -90,6 +94,8 @@ export interface KeyStats {
   readonly coalesced: number
   /** Stale values served in place of a failure or past a timeout (fail-safe). */
   readonly stale: number
+  /** Misses answered with a remembered failure of the function (`withNegativeCache`). */
+  readonly negativeHits: number
   readonly bytesWritten: number
   readonly totalHitLatencyMs: number
   readonly totalMissLatencyMs: number
@@ -158,6 +164,9 @@ const guarded = (sink: CacheMetrics): CacheMetrics => ({
     ? {}
     : { recordCoalesced: safely((key: string, context?: MetricsContext) => sink.recordCoalesced?.(key, context)) }),
   ...(sink.recordStale === undefined ? {} : { recordStale: safely((key: string, context?: MetricsContext) => sink.recordStale?.(key, context)) }),
+  ...(sink.recordNegativeHit === undefined
+    ? {}
+    : { recordNegativeHit: safely((key: string, context?: MetricsContext) => sink.recordNegativeHit?.(key, context)) }),
 })
 
 /**
@@ -178,6 +187,7 @@ export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics
     recordError: (key, error, context) => each.forEach((sink) => sink.recordError(key, error, context)),
     recordCoalesced: (key, context) => each.forEach((sink) => sink.recordCoalesced?.(key, context)),
     recordStale: (key, context) => each.forEach((sink) => sink.recordStale?.(key, context)),
+    recordNegativeHit: (key, context) => each.forEach((sink) => sink.recordNegativeHit?.(key, context)),
   }
 }
 
@@ -193,6 +203,7 @@ interface Counters {
   errors: number
   coalesced: number
   stale: number
+  negativeHits: number
   bytesWritten: number
   totalHitLatencyMs: number
   totalMissLatencyMs: number
@@ -206,6 +217,7 @@ const zero = (): Counters => ({
   errors: 0,
   coalesced: 0,
   stale: 0,
+  negativeHits: 0,
   bytesWritten: 0,
   totalHitLatencyMs: 0,
   totalMissLatencyMs: 0,
@@ -306,6 +318,13 @@ export class InMemoryMetrics implements CacheMetrics {
     this.totals.stale++
     const forKey = this.forKey(key)
     if (forKey !== undefined) forKey.stale++
+  }
+
+  /** Counts a miss answered with a remembered failure of the function (`withNegativeCache`). */
+  recordNegativeHit(key: string): void {
+    this.totals.negativeHits++
+    const forKey = this.forKey(key)
+    if (forKey !== undefined) forKey.negativeHits++
   }
 
   /** Totals since construction or the last `reset()`. */

@@ -48,6 +48,7 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   private readonly writes: Counter
   private readonly errors: Counter
   private readonly stale: Counter
+  private readonly negativeHits: Counter
   private readonly latency: Histogram
   private readonly size: Histogram
   private readonly recordKeys: boolean
@@ -67,6 +68,10 @@ export class OpenTelemetryMetrics implements CacheMetrics {
     this.stale = meter.createCounter('cache.stale', {
       description: 'Stale values served in place of a failure of the function or past its timeout (fail-safe)',
       unit: '{value}',
+    })
+    this.negativeHits = meter.createCounter('cache.negative_hits', {
+      description: 'Misses answered with a remembered failure of the function, without running it (negative caching)',
+      unit: '{hit}',
     })
     this.latency = meter.createHistogram('cache.latency', {
       description: 'Time spent in the cache: store read (and decode) for hits and misses, store write for writes',
@@ -105,6 +110,11 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   recordError(key: string | undefined, error: CacheError, context: MetricsContext = NO_CONTEXT): void {
     const attributes: Attributes = { ...this.for(context).base, 'error.type': error.code }
     this.errors.add(1, key === undefined ? attributes : this.withKey(attributes, key))
+  }
+
+  /** Adds to `cache.negative_hits`. */
+  recordNegativeHit(key: string, context: MetricsContext = NO_CONTEXT): void {
+    this.negativeHits.add(1, this.withKey(this.for(context).base, key))
   }
 
   /** Adds to `cache.stale`. */

@@ -35,6 +35,7 @@ import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { LeaseOptionsCodec, lease } from './Lease.js'
 import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
 import { JitterCodec } from './Jitter.js'
+import { NegativeCacheOptionsCodec, withNegativeCache } from './NegativeCache.js'
 import { RefreshAheadOptionsCodec, refreshAhead } from './RefreshAhead.js'
 import { TimeoutsOptionsCodec } from './Timeouts.js'
 import { isThenable } from './internal/thenable.js'
@@ -117,6 +118,12 @@ export const CacheableOptionsCodec = group(
     backgroundWrites: optional(t.boolean),
     /** Where the ages of entries come from (default: the system clock). See `withClock`. */
     clock: optional(clockCodec),
+    /**
+     * Errors the function throws that `when(error)` chooses (a not-found, say) are remembered for
+     * `ttlSeconds` (default 30) and thrown again on the next calls without running it. Off by
+     * default. See `withNegativeCache`.
+     */
+    negativeCache: optional(NegativeCacheOptionsCodec),
   },
   'option',
 )
@@ -190,6 +197,7 @@ const resolve = (given: CacheableOptions) => {
     refreshAhead: options.refreshAhead,
     jitter: options.jitter ?? 0,
     backgroundWrites: options.backgroundWrites ?? false,
+    negativeCache: options.negativeCache,
     clock: options.clock,
     prefix: options.keyPrefix ?? 'cache',
     name: options.name,
@@ -213,7 +221,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
   const options = resolved.lease
   const start = plan(resolved.store, fn, 'promise')
   // The facade is the pipeline's plan with every part its options chose, built as any plan is.
-  return fromPlan({
+  const cached = fromPlan<ReadonlyArray<unknown>, unknown, unknown>({
     ...start,
     name,
     prefix: resolved.prefix,
@@ -233,6 +241,9 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     onCacheError: resolved.onCacheError,
     tracer: resolved.tracer,
   })
+  const negative = resolved.negativeCache
+  // `when` is there: the option's codec refuses it missing.
+  return negative?.when === undefined ? cached : withNegativeCache({ ttlSeconds: negative.ttlSeconds, when: negative.when })(cached)
 }
 
 /** The function's own failure as it was thrown; the timeout of `timeouts.hardMs` as its class. */

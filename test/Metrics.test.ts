@@ -13,6 +13,7 @@ describe('InMemoryMetrics', () => {
     metrics.recordError(undefined, keyError('bad'))
     metrics.recordCoalesced('a')
     metrics.recordStale('b')
+    metrics.recordNegativeHit('b')
     expect(metrics.getStats()).toEqual({
       hits: 2,
       l1Hits: 1,
@@ -21,6 +22,7 @@ describe('InMemoryMetrics', () => {
       errors: 2,
       coalesced: 1,
       stale: 1,
+      negativeHits: 1,
       bytesWritten: 100,
       totalHitLatencyMs: 6,
       totalMissLatencyMs: 10,
@@ -31,7 +33,7 @@ describe('InMemoryMetrics', () => {
       errorsByCode: { E_CACHE_CONNECTION: 1, E_CACHE_KEY: 1 },
     })
     expect(metrics.getKeyStats('a')).toMatchObject({ hits: 2, l1Hits: 1, coalesced: 1, hitRatio: 1, avgHitLatencyMs: 3 })
-    expect(metrics.getKeyStats('b')).toMatchObject({ misses: 1, writes: 1, errors: 1, stale: 1, bytesWritten: 100, hitRatio: 0 })
+    expect(metrics.getKeyStats('b')).toMatchObject({ misses: 1, writes: 1, errors: 1, stale: 1, negativeHits: 1, bytesWritten: 100, hitRatio: 0 })
     expect(metrics.getKeyStats('never')).toBeUndefined()
   })
 

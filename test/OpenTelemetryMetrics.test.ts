@@ -130,7 +130,7 @@ describe('OpenTelemetryMetrics with the real SDK', () => {
     })
     const sink = new OpenTelemetryMetrics({ meter: counting })
     for (let i = 0; i < 100; i++) sink.recordHit(`k${i}`, 1, { name: 'f', store: 's' })
-    expect(created.sort()).toEqual(['cache.errors', 'cache.hits', 'cache.latency', 'cache.misses', 'cache.size', 'cache.stale', 'cache.writes'])
+    expect(created.sort()).toEqual(['cache.errors', 'cache.hits', 'cache.latency', 'cache.misses', 'cache.negative_hits', 'cache.size', 'cache.stale', 'cache.writes'])
     await provider.shutdown()
   })
 

@@ -20,6 +20,7 @@ import type { FunctionTimeout } from '../src/CacheError.js'
 import { manualClock } from '../src/Clock.js'
 import { withFailSafe } from '../src/FailSafe.js'
 import { withJitter } from '../src/Jitter.js'
+import { withNegativeCache } from '../src/NegativeCache.js'
 import { withRefreshAhead } from '../src/RefreshAhead.js'
 import { withTimeouts } from '../src/Timeouts.js'
 import { msgpackSerializer } from '../src/Serializer.js'
@@ -160,6 +161,21 @@ describe('types', () => {
     >()
     // @ts-expect-error a step applies to a cached function, not to the plain one
     expect(() => pipe(loadUser, tenant)).toThrow(/tenant: self/)
+  })
+
+  it('withNegativeCache infers the error its `when` gets from the pipeline, and keeps the types', () => {
+    const remembered = pipe(
+      loadUser,
+      cache(store),
+      withNegativeCache({
+        when: (error) => {
+          expectTypeOf(error).toEqualTypeOf<LoadError | CacheError>()
+          return !CE.isCacheError(error) && error._tag === 'LoadError'
+        },
+      }),
+    )
+    expectTypeOf(remembered).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+    expectTypeOf<CacheableOptions['negativeCache']>().toEqualTypeOf<{ ttlSeconds?: number | undefined; when?: ((error: unknown) => boolean) | undefined } | undefined>()
   })
 
   it('withDecoder gives the result the decoder type, and refuses a decoder of another type', () => {

@@ -4,6 +4,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { Computed } from './parts.js'
 import type { Outcome, Recipe } from './recipe.js'
 import { isThenable } from './thenable.js'
 import type { CallSpan } from './tracing.js'
@@ -12,34 +13,55 @@ import type { CallSpan } from './tracing.js'
 // the function
 // -------------------------------------------------------------------------------------
 
-const fail = (failure: unknown): Outcome => E.left(failure)
+/**
+ * A failure the function threw or rejected with (rather than returned as a `Left`). The mark is not
+ * enumerable: the `Left` a caller gets still equals `E.left(failure)`.
+ */
+export const thrown = (failure: unknown): Computed => Object.defineProperty(E.left(failure), 'thrown', { value: true })
 
 /**
- * Runs the user's function, whatever it returns, as an `Either` of its own failure or its value: at
- * once when the function answered synchronously, as a promise (that never rejects) when it did not.
+ * Runs `fn`, whatever it returns, as an `Either` of its own failure or its value: at once when the
+ * function answered synchronously, as a promise (that never rejects) when it did not.
  */
-export const compute = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
+export const runFunction = (fn: Recipe['fn'], lift: Recipe['lift'], self: unknown, args: ReadonlyArray<unknown>): Computed | Promise<Computed> => {
   let out: unknown
   try {
-    out = Reflect.apply(recipe.fn, self, args)
-    if (recipe.lift === 'auto' && typeof out === 'function') {
+    out = Reflect.apply(fn, self, args)
+    if (lift === 'auto' && typeof out === 'function') {
       // A TaskEither answers with an Either; one that rejects anyway fails like a Promise would.
-      return Promise.resolve((out as TE.TaskEither<unknown, unknown>)()).then((either) => either, fail)
+      return Promise.resolve((out as TE.TaskEither<unknown, unknown>)()).then((either) => either, thrown)
     }
   } catch (failure) {
-    return E.left(failure)
+    return thrown(failure)
   }
-  return isThenable(out) ? Promise.resolve(out).then(E.right, fail) : E.right(out)
+  return isThenable(out) ? Promise.resolve(out).then(E.right, thrown) : E.right(out)
+}
+
+/** Runs the function of `recipe` for `key`, through the wrappers its steps put around it. */
+export const compute = (recipe: Recipe, key: string | undefined, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
+  const wrapped = recipe.compute
+  if (wrapped === undefined) return runFunction(recipe.fn, recipe.lift, self, args)
+  try {
+    const computed = wrapped({ self, args, key })
+    return isThenable(computed) ? Promise.resolve(computed).then((either) => either, thrown) : computed
+  } catch (failure) {
+    return thrown(failure)
+  }
 }
 
 /** Runs the function, inside its own span when the call is traced; notes its failure. */
-export const computeTraced = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
-  if (call === undefined) return compute(recipe, self, args)
+export const computeTraced = (
+  recipe: Recipe,
+  key: string | undefined,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  call: CallSpan | undefined,
+): Outcome | Promise<Outcome> => {
+  if (call === undefined) return compute(recipe, key, self, args)
   return call
-    .compute(() => Promise.resolve(compute(recipe, self, args)))
+    .compute(() => Promise.resolve(compute(recipe, key, self, args)))
     .then((fresh) => {
       if (E.isLeft(fresh)) call.result('error', fresh.left)
       return fresh
     })
 }
-

@@ -55,7 +55,7 @@ export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>)
 const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
   const key = recipe.keys.keyOf(args)
   if (E.isLeft(key)) {
-    return cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, self, args, call)
+    return cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, undefined, self, args, call)
   }
   const l1 = recipe.l1
   let ticket = 0
@@ -142,7 +142,7 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
   const unreadable = E.isLeft(found) && (found.left._tag === 'SerializationError' || found.left._tag === 'ValueTooLarge') ? found.left : undefined
   if (E.isLeft(found) && unreadable === undefined) {
     // The store is in trouble: run uncached, and do not add a write to its load.
-    return cacheFailure(recipe, key, found.left, call) ?? computeTraced(recipe, at.self, at.args, call)
+    return cacheFailure(recipe, key, found.left, call) ?? computeTraced(recipe, key, at.self, at.args, call)
   }
   const cached = E.isRight(found) && O.isSome(found.right) ? read(recipe, found.right.value) : undefined
   if (cached !== undefined && E.isRight(cached)) {
@@ -291,7 +291,7 @@ const computeAndWrite = (at: Lookup): Outcome | Promise<Outcome> => {
   if (recipe.lease !== undefined) return settle(at, fenceTicket)
   // How long the computation takes goes into the companion entry (refresh ahead's XFetch uses it).
   const startedAt = recipe.keepsMeta ? performance.now() : 0
-  const computed = computeTraced(recipe, at.self, at.args, at.call)
+  const computed = computeTraced(recipe, at.key, at.self, at.args, at.call)
   if (isThenable(computed)) return settle(at, fenceTicket, { computing: computed, startedAt })
   if (E.isLeft(computed) || !recipe.fence.mayWrite(key, fenceTicket)) {
     recipe.fence.end()
@@ -325,7 +325,7 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
     const startedAt = underway?.startedAt ?? (recipe.keepsMeta ? performance.now() : 0)
-    const fresh = await (underway?.computing ?? computeTraced(recipe, at.self, at.args, at.call))
+    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)

@@ -121,8 +121,11 @@ export const checked = <A, O>(codec: t.Type<A, O, unknown>, check: (a: A) => { r
 /** `true` (the defaults) or an options group: what `cacheable({ l1: true | {...} })` takes. */
 export const trueOr = <C extends t.Mixed>(codec: C) => t.union([t.literal(true), codec], `true or ${codec.name}`)
 
-/** Decodes the value of option `option` (a dotted path in messages), or gives the error that names it. */
-export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, value: unknown): E.Either<CacheError, A> => {
+/**
+ * Decodes the value of option `option` (a dotted path in messages, after `option` and `separator`),
+ * or gives the error that names it.
+ */
+export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, value: unknown, separator = '.'): E.Either<CacheError, A> => {
   const decoded = codec.decode(value)
   if (E.isRight(decoded)) return decoded
   // In a union every branch fails; the deepest failure is the one that says what was wrong.
@@ -130,7 +133,8 @@ export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, va
   const path = (first?.context ?? [])
     .map((entry) => entry.key)
     .filter((key) => key !== '' && !/^\d+$/.test(key))
-  const where = [option, ...path].filter((part) => part !== '').join('.') || 'options'
+  const inside = path.join('.')
+  const where = (option === '' ? inside : inside === '' ? option : `${option}${separator}${inside}`) || 'options'
   const expected = first?.message ?? first?.context[first.context.length - 1]?.type.name ?? codec.name
   return E.left(CE.invalidOptions(where, first?.value ?? value, expected))
 }
@@ -151,10 +155,16 @@ export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (
 export const loggerCodec = withMethods<Logger>('an object with a warn method', ['warn'])
 export const clockCodec = withMethods<Clock>('a Clock (an object with now())', ['now'])
 export const tracerCodec = withMethods<Tracer>('an OpenTelemetry Tracer', ['startSpan'])
+/** A function, typed as `F` (the codec can only check that it is one). */
+export const functionOf = <F extends (...args: never) => unknown>(name = 'a function') => {
+  const is = (u: unknown): u is F => typeof u === 'function'
+  return new t.Type<F, F, unknown>(name, is, (u, c) => (is(u) ? t.success(u) : t.failure(u, c)), t.identity)
+}
+export const functionCodec = functionOf<(...args: never) => unknown>()
 
 /** Decodes an option or throws the `CacheOptionsError` that names it: for checks at wrap time. */
-export const checkOption = <A>(option: string, codec: t.Decoder<unknown, A>, value: unknown): A => {
-  const decoded = decodeOption(option, codec, value)
+export const checkOption = <A>(option: string, codec: t.Decoder<unknown, A>, value: unknown, separator = '.'): A => {
+  const decoded = decodeOption(option, codec, value, separator)
   if (E.isLeft(decoded)) throw toError(decoded.left)
   return decoded.right
 }

@@ -100,3 +100,33 @@ export interface Timeouts {
   readonly softMs?: number | undefined
   readonly hardMs?: number | undefined
 }
+
+/**
+ * One computation of the function, as a wrapper made with `aroundCompute` sees it: on a miss, or
+ * when the call runs uncached (then `key` is undefined when no key could be built).
+ *
+ * @category model
+ * @since 0.4.0
+ */
+export interface Computation {
+  readonly self: unknown
+  readonly args: ReadonlyArray<unknown>
+  readonly key: string | undefined
+}
+
+/**
+ * What a computation ends with: the value, or the function's failure. `thrown` is true when the
+ * function threw or rejected rather than returned a `Left`.
+ *
+ * @category model
+ * @since 0.4.0
+ */
+export type Computed = E.Right<unknown> | (E.Left<unknown> & { readonly thrown?: boolean | undefined })
+
+/**
+ * Runs one computation: at once when it can, else a promise, which never rejects.
+ *
+ * @category model
+ * @since 0.4.0
+ */
+export type Compute = (computation: Computation) => Computed | Promise<Computed>

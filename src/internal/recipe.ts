@@ -14,7 +14,7 @@ import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import type { Fence } from './fence.js'
-import type { FailSafe, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
+import type { Compute, FailSafe, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 import type { SyncReads, SyncWrites } from './sync.js'
 import type { CallSpan } from './tracing.js'
 
@@ -29,6 +29,10 @@ export interface Recipe {
   readonly fn: (this: unknown, ...args: ReadonlyArray<never>) => unknown
   /** `'auto'`: a returned function is a `TaskEither`; `'promise'`: the result is a value or a Promise. */
   readonly lift: 'auto' | 'promise'
+  /** The function inside the wrappers the steps put around its computation, if any. */
+  readonly compute: Compute | undefined
+  /** Keys of the steps' own that belong to each value key: an invalidation deletes them with it. */
+  readonly companions: ReadonlyArray<(key: string) => string>
   readonly store: Store
   /** The store's synchronous reads and writes, where it has them (see `sync.ts`). */
   readonly reads: SyncReads | undefined

@@ -83,6 +83,10 @@ const metaWritten = (recipe: Recipe, key: string, stored: E.Either<CacheError, v
 
 /** Deletes the value of `key` and its companion entry. */
 export const drop = async (recipe: Recipe, key: string): Promise<E.Either<CacheError, void>> => {
-  const [value, meta] = await Promise.all([recipe.store.delete(key)(), recipe.keepsMeta ? recipe.store.delete(metaKey(key))() : undefined])
-  return E.isLeft(value) || meta === undefined ? value : meta
+  const [value, meta, ...companions] = await Promise.all([
+    recipe.store.delete(key)(),
+    recipe.keepsMeta ? recipe.store.delete(metaKey(key))() : undefined,
+    ...recipe.companions.map((companion) => recipe.store.delete(companion(key))()),
+  ])
+  return [value, meta, ...companions].find((deleted) => deleted !== undefined && E.isLeft(deleted)) ?? value
 }

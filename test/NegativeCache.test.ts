@@ -1,0 +1,205 @@
+import * as E from 'fp-ts/lib/Either.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as O from 'fp-ts/lib/Option.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { cache } from '../src/Cached.js'
+import { cacheable } from '../src/cacheable.js'
+import * as CE from '../src/CacheError.js'
+import { CacheOptionsError } from '../src/errors.js'
+import { manualClock } from '../src/Clock.js'
+import { InMemoryMetrics } from '../src/Metrics.js'
+import { negativeKey, withNegativeCache } from '../src/NegativeCache.js'
+import { orElseUncached, withDedup, withKey, withMetrics } from '../src/Pipeline.js'
+import { withL1 } from '../src/stores/L1.js'
+import { memoryStore } from '../src/stores/MemoryStore.js'
+import { probeStore } from './helpers.js'
+
+interface User {
+  readonly id: number
+}
+interface NotFound {
+  readonly _tag: 'NotFound'
+  readonly id: number
+}
+interface Unavailable {
+  readonly _tag: 'Unavailable'
+}
+
+const setup = () => {
+  const store = probeStore(memoryStore())
+  const metrics = new InMemoryMetrics()
+  let calls = 0
+  let present = new Set<number>()
+  const loadUser = (id: number): TE.TaskEither<NotFound | Unavailable, User> => {
+    calls++
+    if (id === 0) return TE.left({ _tag: 'Unavailable' })
+    return present.has(id) ? TE.right({ id }) : TE.left({ _tag: 'NotFound', id })
+  }
+  const getUser = pipe(
+    loadUser,
+    cache(store),
+    withKey('users.get'),
+    withNegativeCache({ ttlSeconds: 5, when: (error) => error._tag === 'NotFound' }),
+    withMetrics(metrics),
+    orElseUncached({ onError: () => undefined }),
+  )
+  return { store, metrics, getUser, calls: () => calls, add: (id: number) => (present = new Set([...present, id])) }
+}
+
+describe('withNegativeCache', () => {
+  it('remembers a chosen Left and returns the same Left without running the function', async () => {
+    const { store, metrics, getUser, calls } = setup()
+    expect(await getUser(7)()).toEqual(E.left({ _tag: 'NotFound', id: 7 }))
+    expect(await getUser(7)()).toEqual(E.left({ _tag: 'NotFound', id: 7 }))
+    expect(calls()).toBe(1)
+    expect(metrics.getStats()).toMatchObject({ negativeHits: 1, misses: 2, hits: 0, writes: 0 })
+    // The value key holds nothing: a reader that knows nothing of negative entries sees a miss.
+    const valueKey = store.keys.get[0] as string
+    expect(await store.get(valueKey)()).toEqual(E.right(O.none))
+    expect(store.keys.set).toEqual([negativeKey(valueKey)])
+  })
+
+  it('keeps no failure it was not told to, and no value: a recovered user is a plain cached value', async () => {
+    const { getUser, calls, add } = setup()
+    expect(await getUser(0)()).toEqual(E.left({ _tag: 'Unavailable' }))
+    expect(await getUser(0)()).toEqual(E.left({ _tag: 'Unavailable' }))
+    expect(calls()).toBe(2)
+    add(3)
+    expect(await getUser(3)()).toEqual(E.right({ id: 3 }))
+    expect(await getUser(3)()).toEqual(E.right({ id: 3 }))
+    expect(calls()).toBe(3)
+  })
+
+  it('never keeps what the function threw or rejected with, even when `when` would choose it', async () => {
+    let calls = 0
+    const store = probeStore(memoryStore())
+    const throwing = (id: number): TE.TaskEither<NotFound, User> => {
+      calls++
+      if (id > 0) throw { _tag: 'NotFound', id }
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a rejection that is not an Error, on purpose
+      return () => Promise.reject({ _tag: 'NotFound', id })
+    }
+    const getUser = pipe(throwing, cache(store), withKey('users.throwing'), withNegativeCache({ when: (error) => error._tag === 'NotFound' }))
+    await getUser(1)()
+    await getUser(1)()
+    await getUser(-1)()
+    await getUser(-1)()
+    expect(calls).toBe(4)
+    expect(store.counts.set).toBe(0)
+  })
+
+  it('expires with its own TTL', async () => {
+    const clock = manualClock()
+    let calls = 0
+    const getUser = pipe(
+      (id: number): TE.TaskEither<NotFound, User> => (calls++, TE.left({ _tag: 'NotFound', id })),
+      cache(memoryStore({ clock })),
+      withKey('users.ttl'),
+      withNegativeCache({ ttlSeconds: 5, when: () => true }),
+    )
+    await getUser(1)()
+    clock.advance(4_900)
+    await getUser(1)()
+    expect(calls).toBe(1)
+    clock.advance(200)
+    await getUser(1)()
+    expect(calls).toBe(2)
+  })
+
+  it('is deleted by invalidate', async () => {
+    const { store, getUser, calls, add } = setup()
+    await getUser(9)()
+    const valueKey = store.keys.get[0] as string
+    expect(store.keys.set).toEqual([negativeKey(valueKey)])
+    add(9)
+    await getUser.invalidate(9)()
+    expect(store.keys.delete).toEqual(expect.arrayContaining([valueKey, negativeKey(valueKey)]))
+    expect(await getUser(9)()).toEqual(E.right({ id: 9 }))
+    expect(calls()).toBe(2)
+  })
+
+  it('shares one computation among concurrent misses, in any order with the in-process tier and the single flight', async () => {
+    let calls = 0
+    const loadUser = (id: number): TE.TaskEither<NotFound, User> => () => {
+      calls++
+      return new Promise((resolve) => setTimeout(() => resolve(E.left({ _tag: 'NotFound', id })), 5))
+    }
+    const getUser = pipe(loadUser, withNegativeFirst, withL1(), withDedup())
+    const results = await Promise.all(Array.from({ length: 20 }, () => getUser(1)()))
+    expect(new Set(results.map((result) => JSON.stringify(result)))).toEqual(new Set([JSON.stringify(E.left({ _tag: 'NotFound', id: 1 }))]))
+    expect(calls).toBe(1)
+  })
+
+  it('a store in trouble never fails the call: the function runs, and the error is recorded', async () => {
+    const store = probeStore(memoryStore())
+    const metrics = new InMemoryMetrics()
+    const getUser = pipe(
+      (id: number): TE.TaskEither<NotFound, User> => TE.left({ _tag: 'NotFound', id }),
+      cache(store),
+      withKey('users.trouble'),
+      withMetrics(metrics),
+      withNegativeCache({ when: () => true }),
+      orElseUncached({ onError: () => undefined }),
+    )
+    store.failWith = { get: CE.connectionError('refused'), set: CE.connectionError('refused') }
+    expect(await getUser(1)()).toEqual(E.left({ _tag: 'NotFound', id: 1 }))
+    expect(metrics.getStats().errorsByCode).toMatchObject({ E_CACHE_CONNECTION: 3 })
+  })
+
+  it('an entry it cannot read is recorded and the function runs', async () => {
+    const store = probeStore(memoryStore())
+    let calls = 0
+    const getUser = pipe(
+      (id: number): TE.TaskEither<NotFound, User> => (calls++, TE.left({ _tag: 'NotFound', id })),
+      cache(store),
+      withKey('users.corrupt'),
+      withNegativeCache({ when: () => true }),
+    )
+    await getUser(1)()
+    const entry = store.keys.set[0] as string
+    await store.set(entry, new Uint8Array([0xc1]), 60)()
+    expect(await getUser(1)()).toEqual(E.left({ _tag: 'NotFound', id: 1 }))
+    expect(calls).toBe(2)
+  })
+
+  it('refuses options without `when`, or with a TTL that is not a positive integer', () => {
+    expect(() => withNegativeCache({} as never)).toThrow(/`negativeCache.when`/)
+    expect(() => withNegativeCache({ when: () => true, ttlSeconds: 0 })).toThrow(CacheOptionsError)
+  })
+})
+
+const withNegativeFirst = (loadUser: (id: number) => TE.TaskEither<NotFound, User>) =>
+  pipe(loadUser, cache(memoryStore()), withKey('users.concurrent'), withNegativeCache({ when: (error) => error._tag === 'NotFound' }))
+
+describe('cacheable({ negativeCache })', () => {
+  class NotFoundError extends Error {
+    constructor(readonly id: number) {
+      super(`no user ${id}`)
+      this.name = 'NotFoundError'
+    }
+  }
+
+  it('throws a remembered error again without running the function, with its name, message and fields', async () => {
+    let calls = 0
+    const store = memoryStore()
+    const getUser = cacheable({ store, name: 'users.get', negativeCache: { ttlSeconds: 5, when: (error) => error instanceof NotFoundError } })(
+      async (id: number): Promise<User> => {
+        calls++
+        await Promise.resolve()
+        throw id > 0 ? new NotFoundError(id) : new Error('database down')
+      },
+    )
+    await expect(getUser(4)).rejects.toBeInstanceOf(NotFoundError)
+    const again = await getUser(4).catch((error: unknown) => error)
+    expect(again).toBeInstanceOf(Error)
+    expect(again).toMatchObject({ name: 'NotFoundError', message: 'no user 4', id: 4 })
+    expect(calls).toBe(1)
+    await expect(getUser(-1)).rejects.toThrow('database down')
+    await expect(getUser(-1)).rejects.toThrow('database down')
+    expect(calls).toBe(3)
+  })
+
+  it('refuses a negativeCache option without `when` at wrap time', () => {
+    expect(() => cacheable({ store: memoryStore(), negativeCache: {} })).toThrow(/`negativeCache.when`/)
+  })
+})
