@@ -20,8 +20,6 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
-import type { Dispatcher } from 'undici'
-import { Pool } from 'undici'
 import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
@@ -29,6 +27,13 @@ import type { BreakerOptions, BreakerStore } from './Breaker.js'
 import { trust } from '../internal/guardedStore.js'
 import { withBreaker } from './Breaker.js'
 import type { Store, StoreEntry } from '../Store.js'
+import type { AnswerLimit } from './dapr/http.js'
+import { MIB, acquire, sender } from './dapr/http.js'
+import { fail, positiveInteger, resolveDaprUrl } from './dapr/options.js'
+import { decodeValue, isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
+
+export { resolveDaprUrl } from './dapr/options.js'
+export { isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -91,203 +96,8 @@ export interface DaprStore extends Store {
 }
 
 // -------------------------------------------------------------------------------------
-// options
-// -------------------------------------------------------------------------------------
-
-const fail = (error: CacheError): never => {
-  throw toError(error)
-}
-
-const positiveInteger = (option: string, value: number | undefined, fallback: number): number => {
-  if (value === undefined) return fallback
-  return Number.isSafeInteger(value) && value > 0 ? value : fail(CE.invalidOptions(option, value, 'a positive integer'))
-}
-
-/** The sidecar's origin, from the option or the environment, checked. */
-export const resolveDaprUrl = (explicit: string | undefined, env: Readonly<Record<string, string | undefined>>): string => {
-  const nonEmpty = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim())
-  const [option, raw] =
-    nonEmpty(explicit) !== undefined
-      ? ['daprUrl', nonEmpty(explicit) as string]
-      : nonEmpty(env['DAPR_HTTP_ENDPOINT']) !== undefined
-        ? ['DAPR_HTTP_ENDPOINT', nonEmpty(env['DAPR_HTTP_ENDPOINT']) as string]
-        : [
-            'DAPR_HTTP_HOST/DAPR_HTTP_PORT',
-            `http://${nonEmpty(env['DAPR_HTTP_HOST']) ?? nonEmpty(env['DAPR_RUNTIME_HOST']) ?? '127.0.0.1'}:${nonEmpty(env['DAPR_HTTP_PORT']) ?? '3500'}`,
-          ]
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    return fail(CE.invalidOptions(option, raw, 'an http(s) URL such as http://127.0.0.1:3500'))
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    fail(CE.invalidOptions(option, raw, 'an http: or https: URL'))
-  }
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
-    fail(CE.invalidOptions(option, raw, 'a bare origin (scheme, host and port; no path, query or credentials)'))
-  }
-  return url.origin
-}
-
-// -------------------------------------------------------------------------------------
-// shared pools
-// -------------------------------------------------------------------------------------
-
-interface SharedPool {
-  readonly pool: Pool
-  users: number
-}
-
-// One pool per sidecar address and size, shared by the stores using it. Empty until a store is made.
-const pools = new Map<string, SharedPool>()
-
-const acquire = (origin: string, connections: number, connectTimeoutMs: number): { pool: Pool; release: () => Promise<void> } => {
-  const id = `${origin}#${connections}`
-  let shared = pools.get(id)
-  if (shared === undefined || shared.pool.closed || shared.pool.destroyed) {
-    shared = {
-      pool: new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: connectTimeoutMs } }),
-      users: 0,
-    }
-    pools.set(id, shared)
-  }
-  shared.users++
-  const mine = shared
-  let released = false
-  return {
-    pool: mine.pool,
-    release: async () => {
-      if (released) return
-      released = true
-      mine.users--
-      if (mine.users === 0) {
-        if (pools.get(id) === mine) pools.delete(id)
-        await mine.pool.close()
-      }
-    },
-  }
-}
-
-// -------------------------------------------------------------------------------------
-// wire format
-// -------------------------------------------------------------------------------------
-
-/** A cheap first look; the decoded length is the real check. */
-const isBase64 = (text: string): boolean => text.length % 4 === 0 && !text.slice(0, -2).includes('=')
-
-/** The request body Dapr expects for a save: the value as a base64 JSON string, the TTL as a string. */
-export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, firstWrite = false): string =>
-  saveItems([{ key, value, ttlSeconds }], firstWrite)
-
-/** The body of a save of several entries: one item each, as `saveBody` writes one. */
-export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false): string =>
-  JSON.stringify(
-    entries.map(({ key, value, ttlSeconds }) => ({
-      key,
-      value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
-      ...(firstWrite ? { options: { concurrency: 'first-write' } } : {}),
-      metadata: { ttlInSeconds: String(ttlSeconds) },
-    })),
-  )
-
-const MIB = 1024 * 1024
-
-/** How much of an answer is read, and what an answer over that is. */
-interface AnswerLimit {
-  readonly bytes: number
-  readonly error: (knownBytes: number, status: number, key: string | undefined) => CacheError
-}
-
-/** Any other answer (204, a Dapr error, metadata) is small: over 1 MiB it is not read. */
-const otherAnswers: AnswerLimit = {
-  bytes: MIB,
-  error: (known, status, key) => CE.storeRejected(status, `the sidecar answered with more than ${MIB} bytes (${known} known); not read`, { key }),
-}
-
-/**
- * Whether a refused `first-write` save means "an entry is there": 409 (the in-memory component and
- * most others), or Redis's 500 ERR_STATE_SAVE from its set script (a first-write record is there).
- */
-export const isFirstWriteConflict = (status: number, body: string): boolean => {
-  if (status === 409) return true
-  if (status !== 500) return false
-  try {
-    const parsed = JSON.parse(body) as { errorCode?: unknown; message?: unknown }
-    return parsed.errorCode === 'ERR_STATE_SAVE' && typeof parsed.message === 'string' && /failed to set key .*user_script/.test(parsed.message)
-  } catch {
-    return false
-  }
-}
-
-/** The bytes inside a 200 body: a JSON string holding base64. Anything else is a serialization error. */
-export const parseValue = (body: string, key: string): E.Either<CacheError, Uint8Array> => {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch (cause) {
-    return E.left(CE.serializationError('deserialize', `the sidecar answered 200 with a body that is not JSON (${body.length} bytes)`, { key, cause }))
-  }
-  return decodeValue(parsed, key)
-}
-
-/** The bytes of a stored value as the sidecar hands it back (a JSON string holding base64). */
-const decodeValue = (parsed: unknown, key: string): E.Either<CacheError, Uint8Array> => {
-  if (typeof parsed !== 'string' || !isBase64(parsed)) {
-    return E.left(
-      CE.serializationError('deserialize', `the stored value is not a base64 string; it was written by something other than a dapr-state-cache client`, { key }),
-    )
-  }
-  const decoded = Buffer.from(parsed, 'base64')
-  // Node's decoder skips what is not base64, so a text with anything else in it decodes short.
-  const padding = parsed.endsWith('==') ? 2 : parsed.endsWith('=') ? 1 : 0
-  if (decoded.byteLength !== (parsed.length / 4) * 3 - padding) {
-    return E.left(
-      CE.serializationError('deserialize', `the stored value is not a base64 string; it was written by something other than a dapr-state-cache client`, { key }),
-    )
-  }
-  return E.right(new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength))
-}
-
-/** A non-2xx answer as a `StoreRejected`, with Dapr's `errorCode` and message when the body is its JSON. */
-export const rejection = (status: number, body: string, key: string | undefined): CacheError => {
-  let errorCode: string | undefined
-  let message = body.trim()
-  try {
-    const parsed = JSON.parse(body) as { errorCode?: unknown; message?: unknown }
-    if (typeof parsed.errorCode === 'string') errorCode = parsed.errorCode
-    if (typeof parsed.message === 'string') message = parsed.message
-  } catch {
-    // Not JSON: a 401's "invalid api token", or a proxy's page. Keep the text.
-  }
-  const what = status === 401 ? 'the sidecar refused the API token (401)' : `the sidecar answered ${status}`
-  const detail = message === '' ? '' : `: ${message.length > 300 ? `${message.slice(0, 297)}...` : message}`
-  return CE.storeRejected(status, `${what}${errorCode === undefined ? '' : ` ${errorCode}`}${detail}`, { key, errorCode })
-}
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED'])
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
-
-const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: string | undefined, origin: string): CacheError => {
-  const code = (cause as { code?: unknown } | null | undefined)?.code
-  if (timedOut || (typeof code === 'string' && TIMEOUT_CODES.has(code))) {
-    return CE.timeoutError(timeoutMs, `the sidecar at ${origin} did not answer within ${timeoutMs} ms`, { key, cause })
-  }
-  const reason = typeof code === 'string' && CONNECTION_CODES.has(code) ? code : cause instanceof Error ? cause.message : String(cause)
-  return CE.connectionError(`cannot reach the sidecar at ${origin}: ${reason}`, { key, cause })
-}
-
-// -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
-
-
-/**
- * One path segment: percent-encoded, and `.` or `..` with their dots escaped too, since the sidecar
- * cleans the path (resolving `..`) before it decodes the segments.
- */
-export const pathSegment = (value: string): string =>
-  value === '.' || value === '..' ? value.replace(/\./g, '%2E') : encodeURIComponent(value)
 
 /**
  * A store in the Dapr state store `storeName`, through the sidecar's HTTP API. Options are checked
@@ -319,74 +129,12 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     error: (known, _status, key) => CE.valueTooLarge('read', Math.floor(((known - 2) * 3) / 4), maxValueBytes, { key }),
   }
   const { pool, release } = acquire(origin, connections, Math.max(readTimeoutMs, writeTimeoutMs))
+  const send = sender(pool, origin)
 
   const statePath = `/v1.0/state/${pathSegment(storeName)}`
   const keyPath = (key: string) => `${statePath}/${pathSegment(key)}`
   const headers: Record<string, string> = apiToken === undefined ? {} : { 'dapr-api-token': apiToken }
   const jsonHeaders: Record<string, string> = { ...headers, 'content-type': 'application/json' }
-
-  /**
-   * One request with its own deadline (connect, send, answer and body together). It goes through
-   * undici's dispatcher with a handler that gathers the body itself: no stream, no AbortController
-   * per request, one timer. It never rejects.
-   */
-  const send = (
-    request: Pick<Dispatcher.DispatchOptions, 'method' | 'path' | 'headers' | 'body'>,
-    key: string | undefined,
-    timeoutMs: number,
-    limit: AnswerLimit = otherAnswers,
-  ): Promise<E.Either<CacheError, { status: number; body: string }>> =>
-    new Promise((resolve) => {
-      let status = 0
-      let received = 0
-      const chunks: Array<Buffer> = []
-      /** Stops an answer over the limit: the connection is closed, not reused. */
-      const tooLarge = (known: number, stop: Dispatcher.DispatchController): void => {
-        // Settled first: aborting reports an error to this same handler, at once.
-        settle(E.left(limit.error(known, status, key)))
-        stop.abort(new Error(`answer over ${limit.bytes} bytes`))
-      }
-      let controller: Dispatcher.DispatchController | undefined
-      let timedOut = false
-      let settled = false
-      const settle = (result: E.Either<CacheError, { status: number; body: string }>): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resolve(result)
-      }
-      const timer = setTimeout(() => {
-        timedOut = true
-        controller?.abort(new Error(`no answer within ${timeoutMs} ms`))
-        settle(E.left(failure(undefined, true, timeoutMs, key, origin)))
-      }, timeoutMs)
-      try {
-        pool.dispatch(request, {
-          onRequestStart: (started) => {
-            controller = started
-            if (timedOut) started.abort(new Error(`no answer within ${timeoutMs} ms`))
-          },
-          onResponseStart: (started, statusCode, responseHeaders) => {
-            status = statusCode
-            const announced = Number(responseHeaders['content-length'] ?? Number.NaN)
-            if (announced > limit.bytes) tooLarge(announced, started)
-          },
-          onResponseData: (receiving, chunk) => {
-            received += chunk.length
-            if (received > limit.bytes) return tooLarge(received, receiving)
-            chunks.push(chunk)
-          },
-          onResponseEnd: () => {
-            settle(E.right({ status, body: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') }))
-          },
-          onResponseError: (_controller, cause) => {
-            settle(E.left(failure(cause, timedOut, timeoutMs, key, origin)))
-          },
-        })
-      } catch (cause) {
-        settle(E.left(failure(cause, false, timeoutMs, key, origin)))
-      }
-    })
 
   const checkKey = (key: string): E.Either<CacheError, string> =>
     key === ''
