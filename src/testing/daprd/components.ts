@@ -1,0 +1,30 @@
+/**
+ * The component files `startDaprd` writes for daprd: one `state.in-memory` or `state.redis`
+ * component per store, and the store names it accepts.
+ */
+import type { Flavour } from './model.js'
+
+// -------------------------------------------------------------------------------------
+// components
+// -------------------------------------------------------------------------------------
+
+export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string => {
+  const metadata: ReadonlyArray<readonly [string, string]> =
+    flavour === 'redis'
+      ? [
+          ['redisHost', redisHost ?? ''],
+          ['redisPassword', ''],
+          // Fail fast when Redis is away, so the sidecar answers before a client's deadline.
+          ['dialTimeout', '1s'],
+          ['readTimeout', '2s'],
+          ['writeTimeout', '2s'],
+          ['maxRetries', '0'],
+        ]
+      : []
+  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: state.${flavour}`, '  version: v1']
+  if (metadata.length === 0) lines.push('  metadata: []')
+  else lines.push('  metadata:', ...metadata.map(([key, value]) => `  - name: ${key}\n    value: ${JSON.stringify(value)}`))
+  return `${lines.join('\n')}\n`
+}
+
+export const STORE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/

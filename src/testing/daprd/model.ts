@@ -1,0 +1,107 @@
+/**
+ * What `startDaprd` takes and gives: the pinned Dapr release, the state component flavours, its
+ * options, the running sidecar and its private Redis, and the error it throws when it cannot start.
+ */
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * The Dapr release `npm run dapr:build` builds (kept equal to `tools/daprd/go.mod` by a test).
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export const DAPR_VERSION = '1.18.3'
+
+/**
+ * Which Dapr state component backs the stores: `state.in-memory` or `state.redis`.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export type Flavour = 'in-memory' | 'redis'
+
+/**
+ * @category model
+ * @since 0.2.0
+ */
+export interface StartDaprdOptions {
+  /** The state component of every store (default `'in-memory'`). */
+  readonly flavour?: Flavour | undefined
+  /** `host:port` of a Redis to use; absent with `'redis'`: a private `redis-server` is started. */
+  readonly redisHost?: string | undefined
+  /** The daprd binary (default: `DAPRD_PATH`, then `~/.dapr/bin/daprd`, then `npm run dapr:build`'s). */
+  readonly daprdPath?: string | undefined
+  /** When set, daprd requires this `dapr-api-token` on every call but the health probes. */
+  readonly apiToken?: string | undefined
+  /** The app id (default `"test-app"`). */
+  readonly appId?: string | undefined
+  /** State store names (default `["cache"]`). */
+  readonly stores?: ReadonlyArray<string> | undefined
+  /** How long to wait for the sidecar to be ready (default 30 s). */
+  readonly startTimeoutMs?: number | undefined
+  /** The `redis-server` command for a private Redis (default: `redis-server` on `PATH`). */
+  readonly redisServerPath?: string | undefined
+  /** Extra command-line flags for daprd, for example `['--max-body-size', '8Mi']`. */
+  readonly daprdArgs?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A private Redis that `startDaprd` started (absent when `redisHost` was given).
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export interface PrivateRedis {
+  /** `127.0.0.1:PORT` */
+  readonly host: string
+  readonly port: number
+  readonly pid: number
+  /** Stops it (SIGSTOP-free: it exits), for fault tests; `start()` brings it back on the same port, empty. */
+  readonly stop: () => Promise<void>
+  /** Starts it again after `stop()`, empty (no persistence), on the same port. */
+  readonly start: () => Promise<void>
+}
+
+/**
+ * @category model
+ * @since 0.2.0
+ */
+export interface Daprd {
+  /** `http://127.0.0.1:PORT`, the Dapr HTTP API. */
+  readonly url: string
+  readonly httpPort: number
+  readonly grpcPort: number
+  readonly pid: number
+  /** The runtime version `/v1.0/metadata` reports. */
+  readonly version: string
+  readonly flavour: Flavour
+  /** The temporary folder holding the component files daprd loaded; removed by `close()`. */
+  readonly resourcesPath: string
+  readonly redis?: PrivateRedis | undefined
+  /** Kills daprd at once (SIGKILL), for fault tests; `restart()` starts it again on the same ports. */
+  readonly kill: () => Promise<void>
+  /** Starts daprd again, on the same ports, after `kill()`. */
+  readonly restart: () => Promise<void>
+  /** Stops daprd and its private Redis, and removes the component folder. Idempotent. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Why `startDaprd` could not give a ready sidecar. `code` is stable:
+ * `E_DAPRD_NOT_FOUND`, `E_DAPRD_EXITED`, `E_DAPRD_NOT_READY`, `E_REDIS_START`, `E_DAPRD_OPTIONS`.
+ *
+ * @category model
+ * @since 0.2.0
+ */
+export class DaprdStartError extends Error {
+  override readonly name = 'DaprdStartError'
+  constructor(
+    readonly code: 'E_DAPRD_NOT_FOUND' | 'E_DAPRD_EXITED' | 'E_DAPRD_NOT_READY' | 'E_REDIS_START' | 'E_DAPRD_OPTIONS',
+    message: string,
+  ) {
+    super(message)
+  }
+}
