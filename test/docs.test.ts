@@ -1,12 +1,17 @@
 /**
  * Every TypeScript snippet in README.md and docs/ is compiled, and those fenced as `ts run` are run,
- * so no example can rot. Snippets import the package by name (`dapr-state-cache`,
- * `dapr-state-cache/testing`); here those names point at the sources.
+ * so no example can rot, both as a user's ES module project would: compiled as ES modules with
+ * Node's own resolution (`NodeNext`), and run by Node itself as `.mjs` files, so an import Node's
+ * ESM loader refuses (`fp-ts/function`, a directory) fails here too. Snippets import the package by
+ * name (`dapr-state-cache`, `dapr-state-cache/testing`): the compile points those names at the
+ * sources, the run at the ES module build the global setup made (`.test-build/esm`).
  */
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import ts from 'typescript'
 
 interface Snippet {
@@ -52,6 +57,8 @@ describe('documentation snippets', () => {
     const cache = path.join(root, 'node_modules', '.cache')
     mkdirSync(cache, { recursive: true })
     const dir = mkdtempSync(path.join(cache, 'doc-snippets-'))
+    // A user's ES module project: its `.ts` files are ES modules because its package.json says so.
+    writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n')
     try {
       const files = snippets.map((snippet, index) => {
         const file = path.join(dir, `snippet${index}.ts`)
@@ -64,8 +71,8 @@ describe('documentation snippets', () => {
       const { options } = ts.convertCompilerOptionsFromJson(
         {
           ...base.compilerOptions,
-          module: 'ESNext',
-          moduleResolution: 'Bundler',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
           noEmit: true,
           noUnusedLocals: false,
           noUnusedParameters: false,
@@ -93,28 +100,34 @@ describe('documentation snippets', () => {
   }, 60_000)
 
   const runnable = snippets.filter((snippet) => snippet.run)
-  it.each(runnable.map((snippet) => [label(snippet), snippet] as const))('%s runs', async (_label, snippet) => {
+  const built = path.join(root, '.test-build', 'esm')
+  const packageUrls: Record<string, string> = {
+    'dapr-state-cache': pathToFileURL(path.join(built, 'index.js')).href,
+    'dapr-state-cache/testing': pathToFileURL(path.join(built, 'testing', 'index.js')).href,
+  }
+  it.each(runnable.map((snippet) => [label(snippet), snippet] as const))('%s runs as an ES module in Node', async (_label, snippet) => {
     const { outputText } = ts.transpileModule(snippet.code, {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
     })
-    const load = (name: string): unknown => {
-      const source = sources[name]
-      // A snippet's imports are compiled to require calls; Jest's require also compiles the sources.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return source === undefined ? require(name) : require(source)
+    // The package's own names go to its ES module build; every other import stays as the user wrote it.
+    const code = outputText.replace(/(from\s+|import\s*\(\s*)(['"])(dapr-state-cache(?:\/testing)?)\2/g, (whole, before: string, quote: string, name: string) =>
+      packageUrls[name] === undefined ? whole : `${before}${quote}${packageUrls[name]}${quote}`,
+    )
+    // Inside node_modules (ignored by git), so that bare imports resolve from the project's packages.
+    const cache = path.join(root, 'node_modules', '.cache')
+    mkdirSync(cache, { recursive: true })
+    const dir = mkdtempSync(path.join(cache, 'doc-run-'))
+    const file = path.join(dir, 'snippet.mjs')
+    writeFileSync(file, `${code}\nexport {}\n`)
+    try {
+      await promisify(execFile)(process.execPath, [file], { cwd: dir, timeout: 60_000 })
+    } catch (failure) {
+      const { stderr } = failure as { stderr?: string }
+      throw new Error(`${label(snippet)} failed in Node as an ES module:\n${stderr ?? String(failure)}`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
-    const exports = {}
-    // The snippet runs as the body of an async function, so that its top-level await works.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const body = new Function('require', 'exports', 'console', `return (async () => {\n${outputText}\n})()`) as (
-      require: (name: string) => unknown,
-      exports: object,
-      console: Pick<Console, 'log' | 'warn' | 'error'>,
-    ) => Promise<void>
-    const printed: Array<string> = []
-    const quiet = { log: (...args: ReadonlyArray<unknown>) => printed.push(args.map(String).join(' ')), warn: () => undefined, error: () => undefined }
-    await body(load, exports, quiet)
-  })
+  }, 90_000)
 })
 
 describe('links to the API reference', () => {
