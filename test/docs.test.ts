@@ -123,7 +123,7 @@ describe('documentation snippets', () => {
       await promisify(execFile)(process.execPath, [file], { cwd: dir, timeout: 60_000 })
     } catch (failure) {
       const { stderr } = failure as { stderr?: string }
-      throw new Error(`${label(snippet)} failed in Node as an ES module:\n${stderr ?? String(failure)}`)
+      throw new Error(`${label(snippet)} failed in Node as an ES module:\n${stderr ?? String(failure)}`, { cause: failure })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
