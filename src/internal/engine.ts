@@ -291,8 +291,19 @@ const computeAndWrite = (at: Lookup): Outcome | Promise<Outcome> => {
   if (recipe.lease !== undefined) return settle(at, fenceTicket)
   // How long the computation takes goes into the companion entry (refresh ahead's XFetch uses it).
   const startedAt = recipe.keepsMeta ? performance.now() : 0
-  const computed = computeTraced(recipe, at.key, at.self, at.args, at.call)
-  if (isThenable(computed)) return settle(at, fenceTicket, { computing: computed, startedAt })
+  const computed = computeTraced(recipe, key, at.self, at.args, at.call)
+  if (!isThenable(computed)) return store(at, fenceTicket, computed, startedAt)
+  // A store that writes synchronously: once the value is there, the rest is done in that same tick.
+  if (recipe.writes !== undefined && at.call === undefined) return computed.then((fresh) => store(at, fenceTicket, fresh, startedAt))
+  return settle(at, fenceTicket, { computing: computed, startedAt })
+}
+
+/**
+ * The computation is done: its value is written unless an invalidation came in since the fence
+ * ticket was taken. A store that wrote in this tick ends the fence here; else `settle` waits for it.
+ */
+const store = (at: Lookup, fenceTicket: number, computed: Outcome, startedAt: number): Outcome | Promise<Outcome> => {
+  const { recipe, key } = at
   if (E.isLeft(computed) || !recipe.fence.mayWrite(key, fenceTicket)) {
     recipe.fence.end()
     return computed
