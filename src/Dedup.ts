@@ -11,7 +11,6 @@
  *
  * @since 0.1.0
  */
-import { keepSpare } from './internal/spare.js'
 import { isThenable } from './internal/thenable.js'
 
 /**
@@ -41,17 +40,25 @@ export interface Dedup {
   size(): number
 }
 
-/** One pipeline's in-flight map: a class, so that all pipelines share its code (see `internal/engine.ts`). */
+/**
+ * One pipeline's in-flight map: a class, so that all pipelines share its code (see `internal/engine.ts`).
+ * The first key in flight is kept in two fields rather than in the map: most of the time one key at
+ * most is in flight, and a miss then costs no map operation at all (a set, a lookup and a delete in a
+ * map that grows holes and compacts itself every few misses, measured at about 500 instructions of
+ * a cold miss on the users' shape, `bench/cold-miss-profile.mjs --shape=real`).
+ */
 class InFlight implements Dedup {
+  private soleKey: string | undefined = undefined
+  private sole: Promise<unknown> | undefined = undefined
   private readonly inFlight = new Map<string, Promise<unknown>>()
 
   hold<T>(key: string, begun: PromiseLike<T>, after?: () => PromiseLike<unknown> | undefined): Promise<T> {
-    const inFlight = this.inFlight
     const running = Promise.resolve(begun)
-    inFlight.set(key, running)
-    const release = (): void => {
-      if (inFlight.get(key) === running) inFlight.delete(key)
-    }
+    if (this.sole === undefined) {
+      this.soleKey = key
+      this.sole = running
+    } else this.inFlight.set(key, running)
+    const release = (): void => this.release(key, running)
     const settled =
       after === undefined
         ? release
@@ -66,7 +73,7 @@ class InFlight implements Dedup {
   }
 
   join<T>(key: string, onJoin?: (key: string) => void): Promise<T> | undefined {
-    const existing = this.inFlight.get(key)
+    const existing = this.soleKey === key ? this.sole : this.inFlight.size === 0 ? undefined : this.inFlight.get(key)
     if (existing !== undefined) onJoin?.(key)
     return existing as Promise<T> | undefined
   }
@@ -79,11 +86,23 @@ class InFlight implements Dedup {
   }
 
   forget(key: string): void {
-    this.inFlight.delete(key)
+    if (this.soleKey === key) this.clearSole()
+    else this.inFlight.delete(key)
   }
 
   size(): number {
-    return this.inFlight.size
+    return this.inFlight.size + (this.sole === undefined ? 0 : 1)
+  }
+
+  /** `running` has settled: its key leaves the flight, unless a later run holds it now. */
+  private release(key: string, running: Promise<unknown>): void {
+    if (this.sole === running) this.clearSole()
+    else if (this.inFlight.get(key) === running) this.inFlight.delete(key)
+  }
+
+  private clearSole(): void {
+    this.soleKey = undefined
+    this.sole = undefined
   }
 }
 
@@ -94,6 +113,5 @@ class InFlight implements Dedup {
  * @since 0.1.0
  */
 export const dedup = (): Dedup => {
-  keepSpare('Dedup', () => new InFlight())
   return new InFlight()
 }

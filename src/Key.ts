@@ -19,7 +19,6 @@ import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import type { Shapes } from './internal/pythonJson.js'
 import { encodeArgs, shapesMemo } from './internal/pythonJson.js'
-import { keepSpare } from './internal/spare.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -250,7 +249,6 @@ export interface KeyMaker {
 export const pythonKeys = (prefix: string): KeyMaker => keysFor(prefix)
 
 const keysFor = (prefix: string): PythonKeys => {
-  keepSpare('PythonKeys', () => new PythonKeys('cache'))
   return new PythonKeys(checkedPrefix(prefix))
 }
 

@@ -19,7 +19,6 @@ import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import { describeInstance, kindOf } from './internal/kinds.js'
-import { keepSpare } from './internal/spare.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -317,7 +316,6 @@ const decodingCodec = (): ExtensionCodec => {
  * @since 0.1.0
  */
 export const msgpackSerializer = (): SafeSerializer => {
-  keepSpare('msgpack', msgpack)
   return msgpack()
 }
 
@@ -385,7 +383,6 @@ const checkJson = (value: unknown, path: string, ancestors: Set<object>): void =
  * @since 0.1.0
  */
 export const jsonSerializer = (): SafeSerializer => {
-  keepSpare('json', () => new Safe(new Json()))
   return new Safe(new Json())
 }
 
@@ -415,7 +412,6 @@ export const toSafe = (serializer: Serializer): SafeSerializer => {
   if (typeof (serializer as Partial<SafeSerializer>).trySerialize === 'function' && typeof (serializer as Partial<SafeSerializer>).tryDeserialize === 'function') {
     return serializer as SafeSerializer
   }
-  keepSpare('serializer', () => new Safe(new Users({ serialize: () => new Uint8Array(0), deserialize: () => undefined })))
   return new Safe(new Users(serializer))
 }
 

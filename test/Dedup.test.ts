@@ -103,6 +103,31 @@ describe('dedup', () => {
     expect(flight.size()).toBe(0)
   })
 
+  it('keeps several keys in flight at once, in any order of settling and forgetting, whichever key came first', async () => {
+    const flight = dedup()
+    const gates = { a: deferred<string>(), b: deferred<string>(), c: deferred<string>() }
+    const a = flight.hold('a', gates.a.promise)
+    const b = flight.hold('b', gates.b.promise)
+    const c = flight.hold('c', gates.c.promise)
+    expect(flight.size()).toBe(3)
+    expect([flight.join('a'), flight.join('b'), flight.join('c'), flight.join('d')]).toEqual([a, b, c, undefined])
+    gates.a.resolve('A')
+    await a
+    await Promise.resolve()
+    expect(flight.join('a')).toBeUndefined()
+    expect(flight.size()).toBe(2)
+    const again = flight.hold('a', new Promise<string>(() => undefined)) // the first key's place is free again
+    flight.forget('b')
+    expect([flight.join('a'), flight.join('b'), flight.join('c')]).toEqual([again, undefined, c])
+    gates.b.resolve('B') // a forgotten run settling later takes nothing out of the flight
+    await b
+    flight.forget('a')
+    gates.c.resolve('C')
+    await c
+    await Promise.resolve()
+    expect(flight.size()).toBe(0)
+  })
+
   it('law: for any schedule of calls over a few keys, each key runs once per overlapping burst and nothing stays in flight', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { minLength: 1, maxLength: 60 }), async (keys) => {

@@ -13,7 +13,6 @@
  * It fences within one process, not across processes (see `Lease` for that).
  */
 
-import { keepSpare } from './spare.js'
 
 export interface Fence {
   /** A computation begins; returns its ticket. */
@@ -66,6 +65,5 @@ class Tickets implements Fence {
 }
 
 export const fence = (): Fence => {
-  keepSpare('Fence', () => new Tickets())
   return new Tickets()
 }

@@ -9,7 +9,6 @@ import * as CE from '../CacheError.js'
 import type { KeyBuilder, KeyMaker } from '../Key.js'
 import { checkKey, pythonKeys } from '../Key.js'
 import type { Keys } from './recipe.js'
-import { keepSpare } from './spare.js'
 
 /** The keys of a function without a name: none, and the call runs uncached. */
 class Unnamed implements Keys {
@@ -52,7 +51,6 @@ class Custom implements Keys {
 export const keysOf = (name: string | undefined, prefix: string, keyBuilder: KeyBuilder | undefined): Keys => {
   if (name === undefined) return new Unnamed()
   if (keyBuilder !== undefined) return new Custom(keyBuilder, name)
-  keepSpare('Named', () => new Named(pythonKeys('cache'), 'spare'))
   return new Named(pythonKeys(prefix), name)
 }
 

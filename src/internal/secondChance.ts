@@ -10,8 +10,6 @@
  * oldest insertion, so a full map evicts in constant time per entry, however many it holds.
  */
 import type { Clock } from '../Clock.js'
-import { systemClock } from '../Clock.js'
-import { keepSpare } from './spare.js'
 
 export interface Held {
   /** Counted against `maxBytes`. */
@@ -114,6 +112,5 @@ class Clockwise<V extends Held> implements SecondChanceMap<V> {
 }
 
 export const secondChanceMap = <V extends Held>(limits: { readonly maxEntries: number; readonly maxBytes: number; readonly clock: Clock }): SecondChanceMap<V> => {
-  keepSpare('SecondChanceMap', () => new Clockwise(1, 1, systemClock))
   return new Clockwise<V>(limits.maxEntries, limits.maxBytes, limits.clock)
 }

@@ -24,7 +24,6 @@ import { toError } from '../errors.js'
 import type { Store, StoreEntry } from '../Store.js'
 import type { Held, SecondChanceMap } from '../internal/secondChance.js'
 import type { SyncReads, SyncWrites } from '../internal/sync.js'
-import { keepSpare } from '../internal/spare.js'
 import { withSyncCore } from '../internal/sync.js'
 import { trust } from '../internal/guardedStore.js'
 import { secondChanceMap } from '../internal/secondChance.js'
@@ -142,12 +141,6 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
   const clock = options.clock ?? systemClock
   const name = options.name ?? 'memory'
 
-  keepSpare('MemoryStore', () => {
-    // With an entry: entries are object literals, whose layout lives only while one of them does.
-    const spare = new Memory(2, 64, 1, systemClock)
-    spare.writeNow('spare', new Uint8Array(1), 86_400)
-    return spare
-  })
   const memory = new Memory(maxEntries, maxBytes, maxValueBytes, clock)
   const entries = memory.entries
 
