@@ -37,6 +37,7 @@ import type { Clock } from './Clock.js'
 import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
 import { DEFAULT_PREFIX } from './internal/keys.js'
+import { runFunction } from './internal/compute.js'
 import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import type { KeyBuilder } from './Key.js'
 import type { ErrorReporter, Logger } from './Logger.js'
@@ -189,10 +190,23 @@ export const withClock = (clock: Clock): Step => {
 }
 
 /**
- * The general fallback: when the call fails, `f(error, args)` gives its result instead. The error
- * type becomes `f`'s: cache errors leave it unless `f` keeps them. `f` sees every failure, the
+ * What `orElse` does with a failure: the call's result instead of it. It gets the failure, the
+ * call's arguments and the call itself (its key, its plan).
+ *
+ * @category model
+ * @since 0.4.0
+ */
+export type Fallback<Args extends ReadonlyArray<unknown>, E, E2, A> = (error: E, args: Args, call: Invocation<Args, E, A>) => TE.TaskEither<E2, A>
+
+/** Where a fallback made by `uncached` keeps the reporter the engine recovers with. */
+const RECOVERS = Symbol.for('dapr-state-cache/recovers')
+
+/**
+ * The general fallback: when the call fails, `f(error, args, call)` gives its result instead. The
+ * error type becomes `f`'s: cache errors leave it unless `f` keeps them. `f` sees every failure, the
  * function's own as well as the cache's (`CE.isCacheError` tells them apart), once per call, after
- * the cache; what `f` returns is not cached.
+ * the cache; what it returns is not cached. `orElse(uncached())` (which `orElseUncached()` is) is
+ * done inside the engine instead, with the same result: see `uncached`.
  *
  * ```ts
  * pipe(loadUser, cache(store), withKey('users.get'), orElse((error, [id]) => CE.isCacheError(error) ? loadUserFromReplica(id) : TE.left(error)))
@@ -202,15 +216,45 @@ export const withClock = (clock: Clock): Step => {
  * @since 0.4.0
  */
 export const orElse = <E, Args extends ReadonlyArray<unknown>, E2, A>(
-  f: (error: E, args: Args) => TE.TaskEither<E2, A>,
+  f: Fallback<Args, E, E2, A>,
 ): ((self: Cached<Args, E, A>) => Cached<Args, E2, A>) => {
   if (typeof f !== 'function') fail(CE.invalidOptions('orElse: f', f, 'a function (error, args) => TaskEither'))
+  const recovers = (f as { [RECOVERS]?: ErrorReporter })[RECOVERS]
+  if (recovers !== undefined) {
+    // `uncached`: the engine recovers in the call itself, inside the single flight (see `uncached`).
+    const recovering = step('orElse', () => ({ onCacheError: recovers }))
+    return (self) => recovering(self) as unknown as Cached<Args, E2, A>
+  }
   return around('orElse', (call: Invocation<Args, E, A>) =>
     pipe(
       call.proceed,
-      TE.orElse((error) => f(error, call.args)),
+      TE.orElse((error) => f(error, call.args, call)),
     ),
   )
+}
+
+/**
+ * The best-effort fallback, for `orElse`: a cache failure is reported (rate-limited warnings to
+ * `logger`, or `onError(key, error)`) and the call runs the function uncached; any other failure is
+ * kept. Given to `orElse`, the engine does it within the call rather than after it, which a fallback
+ * after the call could not: callers that joined one computation share its recovery (one uncached run,
+ * not one each), a failed write returns the value already computed instead of computing it again,
+ * and an entry that could not be decoded is recomputed and overwritten. Called as a plain fallback
+ * (inside a fallback of your own), it runs the function uncached from the call's plan.
+ *
+ * @category combinators
+ * @since 0.4.0
+ */
+export const uncached = (options: FallbackOptions = {}) => {
+  if (options.logger !== undefined) checkOption('logger', loggerCodec, options.logger)
+  const onCacheError = options.onError ?? cacheWarnings({ logger: options.logger })
+  const fallback = <Args extends ReadonlyArray<unknown>, E, A>(error: E, args: Args, call: Invocation<Args, E, A>): TE.TaskEither<Exclude<E, CacheError>, A> => {
+    if (!CE.isCacheError(error)) return TE.left(error as Exclude<E, CacheError>)
+    const key = call.key()
+    onCacheError(E.isRight(key) ? key.right : undefined, error)
+    return () => Promise.resolve(runFunction(call.plan.fn, call.plan.lift, call.self, args)) as Promise<E.Either<Exclude<E, CacheError>, A>>
+  }
+  return Object.defineProperty(fallback, RECOVERS, { value: onCacheError })
 }
 
 /**
@@ -229,15 +273,12 @@ export interface FallbackOptions {
  * call runs the function uncached instead (a failed write still returns the computed value). The
  * function's own failures are untouched: never swallowed, never cached. `CacheError` leaves the
  * error type (a `FunctionTimeout` from `withTimeouts`, which is not a failure of the cache, stays).
+ * It is `orElse(uncached(options))`.
  *
  * @category combinators
  * @since 0.1.0
  */
-export const orElseUncached = (options: FallbackOptions = {}) => {
-  if (options.logger !== undefined) checkOption('logger', loggerCodec, options.logger)
-  const onCacheError = options.onError ?? cacheWarnings({ logger: options.logger })
-  const recovering = step('orElseUncached', () => ({ onCacheError }))
-  return <Args extends ReadonlyArray<unknown>, Err, A>(
-    self: Cached<Args, Err, A>,
-  ): Cached<Args, Exclude<Err, CacheError>, A> => recovering(self) as Cached<Args, Exclude<Err, CacheError>, A>
-}
+export const orElseUncached =
+  (options: FallbackOptions = {}) =>
+  <Args extends ReadonlyArray<unknown>, Err, A>(self: Cached<Args, Err, A>): Cached<Args, Exclude<Err, CacheError>, A> =>
+    orElse(uncached(options)<Args, Err, A>)(self)

@@ -49,10 +49,11 @@ export { cacheWarnings, silentLogger } from './Logger.js'
 export type { Dedup } from './Dedup.js'
 export type { Around, Cached, Compute, Computation, Computed, ComputeWrapper, ErrorOf, Invocation, Plan, Step, ValueOf } from './Cached.js'
 export { around, aroundCompute, cache, fromPlan, plan, planOf, step } from './Cached.js'
-export type { FallbackOptions, KeyOptions } from './Pipeline.js'
+export type { Fallback, FallbackOptions, KeyOptions } from './Pipeline.js'
 export {
   orElse,
   orElseUncached,
+  uncached,
   withBackgroundWrites,
   withDecoder,
   withDedup,

@@ -9,7 +9,7 @@ import { CacheOptionsError } from '../src/errors.js'
 import { withFailSafe } from '../src/FailSafe.js'
 import { withJitter } from '../src/Jitter.js'
 import { withLease } from '../src/Lease.js'
-import { orElse, orElseUncached, withBackgroundWrites, withClock, withDecoder, withDedup, withKey, withMetrics, withSerializer, withTracing, withTtl } from '../src/Pipeline.js'
+import { orElse, orElseUncached, uncached, withBackgroundWrites, withClock, withDecoder, withDedup, withKey, withMetrics, withSerializer, withTracing, withTtl } from '../src/Pipeline.js'
 import { withRefreshAhead } from '../src/RefreshAhead.js'
 import { manualClock } from '../src/Clock.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
@@ -135,7 +135,7 @@ describe('step', () => {
       ['withTimeouts', withTimeouts({ hardMs: 100 })],
       ['withRefreshAhead', withRefreshAhead()],
       ['withJitter', withJitter(0.1)],
-      ['orElseUncached', orElseUncached()],
+      ['orElse', orElseUncached()], // orElseUncached is orElse(uncached())
       ['orElse', orElse(() => TE.right(0))],
     ]
     for (const [name, builtIn] of builtIns) {
@@ -235,6 +235,45 @@ describe('orElse', () => {
     expect(await kept(-1)()).toEqual(E.left('bad -1'))
     expect(await kept(2)()).toEqual(E.right(2))
     expect(seen).toEqual(['bad -1'])
+  })
+
+  it('orElse(uncached()) recovers inside the single flight: callers of one computation share one uncached run', async () => {
+    const run = async (fallback: 'engine' | 'after the call') => {
+      let computed = 0
+      const slow = (n: number): TE.TaskEither<never, number> => () => {
+        computed++
+        return new Promise((resolve) => setTimeout(() => resolve(E.right(n * 2)), 5))
+      }
+      const reported: Array<string | undefined> = []
+      const recover = uncached({ onError: (key) => reported.push(key) })
+      const doubled = pipe(
+        slow,
+        cache(brokenStore()),
+        withKey('math.slow'),
+        withDedup(),
+        fallback === 'engine' ? orElse(recover) : orElse((error, args, call) => recover(error, args, call)),
+      )
+      const results = await Promise.all(Array.from({ length: 10 }, () => doubled(4)()))
+      expect(results).toEqual(Array.from({ length: 10 }, () => E.right(8)))
+      return { computed, reported: reported.length, key: reported[0] }
+    }
+    const inEngine = await run('engine')
+    expect(inEngine).toMatchObject({ computed: 1, reported: 1 })
+    expect(inEngine.key).toMatch(/^cache:math\.slow:/)
+    // The same fallback called after the call, as a plain function: each caller recovers on its own.
+    const after = await run('after the call')
+    expect(after).toMatchObject({ computed: 10, reported: 10 })
+    expect(after.key).toBe(inEngine.key)
+  })
+
+  it('orElseUncached is orElse(uncached()): the same results, a function failure kept', async () => {
+    const failing = (n: number): TE.TaskEither<string, number> => (n > 0 ? TE.right(n) : TE.left('negative'))
+    const quiet = { onError: () => undefined }
+    for (const recovering of [orElseUncached(quiet), orElse(uncached(quiet))]) {
+      const cached = pipe(failing, cache(brokenStore()), withKey('failing'), recovering)
+      expect(await cached(3)()).toEqual(E.right(3))
+      expect(await cached(-3)()).toEqual(E.left('negative'))
+    }
   })
 
   it('is refused when f is not a function', () => {

@@ -15,7 +15,7 @@ import { memoryStore } from '../src/stores/MemoryStore.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import type { Cached, Invocation, Plan, Step } from '../src/Cached.js'
 import { around, cache, step } from '../src/Cached.js'
-import { orElse, orElseUncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withClock, withSerializer, withTtl } from '../src/Pipeline.js'
+import { orElse, orElseUncached, uncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withClock, withSerializer, withTtl } from '../src/Pipeline.js'
 import type { FunctionTimeout } from '../src/CacheError.js'
 import { manualClock } from '../src/Clock.js'
 import { withFailSafe } from '../src/FailSafe.js'
@@ -135,6 +135,20 @@ describe('types', () => {
     pipe(loadUser, cache(store), orElse(() => TE.right(42)))
     // steps applied after orElse keep its error type
     expectTypeOf(pipe(total, withTtl(5), withDedup())).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], never, User>>()
+  })
+
+  it('orElse(uncached()) removes CacheError as orElseUncached does, and a fallback gets the call', () => {
+    const viaOrElse = pipe(loadUser, cache(store), orElse(uncached()))
+    expectTypeOf(viaOrElse).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError, User>>()
+    expectTypeOf(pipe(loadUser, cache(store), orElseUncached())).toEqualTypeOf(viaOrElse)
+    pipe(
+      loadUser,
+      cache(store),
+      orElse((error, args, call) => {
+        expectTypeOf(call).toEqualTypeOf<Invocation<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
+        return CE.isCacheError(error) ? uncached()(error, args, call) : TE.left(error)
+      }),
+    )
   })
 
   it('step keeps the types, around may change the error and the value, and both take a Cached only', () => {
