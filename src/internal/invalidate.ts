@@ -31,6 +31,11 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   // A write of this process that began before now and is still on its way drops itself once it
   // lands (the fence says so): this invalidation is done when it has.
   await recipe.landings.get(key.right)
+  // A read issued while the delete was under way may have found the old value still there: it does
+  // not refill the tier, and a call made from now on does not join it (it began before the delete
+  // was done). Its own caller, who asked before this invalidation resolved, still gets what it read.
+  recipe.l1?.invalidate(key.right)
+  recipe.dedup?.forget(key.right)
   if (E.isLeft(deleted)) {
     const located = CE.withKey(key.right)(deleted.left)
     recipe.metrics.recordError(key.right, located, recipe.context)
