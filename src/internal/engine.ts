@@ -370,12 +370,26 @@ type Generation = E.Either<CacheError, string | undefined> | undefined
 /** After the write: an invalidation that arrived while it was on its way must still win, here or elsewhere. */
 const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, written: Written, before: Generation): Promise<Outcome> => {
   const { recipe, key } = at
-  if (E.isRight(written) && (!recipe.fence.mayWrite(key, fenceTicket) || !(await sameGeneration(recipe, key, before)))) {
+  if (E.isLeft(written)) return kept(at, fresh, written)
+  if (!recipe.fence.mayWrite(key, fenceTicket)) {
+    // Invalidated here: calls made since start their own lookup (the single flight forgot this one).
     await drop(recipe, key)
+    return fresh
+  }
+  if (!(await sameGeneration(recipe, key, before))) {
+    await drop(recipe, key)
+    // Invalidated on another replica while this was computed: calls may have joined this flight after
+    // that invalidation resolved, so none of them gets this value. The lease is still held: compute
+    // again, a bounded number of times (an invalidation per computation would otherwise never end).
+    const overtaken = (at.overtaken ?? 0) + 1
+    if (overtaken <= MAX_RECOMPUTATIONS) return computeAndWrite({ ...at, overtaken, ticket: recipe.l1?.ticket() ?? 0 })
     return fresh
   }
   return kept(at, fresh, written)
 }
+
+/** How many times a computation overtaken by another replica's invalidation is done again. */
+const MAX_RECOMPUTATIONS = 3
 
 /** The value is written (or the write failed): the tier keeps what a later read would get. */
 const kept = ({ recipe, key, call, ticket }: Lookup, fresh: E.Right<unknown>, written: Written): Outcome => {

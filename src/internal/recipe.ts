@@ -108,6 +108,8 @@ export interface Lookup {
   readonly call: CallSpan | undefined
   /** The in-process tier's ticket, taken before the store was read (0 without a tier). */
   readonly ticket: number
+  /** How many of this lookup's computations another replica's invalidation overtook (see `afterWrite`). */
+  readonly overtaken?: number | undefined
 }
 
 /** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */

@@ -11,6 +11,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { cache } from '../../src/Cached.js'
 import { cacheable } from '../../src/cacheable.js'
 import { orElseUncached, withDedup, withKey } from '../../src/Pipeline.js'
+import { withLease } from '../../src/Lease.js'
 import { withL1 } from '../../src/stores/L1.js'
 import { memoryStore } from '../../src/stores/MemoryStore.js'
 import type { Store } from '../../src/Store.js'
@@ -101,5 +102,59 @@ describe('an invalidation wins against reads made while it deletes the entry (ra
     deleting.resolve()
     await invalidated
     expect(await get(1)).toBe('v2 of 1')
+  })
+})
+
+describe('an invalidation on one replica wins against a load in flight on another (race 2, with the lease)', () => {
+  it('a call that joins the other replica’s load after the invalidation resolved gets a value computed after it', async () => {
+    const store = memoryStore()
+    let version = 1
+    const started = deferred()
+    const gate = deferred()
+    let computations = 0
+    const load = async (id: number): Promise<string> => {
+      computations++
+      const seen = version
+      if (computations === 1) {
+        started.resolve()
+        await gate.promise // the first load read the source before the change, and answers late
+      }
+      return `v${seen} of ${id}`
+    }
+    const replica = () => pipe(load, cache(store), withKey('race.lease'), withDedup(), withLease({ pollMs: 5 }), orElseUncached({ onError: () => undefined }))
+    const a = replica()
+    const b = replica()
+    const leader = b(1)() // B's load, in flight with the old source
+    await started.promise
+    version++
+    expect(await a.invalidate(1)()).toEqual(E.right(undefined))
+    const joined = b(1)() // issued after the invalidation resolved: joins B's flight
+    gate.resolve()
+    expect(await joined).toEqual(E.right('v2 of 1'))
+    // The leader asked before the invalidation: it may get either, and here gets the newer one too.
+    expect(await leader).toEqual(E.right('v2 of 1'))
+    expect(await a(1)()).toEqual(E.right('v2 of 1'))
+    expect(computations).toBe(2)
+  })
+})
+
+describe('a load overtaken by invalidations again and again', () => {
+  it('is computed again a bounded number of times, then answers without storing', async () => {
+    const store = memoryStore()
+    let computations = 0
+    let invalidateOnA: () => Promise<unknown> = () => Promise.resolve()
+    const load = async (id: number): Promise<string> => {
+      computations++
+      await invalidateOnA() // another replica invalidates the key while every computation is under way
+      return `computation ${computations} of ${id}`
+    }
+    const replica = () => pipe(load, cache(store), withKey('race.storm'), withDedup(), withLease({ pollMs: 5 }), orElseUncached({ onError: () => undefined }))
+    const a = replica()
+    const b = replica()
+    invalidateOnA = () => a.invalidate(1)()
+    expect(await b(1)()).toEqual(E.right('computation 4 of 1'))
+    expect(computations).toBe(4) // the first, and three more
+    invalidateOnA = () => Promise.resolve()
+    expect(await b(1)()).toEqual(E.right('computation 5 of 1')) // nothing overtaken was stored
   })
 })
