@@ -462,8 +462,10 @@ describe('cache pipeline', () => {
       const inFlight = f(1)()
       while (store.counts.set === 0) await tick()
       version = 2
-      await f.invalidate(1)()
+      // The invalidation waits for the write that began before it: it lands, and is deleted.
+      const invalidated = f.invalidate(1)()
       writeGate.resolve()
+      expect(await invalidated).toEqual(E.right(undefined))
       expect(await inFlight).toEqual(E.right(1))
       delete store.holdUntil.set
       expect(await f(1)()).toEqual(E.right(2))

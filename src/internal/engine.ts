@@ -340,20 +340,28 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
-    if (recipe.backgroundWrites && at.call === undefined && isThenable(writing)) {
+    if (!isThenable(writing)) return await afterWrite(at, fenceTicket, fresh, writing, before)
+    if (recipe.backgroundWrites && at.call === undefined) {
       handedOver = true
-      const landing = land(at, fenceTicket, fresh, writing, before)
-      recipe.landings.set(key, landing)
-      const landed = (): void => {
-        if (recipe.landings.get(key) === landing) recipe.landings.delete(key)
-      }
-      void landing.then(landed, landed)
+      void track(recipe, key, land(at, fenceTicket, fresh, writing, before))
       return fresh
     }
-    return await afterWrite(at, fenceTicket, fresh, await writing, before)
+    // Until the write has landed and, if an invalidation came meanwhile, been deleted, an invalidation
+    // of the key waits for it: once that resolves, no write of this process from before it is left.
+    return await track(recipe, key, writing.then((written) => afterWrite(at, fenceTicket, fresh, written, before)))
   } finally {
     if (!handedOver) recipe.fence.end()
   }
+}
+
+/** Keeps `landing`, a write of `key` and what follows it, for an invalidation of `key` to wait for. */
+const track = <A>(recipe: Recipe, key: string, landing: Promise<A>): Promise<A> => {
+  recipe.landings.set(key, landing)
+  const landed = (): void => {
+    if (recipe.landings.get(key) === landing) recipe.landings.delete(key)
+  }
+  void landing.then(landed, landed)
+  return landing
 }
 
 /** The work of a computation whose callers already have its value: its write, then what follows it. */

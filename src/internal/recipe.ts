@@ -87,11 +87,12 @@ export interface Recipe {
    */
   readonly background: Map<string, Promise<Outcome | undefined>>
   /**
-   * The writes still on their way of computations whose callers were answered early, one per key:
-   * the key's flight waits for its write, and so does an invalidation of the key (the write drops
-   * itself once it lands), so that once it is done no write begun before it can land.
+   * The writes still on their way to the store, one per key, each with what follows it (the check
+   * that no invalidation came meanwhile, and the delete if one did): an invalidation of the key waits
+   * for it, so that once it is done no write begun before it can land. For computations whose
+   * callers were answered early (background writes), the key's flight waits for it too.
    */
-  readonly landings: Map<string, Promise<void>>
+  readonly landings: Map<string, Promise<unknown>>
 }
 
 /** What a call ends with: the function's failure or the value. */

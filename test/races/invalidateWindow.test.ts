@@ -20,7 +20,12 @@ import { deferred } from '../helpers.js'
 /** A store whose deletes wait for `deleting`, and whose reads, while `answering` is set, read at once and answer when it opens. */
 const gatedStore = () => {
   const inner = memoryStore()
-  const gates: { deleting: Promise<void> | undefined; answering: Promise<void> | undefined } = { deleting: undefined, answering: undefined }
+  const gates: { deleting: Promise<void> | undefined; answering: Promise<void> | undefined; setting: Promise<void> | undefined } = {
+    deleting: undefined,
+    answering: undefined,
+    setting: undefined,
+  }
+  const sets: Array<string> = []
   const store: Store = {
     name: 'gated',
     get:
@@ -30,7 +35,13 @@ const gatedStore = () => {
         if (gates.answering !== undefined) await gates.answering
         return found
       },
-    set: (key, value, ttl) => inner.set(key, value, ttl),
+    set:
+      (key, value, ttl) =>
+      async () => {
+        sets.push(key)
+        if (gates.setting !== undefined) await gates.setting
+        return inner.set(key, value, ttl)()
+      },
     delete:
       (key) =>
       async () => {
@@ -38,7 +49,7 @@ const gatedStore = () => {
         return inner.delete(key)()
       },
   }
-  return { store, gates }
+  return { store, gates, sets }
 }
 
 const source = () => {
@@ -156,5 +167,28 @@ describe('a load overtaken by invalidations again and again', () => {
     expect(computations).toBe(4) // the first, and three more
     invalidateOnA = () => Promise.resolve()
     expect(await b(1)()).toEqual(E.right('computation 5 of 1')) // nothing overtaken was stored
+  })
+})
+
+describe('an invalidation waits for a write of its replica that began before it (found by the scheduled suite)', () => {
+  it('does not resolve while that write can still land, so a read made after it never finds the old value', async () => {
+    const { store, gates, sets } = gatedStore()
+    const data = source()
+    const get = pipe(data.load, cache(store), withKey('race.write'), withDedup(), orElseUncached({ onError: () => undefined }))
+    const writing = deferred()
+    gates.setting = writing.promise
+    const first = get(1)() // a miss: loads v1, and its write waits
+    while (sets.length === 0) await Promise.resolve()
+    data.bump()
+    const invalidated = get.invalidate(1)()
+    const dropping = deferred()
+    gates.deleting = dropping.promise // the delete of the write once it has landed waits too
+    writing.resolve()
+    const state = await Promise.race([invalidated.then(() => 'resolved'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 20))])
+    expect(state).toBe('waiting')
+    dropping.resolve()
+    expect(await invalidated).toEqual(E.right(undefined))
+    expect(await get(1)()).toEqual(E.right('v2 of 1'))
+    expect(await first).toEqual(E.right('v1 of 1'))
   })
 })
