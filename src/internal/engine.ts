@@ -1,7 +1,7 @@
 /**
  * The one engine behind both faces: what a cached call does, given a finished recipe, in the order
  * it does it. This is the file where that order is written; the parts live beside it (`recipe.ts`,
- * `compute.ts`, `invalidate.ts`,
+ * `compute.ts`, `invalidate.ts`, `reads.ts`, `landing.ts`,
  * `write.ts`, `stale.ts`) and in the modules of each capability (the tier, the lease, fail-safe,
  * timeouts, refresh ahead, jitter).
  *
@@ -30,6 +30,10 @@ import { isThenable } from './thenable.js'
 import type { CallSpan } from './tracing.js'
 import { endStoreSpan, startCall } from './tracing.js'
 import type { Written } from './write.js'
+import type { Generation } from './landing.js'
+import { kept, sameGeneration, track } from './landing.js'
+import type { Read } from './reads.js'
+import { readAgain, readWithMeta } from './reads.js'
 import { drop, write } from './write.js'
 
 export type { Keys, Recipe } from './recipe.js'
@@ -168,23 +172,7 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
 // a miss
 // -------------------------------------------------------------------------------------
 
-type Read = E.Either<CacheError, O.Option<Uint8Array>>
 
-/**
- * The value of `key` and its companion entry: in one bulk get where the store has one, else two reads
- * side by side. The companion's answer is a promise (that never rejects), for a step that need not
- * wait for it.
- */
-const readWithMeta = async (recipe: Recipe, key: string): Promise<readonly [Read, Promise<Read>]> => {
-  const getMany = recipe.store.getMany
-  if (getMany === undefined) {
-    const metaRead = recipe.store.get(metaKey(key))()
-    return [await recipe.store.get(key)(), metaRead]
-  }
-  const both = await getMany([key, metaKey(key)])()
-  if (E.isLeft(both)) return [both, Promise.resolve(both)]
-  return [both.right[0] ?? E.right(O.none), Promise.resolve(both.right[1] ?? E.right(O.none))]
-}
 
 /**
  * A miss. With fail-safe or timeouts, guarded (see `guardedMiss`); with a refresh of the key already
@@ -230,18 +218,6 @@ const guardedMiss = async (at: Lookup): Promise<Outcome> => {
   return servedStale(recipe, key, stale.value, call)
 }
 
-/**
- * Reads the value once more, for a call that already missed: a value another replica wrote is served
- * (and kept in the tier) but not counted again; the call was counted as the miss it was.
- */
-const readAgain = async ({ recipe, key, ticket }: Lookup): Promise<Outcome | undefined> => {
-  const found = await recipe.store.get(key)()
-  if (E.isLeft(found) || O.isNone(found.right)) return undefined
-  const cached = read(recipe, found.right.value)
-  if (E.isLeft(cached)) return undefined
-  fillL1(recipe, key, cached.right, found.right.value.byteLength, ticket)
-  return cached
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -354,15 +330,6 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
   }
 }
 
-/** Keeps `landing`, a write of `key` and what follows it, for an invalidation of `key` to wait for. */
-const track = <A>(recipe: Recipe, key: string, landing: Promise<A>): Promise<A> => {
-  recipe.landings.set(key, landing)
-  const landed = (): void => {
-    if (recipe.landings.get(key) === landing) recipe.landings.delete(key)
-  }
-  void landing.then(landed, landed)
-  return landing
-}
 
 /** The work of a computation whose callers already have its value: its write, then what follows it. */
 const land = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, writing: Promise<Written>, before: Generation): Promise<void> => {
@@ -373,7 +340,6 @@ const land = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, wr
   }
 }
 
-type Generation = E.Either<CacheError, string | undefined> | undefined
 
 /** After the write: an invalidation that arrived while it was on its way must still win, here or elsewhere. */
 const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, written: Written, before: Generation): Promise<Outcome> => {
@@ -399,23 +365,7 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
 /** How many times a computation overtaken by another replica's invalidation is done again. */
 const MAX_RECOMPUTATIONS = 3
 
-/** The value is written (or the write failed): the tier keeps what a later read would get. */
-const kept = ({ recipe, key, call, ticket }: Lookup, fresh: E.Right<unknown>, written: Written): Outcome => {
-  if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
-  if (recipe.l1 !== undefined) {
-    // The written bytes, read back once.
-    const stored = read(recipe, written.right)
-    if (E.isRight(stored)) fillL1(recipe, key, stored.right, written.right.byteLength, ticket)
-  }
-  return fresh
-}
 
-/** Whether no replica invalidated `key` since `before` was read (an unreadable generation counts as a change). */
-const sameGeneration = async (recipe: Recipe, key: string, before: Generation): Promise<boolean> => {
-  if (recipe.lease === undefined || before === undefined) return true // no lease: nothing to compare
-  const after = await recipe.lease.generation(key)
-  return E.isRight(before) && E.isRight(after) && before.right === after.right
-}
 
 // -------------------------------------------------------------------------------------
 // refresh ahead
