@@ -12,7 +12,7 @@ import { negativeKey, withNegativeCache } from '../src/NegativeCache.js'
 import { orElseUncached, withDedup, withKey, withMetrics } from '../src/Pipeline.js'
 import { withL1 } from '../src/stores/L1.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
-import { probeStore } from './helpers.js'
+import { deferred, probeStore } from './helpers.js'
 
 interface User {
   readonly id: number
@@ -143,7 +143,8 @@ describe('withNegativeCache', () => {
     )
     store.failWith = { get: CE.connectionError('refused'), set: CE.connectionError('refused') }
     expect(await getUser(1)()).toEqual(E.left({ _tag: 'NotFound', id: 1 }))
-    expect(metrics.getStats().errorsByCode).toMatchObject({ E_CACHE_CONNECTION: 3 })
+    // The value's read and the negative entry's read failed; a call that runs uncached stores nothing.
+    expect(metrics.getStats().errorsByCode).toMatchObject({ E_CACHE_CONNECTION: 2 })
   })
 
   it('an entry it cannot read is recorded and the function runs', async () => {
@@ -201,5 +202,34 @@ describe('cacheable({ negativeCache })', () => {
 
   it('refuses a negativeCache option without `when` at wrap time', () => {
     expect(() => cacheable({ store: memoryStore(), negativeCache: {} })).toThrow(/`negativeCache.when`/)
+  })
+})
+
+describe('withNegativeCache and invalidate', () => {
+  it('does not keep a failure computed before an invalidation that came while it was computed', async () => {
+    const store = probeStore(memoryStore())
+    let exists = false
+    const gate = deferred()
+    let calls = 0
+    const getUser = pipe(
+      (id: number): TE.TaskEither<NotFound, User> =>
+        () => {
+          calls++
+          const seen = exists // the source is read now, and answers later
+          return gate.promise.then(() => (seen ? E.right({ id }) : E.left({ _tag: 'NotFound', id })))
+        },
+      cache(store),
+      withKey('users.created'),
+      withDedup(),
+      withNegativeCache({ when: (error) => error._tag === 'NotFound' }),
+    )
+    const before = getUser(5)()
+    while (calls === 0) await Promise.resolve()
+    exists = true // the row is created, then the cache invalidated, while the first load is under way
+    expect(await getUser.invalidate(5)()).toEqual(E.right(undefined))
+    gate.resolve()
+    expect(await before).toEqual(E.left({ _tag: 'NotFound', id: 5 }))
+    expect(await getUser(5)()).toEqual(E.right({ id: 5 }))
+    expect(store.keys.set.filter((key) => key.endsWith(':neg'))).toEqual([])
   })
 })

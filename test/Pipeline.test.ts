@@ -722,3 +722,35 @@ describe('cache pipeline', () => {
     expect(() => withTtl(5)((() => TE.right(1)) as never)).toThrow(CacheOptionsError)
   })
 })
+
+describe('an invalidation and the writes before it', () => {
+  it('waits for every write of the key that began before it, not only the last one', async () => {
+    const inner = memoryStore()
+    const gates: Array<ReturnType<typeof deferred<void>>> = []
+    const store: Store = {
+      name: 'ordered',
+      get: (key) => inner.get(key),
+      set: (key, value, ttl) => () => {
+        if (gates.length >= 2) return inner.set(key, value, ttl)() // only the first two writes wait
+        const gate = deferred()
+        gates.push(gate)
+        return gate.promise.then(() => inner.set(key, value, ttl)())
+      },
+      delete: (key) => inner.delete(key),
+    }
+    let version = 1
+    const f = pipe((_: number) => TE.right(version), cache(store), withKey('two-writes'), quiet) // no single flight: two writes
+    const first = f(1)()
+    const second = f(1)()
+    while (gates.length < 2) await new Promise((resolve) => setImmediate(resolve))
+    version = 2
+    const invalidated = f.invalidate(1)()
+    gates[1]?.resolve() // the later write lands (and is deleted); the earlier one is still on its way
+    const state = await Promise.race([invalidated.then(() => 'resolved'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 20))])
+    expect(state).toBe('waiting')
+    gates[0]?.resolve()
+    expect(await invalidated).toEqual(E.right(undefined))
+    expect(await f(1)()).toEqual(E.right(2))
+    await Promise.all([first, second])
+  })
+})

@@ -37,12 +37,19 @@ export const runFunction = (fn: Recipe['fn'], lift: Recipe['lift'], self: unknow
   return isThenable(out) ? Promise.resolve(out).then(E.right, thrown) : E.right(out)
 }
 
-/** Runs the function of `recipe` for `key`, through the wrappers its steps put around it. */
-export const compute = (recipe: Recipe, key: string | undefined, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
+const stale = (): boolean => false
+
+/**
+ * Runs the function of `recipe` for `key`, through the wrappers its steps put around it. `key` is
+ * undefined when the call runs uncached; `fenceTicket` is the fence's ticket of a computation whose
+ * value may be stored.
+ */
+export const compute = (recipe: Recipe, key: string | undefined, self: unknown, args: ReadonlyArray<unknown>, fenceTicket?: number): Outcome | Promise<Outcome> => {
   const wrapped = recipe.compute
   if (wrapped === undefined) return runFunction(recipe.fn, recipe.lift, self, args)
   try {
-    const computed = wrapped({ self, args, key })
+    const current = key === undefined || fenceTicket === undefined ? stale : () => recipe.fence.mayWrite(key, fenceTicket)
+    const computed = wrapped({ self, args, key, current })
     return isThenable(computed) ? Promise.resolve(computed).then((either) => either, thrown) : computed
   } catch (failure) {
     return thrown(failure)
@@ -56,10 +63,11 @@ export const computeTraced = (
   self: unknown,
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
+  fenceTicket?: number,
 ): Outcome | Promise<Outcome> => {
-  if (call === undefined) return compute(recipe, key, self, args)
+  if (call === undefined) return compute(recipe, key, self, args, fenceTicket)
   return call
-    .compute(() => Promise.resolve(compute(recipe, key, self, args)))
+    .compute(() => Promise.resolve(compute(recipe, key, self, args, fenceTicket)))
     .then((fresh) => {
       if (E.isLeft(fresh)) call.result('error', fresh.left)
       return fresh

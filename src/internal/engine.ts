@@ -267,7 +267,7 @@ const computeAndWrite = (at: Lookup): Outcome | Promise<Outcome> => {
   if (recipe.lease !== undefined) return settle(at, fenceTicket)
   // How long the computation takes goes into the companion entry (refresh ahead's XFetch uses it).
   const startedAt = recipe.keepsMeta ? performance.now() : 0
-  const computed = computeTraced(recipe, key, at.self, at.args, at.call)
+  const computed = computeTraced(recipe, key, at.self, at.args, at.call, fenceTicket)
   if (!isThenable(computed)) return store(at, fenceTicket, computed, startedAt)
   // A store that writes synchronously: once the value is there, the rest is done in that same tick.
   if (recipe.writes !== undefined && at.call === undefined) return computed.then((fresh) => store(at, fenceTicket, fresh, startedAt))
@@ -284,7 +284,14 @@ const store = (at: Lookup, fenceTicket: number, computed: Outcome, startedAt: nu
     recipe.fence.end()
     return computed
   }
-  const written = write(recipe, key, computed.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
+  let written: Written | Promise<Written>
+  try {
+    written = write(recipe, key, computed.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
+  } catch (failure) {
+    // A callback of the user's (a TTL function) threw: the fence is ended all the same.
+    recipe.fence.end()
+    throw failure
+  }
   if (isThenable(written)) return settle(at, fenceTicket, { computing: computed, startedAt, writing: written })
   // Written in this tick: no invalidation can have come in between.
   recipe.fence.end()
@@ -312,7 +319,7 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
     const startedAt = underway?.startedAt ?? (recipe.keepsMeta ? performance.now() : 0)
-    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call))
+    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
@@ -350,13 +357,15 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
     await drop(recipe, key)
     return fresh
   }
-  if (!(await sameGeneration(recipe, key, before))) {
+  const generation = await sameGeneration(recipe, key, before)
+  if (generation !== 'same') {
     await drop(recipe, key)
     // Invalidated on another replica while this was computed: calls may have joined this flight after
-    // that invalidation resolved, so none of them gets this value. The lease is still held: compute
-    // again, a bounded number of times (an invalidation per computation would otherwise never end).
+    // that invalidation resolved, so none of them gets this value. Compute again (under the lease when
+    // this replica holds it), a bounded number of times: an invalidation per computation would
+    // otherwise never end. A generation that could not be read says nothing: no computation again.
     const overtaken = (at.overtaken ?? 0) + 1
-    if (overtaken <= MAX_RECOMPUTATIONS) return computeAndWrite({ ...at, overtaken, ticket: recipe.l1?.ticket() ?? 0 })
+    if (generation === 'moved' && overtaken <= MAX_RECOMPUTATIONS) return computeAndWrite({ ...at, overtaken, ticket: recipe.l1?.ticket() ?? 0 })
     return fresh
   }
   return kept(at, fresh, written)

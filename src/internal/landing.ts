@@ -8,13 +8,21 @@ import type { Lookup, Outcome, Recipe } from './recipe.js'
 import { cacheFailure, fillL1, read } from './recipe.js'
 import type { Written } from './write.js'
 
-/** Keeps `landing`, a write of `key` and what follows it, for an invalidation of `key` to wait for. */
+const ignore = (): void => undefined
+
+/**
+ * Keeps `landing`, a write of `key` and what follows it, for an invalidation of `key` to wait for,
+ * together with the key's landings still on their way: what the key holds settles once all of them
+ * have, and never rejects. Gives `landing` back.
+ */
 export const track = <A>(recipe: Recipe, key: string, landing: Promise<A>): Promise<A> => {
-  recipe.landings.set(key, landing)
-  const landed = (): void => {
-    if (recipe.landings.get(key) === landing) recipe.landings.delete(key)
-  }
-  void landing.then(landed, landed)
+  const earlier = recipe.landings.get(key)
+  const settled = landing.then(ignore, ignore)
+  const all = earlier === undefined ? settled : Promise.all([earlier, settled]).then(ignore)
+  recipe.landings.set(key, all)
+  void all.then(() => {
+    if (recipe.landings.get(key) === all) recipe.landings.delete(key)
+  })
   return landing
 }
 
@@ -31,9 +39,13 @@ export const kept = ({ recipe, key, call, ticket }: Lookup, fresh: E.Right<unkno
   return fresh
 }
 
-/** Whether no replica invalidated `key` since `before` was read (an unreadable generation counts as a change). */
-export const sameGeneration = async (recipe: Recipe, key: string, before: Generation): Promise<boolean> => {
-  if (recipe.lease === undefined || before === undefined) return true // no lease: nothing to compare
+/**
+ * Whether a replica invalidated `key` since `before` was read: `'same'`, `'moved'`, or `'unknown'`
+ * when either generation could not be read (which a write must treat as a change).
+ */
+export const sameGeneration = async (recipe: Recipe, key: string, before: Generation): Promise<'same' | 'moved' | 'unknown'> => {
+  if (recipe.lease === undefined || before === undefined) return 'same' // no lease: nothing to compare
   const after = await recipe.lease.generation(key)
-  return E.isRight(before) && E.isRight(after) && before.right === after.right
+  if (E.isLeft(before) || E.isLeft(after)) return 'unknown'
+  return before.right === after.right ? 'same' : 'moved'
 }

@@ -112,6 +112,12 @@ export interface Computation {
   readonly self: unknown
   readonly args: ReadonlyArray<unknown>
   readonly key: string | undefined
+  /**
+   * Whether no invalidation of the key came since this computation began (always false when the
+   * call runs uncached): a wrapper that stores something of its own writes it only while this
+   * holds, and deletes it if it no longer does once written.
+   */
+  readonly current: () => boolean
 }
 
 /**
