@@ -28,6 +28,7 @@ import { toError } from './errors.js'
 import type { Run } from './internal/build.js'
 import { build, checked, isCached, PLAN, RUN } from './internal/build.js'
 import { DEFAULT_PREFIX } from './internal/keys.js'
+import { checkOption, storeCodec } from './internal/options.js'
 import type { Around, Cached, ComputeWrapper, ErrorOf, Invocation, Plan, Step, ValueOf } from './internal/model.js'
 import { functionName } from './Key.js'
 import type { Store } from './Store.js'
@@ -41,13 +42,6 @@ export type { Around, Cached, Compute, Computation, Computed, ComputeWrapper, Er
 const fail = (error: CacheError): never => {
   throw toError(error)
 }
-
-const isStore = (u: unknown): u is Store =>
-  typeof u === 'object' &&
-  u !== null &&
-  typeof (u as Store).get === 'function' &&
-  typeof (u as Store).set === 'function' &&
-  typeof (u as Store).delete === 'function'
 
 const checkStep = (by: string, name: unknown, f: unknown): string => {
   if (typeof name !== 'string' || name === '') fail(CE.invalidOptions(`${by}: name`, name, 'a name for the step (it is named in its errors)'))
@@ -68,7 +62,7 @@ const checkStep = (by: string, name: unknown, f: unknown): string => {
  */
 export const plan = (store: Store, f: (...args: never) => unknown, lift: Plan['lift'] = 'auto'): Plan => {
   if (typeof f !== 'function') fail(CE.invalidOptions('fn', f, 'a function'))
-  if (!isStore(store)) fail(CE.invalidOptions('store', store, 'a Store (an object with get, set and delete)'))
+  checkOption('store', storeCodec, store)
   return {
     fn: f as Plan['fn'],
     lift,
