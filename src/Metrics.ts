@@ -15,7 +15,8 @@
  * - `recordStale` (optional): a stale value stood in for the function's failure or slowness
  *   (fail-safe, timeouts).
  * - `recordNegativeHit` (optional): a miss answered from a negative entry (`withNegativeCache`): the
- *   function's remembered failure, returned without running it. The miss is also counted.
+ *   function's remembered failure, returned without running it. A hit of its own kind: the call is
+ *   not also counted as a miss (nor as a hit of a value).
  *
  * Every record also gets a `MetricsContext` (the function's name and the store's), for sinks that
  * label by them. Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps

@@ -135,6 +135,7 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
       else if (O.isSome(found.right)) {
         const remembered = decode(found.right.value)
         if (E.isRight(remembered)) {
+          computation.ownHit()
           metrics.recordNegativeHit?.(key, context)
           return E.left(remembered.right)
         }
@@ -165,7 +166,7 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
  * misses as the same `Left`, without running the function. Only `Left`s the function returned are
  * chosen from, never what it threw, a `CacheError` or a timeout. The failure must be data that
  * MessagePack keeps (an `Error` keeps its name, message and own fields, not its class). A negative
- * hit is counted as a miss of the value and a negative hit (`recordNegativeHit`).
+ * hit is counted as a hit of its own kind (`recordNegativeHit`), not as a miss.
  *
  * ```ts
  * pipe(loadUser, cache(store), withKey('users.get'), withNegativeCache({ ttlSeconds: 30, when: (error) => error._tag === 'NotFound' }))

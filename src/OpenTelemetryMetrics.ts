@@ -70,7 +70,7 @@ export class OpenTelemetryMetrics implements CacheMetrics {
       unit: '{value}',
     })
     this.negativeHits = meter.createCounter('cache.negative_hits', {
-      description: 'Misses answered with a remembered failure of the function, without running it (negative caching)',
+      description: 'Calls answered with a remembered failure of the function, without running it (negative caching); not counted as misses',
       unit: '{hit}',
     })
     this.latency = meter.createHistogram('cache.latency', {

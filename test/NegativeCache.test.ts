@@ -2,16 +2,21 @@ import * as E from 'fp-ts/lib/Either.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as O from 'fp-ts/lib/Option.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { cache } from '../src/Cached.js'
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
+import type { Cached } from '../src/Cached.js'
+import { aroundCompute, cache } from '../src/Cached.js'
 import { cacheable } from '../src/cacheable.js'
 import * as CE from '../src/CacheError.js'
 import { CacheOptionsError } from '../src/errors.js'
 import { manualClock } from '../src/Clock.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { negativeKey, withNegativeCache } from '../src/NegativeCache.js'
-import { orElseUncached, withDedup, withKey, withMetrics } from '../src/Pipeline.js'
+import { withLease } from '../src/Lease.js'
+import { orElseUncached, withDedup, withKey, withMetrics, withTracing } from '../src/Pipeline.js'
+import { withTimeouts } from '../src/Timeouts.js'
 import { withL1 } from '../src/stores/L1.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
+import type { Store } from '../src/Store.js'
 import { deferred, probeStore } from './helpers.js'
 
 interface User {
@@ -52,7 +57,8 @@ describe('withNegativeCache', () => {
     expect(await getUser(7)()).toEqual(E.left({ _tag: 'NotFound', id: 7 }))
     expect(await getUser(7)()).toEqual(E.left({ _tag: 'NotFound', id: 7 }))
     expect(calls()).toBe(1)
-    expect(metrics.getStats()).toMatchObject({ negativeHits: 1, misses: 2, hits: 0, writes: 0 })
+    // A negative hit is a hit of its own kind: only the first call, which ran the function, is a miss.
+    expect(metrics.getStats()).toMatchObject({ negativeHits: 1, misses: 1, hits: 0, writes: 0 })
     // The value key holds nothing: a reader that knows nothing of negative entries sees a miss.
     const valueKey = store.keys.get[0] as string
     expect(await store.get(valueKey)()).toEqual(E.right(O.none))
@@ -166,6 +172,72 @@ describe('withNegativeCache', () => {
   it('refuses options without `when`, or with a TTL that is not a positive integer', () => {
     expect(() => withNegativeCache({} as never)).toThrow(/`negativeCache.when`/)
     expect(() => withNegativeCache({ when: () => true, ttlSeconds: 0 })).toThrow(CacheOptionsError)
+  })
+})
+
+describe('withNegativeCache: a negative hit is a hit of its own kind', () => {
+  const tracer = new BasicTracerProvider().getTracer('test')
+  // Each path the engine takes to a miss: the memory store read in the same tick, a store read
+  // asynchronously, under a lease, traced, with timeouts, and behind the in-process tier.
+  type Failure = NotFound | CE.CacheError | CE.FunctionTimeout
+  type Path = (self: Cached<[number], Failure, User>) => Cached<[number], Failure, User>
+  const same: Path = (self) => self
+  const paths: ReadonlyArray<readonly [string, () => Store, Path]> = [
+    ['a synchronous read', memoryStore, same],
+    ['an asynchronous read', () => probeStore(memoryStore()), same],
+    ['a lease', memoryStore, (self) => pipe(self, withLease({ leaseSeconds: 5 }))],
+    ['tracing', () => probeStore(memoryStore()), (self) => pipe(self, withTracing(tracer))],
+    ['timeouts', memoryStore, (self) => pipe(self, withTimeouts({ hardMs: 1_000 }))],
+    ['the in-process tier and the single flight', () => probeStore(memoryStore()), (self) => pipe(self, withL1(), withDedup())],
+  ]
+
+  it.each(paths)('counts no miss for it, over %s', async (_, store, path) => {
+    const metrics = new InMemoryMetrics()
+    let calls = 0
+    const getUser = pipe(
+      (id: number): TE.TaskEither<Failure, User> => (calls++, TE.left({ _tag: 'NotFound', id })),
+      cache(store()),
+      withKey('users.kinds'),
+      path,
+      withMetrics(metrics),
+      withNegativeCache({ when: (error) => error._tag === 'NotFound' }),
+    )
+    for (let round = 0; round < 4; round++) expect(await getUser(1)()).toEqual(E.left({ _tag: 'NotFound', id: 1 }))
+    expect(calls).toBe(1)
+    // Each call is counted once, by its kind: one miss that ran the function, then negative hits.
+    expect(metrics.getStats()).toMatchObject({ misses: 1, negativeHits: 3, hits: 0 })
+  })
+
+  it('counts a miss for a call whose negative entry was gone, and a hit for a value', async () => {
+    const { metrics, getUser, add } = setup()
+    await getUser(2)()
+    add(2)
+    await getUser.invalidate(2)()
+    await getUser(2)()
+    await getUser(2)()
+    expect(metrics.getStats()).toMatchObject({ misses: 2, negativeHits: 0, hits: 1 })
+  })
+
+  it('lets a wrapper of its own answer as a hit of its kind with ownHit', async () => {
+    const metrics = new InMemoryMetrics()
+    const answered = new Map<string, User>([])
+    const getUser = pipe(
+      (id: number): TE.TaskEither<NotFound, User> => TE.right({ id }),
+      cache(memoryStore()),
+      withKey('users.own'),
+      withMetrics(metrics),
+      aroundCompute('fromDirectory', (next) => (computation) => {
+        const known = answered.get(String(computation.args[0]))
+        if (known === undefined) return next(computation)
+        computation.ownHit()
+        return E.right(known)
+      }),
+    )
+    answered.set('1', { id: 1 })
+    await getUser(1)() // answered by the wrapper, then stored: no miss
+    await getUser(2)() // computed: a miss
+    await getUser(1)() // a hit of the stored value
+    expect(metrics.getStats()).toMatchObject({ misses: 1, hits: 1, writes: 2 })
   })
 })
 

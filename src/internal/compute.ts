@@ -5,7 +5,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { Computed } from './parts.js'
-import type { Outcome, Recipe } from './recipe.js'
+import type { Outcome, PendingMiss, Recipe } from './recipe.js'
 import { isThenable } from './thenable.js'
 import type { CallSpan } from './tracing.js'
 
@@ -38,22 +38,46 @@ export const runFunction = (fn: Recipe['fn'], lift: Recipe['lift'], self: unknow
 }
 
 const stale = (): boolean => false
+const nothing = (): void => undefined
 
 /**
  * Runs the function of `recipe` for `key`, through the wrappers its steps put around it. `key` is
  * undefined when the call runs uncached; `fenceTicket` is the fence's ticket of a computation whose
- * value may be stored.
+ * value may be stored; `miss` the lookup's miss, counted once the wrappers are done unless one of
+ * them answered from an entry of its own.
  */
-export const compute = (recipe: Recipe, key: string | undefined, self: unknown, args: ReadonlyArray<unknown>, fenceTicket?: number): Outcome | Promise<Outcome> => {
+export const compute = (
+  recipe: Recipe,
+  key: string | undefined,
+  self: unknown,
+  args: ReadonlyArray<unknown>,
+  fenceTicket?: number,
+  miss?: PendingMiss,
+): Outcome | Promise<Outcome> => {
   const wrapped = recipe.compute
   if (wrapped === undefined) return runFunction(recipe.fn, recipe.lift, self, args)
+  const current = key === undefined || fenceTicket === undefined ? stale : () => recipe.fence.mayWrite(key, fenceTicket)
+  const ownHit = miss === undefined ? nothing : () => miss.claim()
+  let computed: Computed | Promise<Computed>
   try {
-    const current = key === undefined || fenceTicket === undefined ? stale : () => recipe.fence.mayWrite(key, fenceTicket)
-    const computed = wrapped({ self, args, key, current })
-    return isThenable(computed) ? Promise.resolve(computed).then((either) => either, thrown) : computed
+    computed = wrapped({ self, args, key, current, ownHit })
   } catch (failure) {
-    return thrown(failure)
+    computed = thrown(failure)
   }
+  if (!isThenable(computed)) {
+    miss?.record()
+    return computed
+  }
+  return Promise.resolve(computed).then(
+    (either) => {
+      miss?.record()
+      return either
+    },
+    (failure: unknown) => {
+      miss?.record()
+      return thrown(failure)
+    },
+  )
 }
 
 /** Runs the function, inside its own span when the call is traced; notes its failure. */
@@ -64,10 +88,11 @@ export const computeTraced = (
   args: ReadonlyArray<unknown>,
   call: CallSpan | undefined,
   fenceTicket?: number,
+  miss?: PendingMiss,
 ): Outcome | Promise<Outcome> => {
-  if (call === undefined) return compute(recipe, key, self, args, fenceTicket)
+  if (call === undefined) return compute(recipe, key, self, args, fenceTicket, miss)
   return call
-    .compute(() => Promise.resolve(compute(recipe, key, self, args, fenceTicket)))
+    .compute(() => Promise.resolve(compute(recipe, key, self, args, fenceTicket, miss)))
     .then((fresh) => {
       if (E.isLeft(fresh)) call.result('error', fresh.left)
       return fresh

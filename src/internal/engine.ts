@@ -23,7 +23,7 @@ import type { CacheError } from '../CacheError.js'
 import { decodeMeta, metaKey } from './meta.js'
 import type { Lease } from './parts.js'
 import type { Lookup, Outcome, Recipe } from './recipe.js'
-import { background, cacheFailure, fillL1, read } from './recipe.js'
+import { background, cacheFailure, fillL1, missOf, read } from './recipe.js'
 import { loadStale, servedStale, withinTimeouts } from './stale.js'
 import { computeTraced } from './compute.js'
 import { isThenable } from './thenable.js'
@@ -98,8 +98,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   if (absentAfterMs === undefined) work = lookupOrCompute(at)
   else {
     // The synchronous read found nothing, in this same tick: a miss, and no second read.
-    if (recipe.timed) recipe.metrics.recordMiss(key.right, absentAfterMs, recipe.context)
-    work = onMiss(at)
+    work = onCountedMiss(missOf(at, absentAfterMs))
   }
   // The work began in this same tick as the join above found nothing: it leads the key's flight,
   // which stays open until the work's write has landed, even when its callers were answered before.
@@ -161,11 +160,10 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
     // Unreadable or of an old shape: counted, then recomputed and overwritten below.
     const strict = cacheFailure(recipe, key, bad, call)
     if (strict !== undefined) return strict
-  } else {
-    if (recipe.timed) recipe.metrics.recordMiss(key, performance.now() - started, recipe.context)
-    call?.result('miss')
+    return onMiss(at)
   }
-  return onMiss(at)
+  call?.result('miss')
+  return onCountedMiss(missOf(at, recipe.timed ? performance.now() - started : 0))
 }
 
 // -------------------------------------------------------------------------------------
@@ -173,6 +171,27 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
 // -------------------------------------------------------------------------------------
 
 
+
+/** A miss (see `onMiss`) whose count may wait for the computation: counted by the time it is done. */
+const onCountedMiss = (at: Lookup): Outcome | Promise<Outcome> => {
+  const pending = at.miss
+  if (pending === undefined) return onMiss(at)
+  const work = onMiss(at)
+  if (!isThenable(work)) {
+    pending.record()
+    return work
+  }
+  return work.then(
+    (outcome) => {
+      pending.record()
+      return outcome
+    },
+    (failure: unknown) => {
+      pending.record()
+      throw failure
+    },
+  )
+}
 
 /**
  * A miss. With fail-safe or timeouts, guarded (see `guardedMiss`); with a refresh of the key already
@@ -267,7 +286,7 @@ const computeAndWrite = (at: Lookup): Outcome | Promise<Outcome> => {
   if (recipe.lease !== undefined) return settle(at, fenceTicket)
   // How long the computation takes goes into the companion entry (refresh ahead's XFetch uses it).
   const startedAt = recipe.keepsMeta ? performance.now() : 0
-  const computed = computeTraced(recipe, key, at.self, at.args, at.call, fenceTicket)
+  const computed = computeTraced(recipe, key, at.self, at.args, at.call, fenceTicket, at.miss)
   if (!isThenable(computed)) return store(at, fenceTicket, computed, startedAt)
   // A store that writes synchronously: once the value is there, the rest is done in that same tick.
   if (recipe.writes !== undefined && at.call === undefined) return computed.then((fresh) => store(at, fenceTicket, fresh, startedAt))
@@ -319,7 +338,7 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
     const startedAt = underway?.startedAt ?? (recipe.keepsMeta ? performance.now() : 0)
-    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket))
+    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket, at.miss))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)

@@ -118,6 +118,12 @@ export interface Computation {
    * holds, and deletes it if it no longer does once written.
    */
   readonly current: () => boolean
+  /**
+   * Says the wrapper answered this computation from an entry of its own (a negative entry, say)
+   * without running the function: the call is then not counted as a miss of the value, and the
+   * wrapper counts its own kind of hit (`recordNegativeHit`, ...).
+   */
+  readonly ownHit: () => void
 }
 
 /**

@@ -111,6 +111,49 @@ export interface Lookup {
   readonly ticket: number
   /** How many of this lookup's computations another replica's invalidation overtook (see `afterWrite`). */
   readonly overtaken?: number | undefined
+  /** The miss of this lookup, when a wrapper of the computation may still answer it as a hit of its own. */
+  readonly miss?: PendingMiss | undefined
+}
+
+/**
+ * A miss whose count waits for the computation: a wrapper made with `aroundCompute` may answer it
+ * from an entry of its own (`Computation.ownHit`), and then it is that wrapper's kind of hit, not a
+ * miss. Counted at most once: when the computation is done, or when the lookup is.
+ */
+export class PendingMiss {
+  private open = true
+
+  constructor(
+    private readonly recipe: Recipe,
+    private readonly key: string,
+    private readonly latencyMs: number,
+  ) {}
+
+  /** A wrapper answered: no miss. */
+  claim(): void {
+    this.open = false
+  }
+
+  /** Counts the miss, unless it was counted or claimed already. */
+  record(): void {
+    if (!this.open) return
+    this.open = false
+    this.recipe.metrics.recordMiss(this.key, this.latencyMs, this.recipe.context)
+  }
+}
+
+/**
+ * Counts the miss of `at` now, or defers it to the computation when a wrapper of the computation
+ * may answer as a hit of its own: the lookup to carry on with.
+ */
+export const missOf = (at: Lookup, latencyMs: number): Lookup => {
+  const { recipe } = at
+  if (!recipe.timed) return at
+  if (recipe.compute === undefined) {
+    recipe.metrics.recordMiss(at.key, latencyMs, recipe.context)
+    return at
+  }
+  return { ...at, miss: new PendingMiss(recipe, at.key, latencyMs) }
 }
 
 /** The TTL when it does not depend on the value; otherwise a day, for keys that must outlive any entry. */
