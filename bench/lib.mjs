@@ -79,7 +79,7 @@ export const table = (headers, rows) =>
   [`| ${headers.join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')
 
 /** The test sidecar in its own process, steered over IPC, so client and server share no event loop. */
-export const sidecarProcess = async () => {
+export const sidecarProcess = async (flavour = 'in-memory') => {
   const child = fork(fileURLToPath(new URL('./sidecar-process.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const pending = new Map()
   let next = 0
@@ -93,7 +93,7 @@ export const sidecarProcess = async () => {
       pending.set(id, resolve)
       child.send({ id, command, ...args })
     })
-  const { url } = await ask('start')
+  const { url } = await ask('start', { flavour })
   return {
     url,
     ask,

@@ -16,6 +16,7 @@ import { createCache as createDedupeCache } from 'async-cache-dedupe'
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
 import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, defaultKeyBuilder, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
+import { ROUNDS, costs, costsTable, staleness, stalenessTable } from './staleness.mjs'
 import { byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -693,7 +694,22 @@ const machine = [
 console.log(`## Run of ${new Date().toISOString()}\n\n${machine}`)
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice(7).split(',')
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource]]
+// ---------------------------------------------------------------------------------------------
+// 12. Staleness after invalidate, across replica processes (bench/staleness.mjs)
+// ---------------------------------------------------------------------------------------------
+const invalidationStaleness = async () => {
+  const cost = await costs()
+  json.invalidationCosts = cost
+  section('12a. What invalidation that wins across replicas costs (one process, test sidecar in its own process)', costsTable(cost))
+  const rows = await staleness(ROUNDS)
+  json.invalidationStaleness = rows
+  section(
+    `12b. Rounds with a read older than the invalidation (${ROUNDS} rounds, 3 replica processes on one test sidecar, loads in flight in every round)`,
+    stalenessTable(rows, ROUNDS),
+  )
+}
+
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)

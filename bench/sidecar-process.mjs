@@ -6,7 +6,7 @@ process.on('message', async (message) => {
   const reply = (payload = {}) => process.send({ id: message.id, ...payload })
   switch (message.command) {
     case 'start':
-      sidecar = await startTestSidecar({ stores: ['cache'] })
+      sidecar = await startTestSidecar({ stores: ['cache'], flavour: message.flavour ?? 'in-memory' })
       return reply({ url: sidecar.url })
     case 'seed':
       for (const [key, json] of message.entries) sidecar.state('cache').set(key, json)

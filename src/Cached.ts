@@ -76,6 +76,7 @@ export const plan = (store: Store, f: (...args: never) => unknown, lift: Plan['l
     dedup: undefined,
     l1: undefined,
     lease: undefined,
+    generations: undefined,
     failSafe: undefined,
     timeouts: undefined,
     refreshAhead: undefined,

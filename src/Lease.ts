@@ -8,10 +8,10 @@
  * (`pollMs` up to `maxPollMs`), trying the lease again on each round, so a holder that died is
  * replaced as soon as its lease expires; after `maxWaitMs` they compute themselves.
  *
- * Invalidation: `invalidate` first writes a new random generation under `<key>:gen`, then deletes the
- * value. A computation reads the generation before it starts and again after its write; if it
- * changed, it deletes what it wrote. So once both are done, the store holds no value computed before
- * the invalidation (docs/replicas.md has the argument and the window).
+ * Invalidation: the lease brings the keys' generations with it (`withGenerations`): `invalidate`
+ * first writes a new random generation under `<key>:gen`, then deletes the value, and a computation
+ * whose generation changed while it ran deletes what it wrote (docs/replicas.md has the argument and
+ * the window).
  *
  * Only `<key>:lease` and `<key>:gen` are new keys: the value key and its bytes stay exactly what the
  * Python library reads and writes. A store without `create` (or whose Dapr component lacks ETag
@@ -21,13 +21,12 @@
  * @since 0.2.0
  */
 import { randomBytes } from 'node:crypto'
-import * as E from 'fp-ts/lib/Either.js'
-import * as O from 'fp-ts/lib/Option.js'
 import type * as t from 'io-ts'
+import { generations } from './Generations.js'
 import { checkOption, group, loggerCodec, optional, positiveInteger, trueOr } from './internal/options.js'
 import type { Step } from './Cached.js'
 import { step } from './Cached.js'
-import type { Lease } from './internal/parts.js'
+import type { Generations, Lease } from './internal/parts.js'
 import type { Store } from './Store.js'
 
 export type { Lease } from './internal/parts.js'
@@ -62,9 +61,10 @@ export const LeaseOptionsCodec = group('LeaseOptions', {
 export type LeaseOptions = t.TypeOf<typeof LeaseOptionsCodec>
 
 
-/** The lease key and the generation key of a value key: their own key space, never a value key. */
+/** The lease key of a value key: its own key space, never a value key. */
 export const leaseKey = (key: string): string => `${key}:lease`
-export const generationKey = (key: string): string => `${key}:gen`
+
+export { generationKey } from './Generations.js'
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -116,11 +116,6 @@ export const lease = (store: Store, options: LeaseOptions = {}): Lease => {
       // Past its TTL the lease may be another replica's now: leave it to expire.
       if (Date.now() - acquiredAt < leaseSeconds * 1000 - 100) await store.delete(leaseKey(key))()
     },
-    generation: async (key) => {
-      const found = await store.get(generationKey(key))()
-      return E.isLeft(found) ? found : E.right(O.isSome(found.right) ? Buffer.from(found.right.value).toString('hex') : undefined)
-    },
-    bump: (key, ttlSeconds) => store.set(generationKey(key), randomBytes(12), Math.max(ttlSeconds, leaseSeconds)),
     delays: () => {
       let next = pollMs
       return () => {
@@ -132,20 +127,32 @@ export const lease = (store: Store, options: LeaseOptions = {}): Lease => {
   }
 }
 
+/**
+ * The generations a lease brings: each lives at least as long as a lease, so that a holder's
+ * computation cannot outlive the generation it read.
+ *
+ * @category constructors
+ * @since 0.4.0
+ */
+export const leaseGenerations =
+  (options: LeaseOptions = {}) =>
+  (store: Store): Generations =>
+    generations(store, options.leaseSeconds ?? 10)
+
 // -------------------------------------------------------------------------------------
 // combinators
 // -------------------------------------------------------------------------------------
 
 /**
  * Single flight across replicas: on a miss, one replica computes while the others wait for its
- * value; and an invalidation on any replica wins over a computation under way on another. Needs a
- * store with `create` (the Dapr store and the memory store have it). The lease is made for the store
- * when the pipeline is built.
+ * value; and an invalidation on any replica wins over a computation under way on another (the lease
+ * brings `withGenerations` with it). Needs a store with `create` (the Dapr store and the memory store
+ * have it). The lease is made for the store when the pipeline is built.
  *
  * @category combinators
  * @since 0.2.0
  */
 export const withLease = (options: true | LeaseOptions = true): Step => {
   const decoded = leaseOptions('lease', options)
-  return step('withLease', () => ({ lease: (store) => lease(store, decoded) }))
+  return step('withLease', (plan) => ({ lease: (store) => lease(store, decoded), generations: plan.generations ?? leaseGenerations(decoded) }))
 }

@@ -32,7 +32,8 @@ import { fromPlan, plan, runnerOf } from './Cached.js'
 import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
-import { LeaseOptionsCodec, lease } from './Lease.js'
+import { generations } from './Generations.js'
+import { LeaseOptionsCodec, lease, leaseGenerations } from './Lease.js'
 import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
 import { JitterCodec } from './Jitter.js'
 import { NegativeCacheOptionsCodec, withNegativeCache } from './NegativeCache.js'
@@ -100,6 +101,11 @@ export const CacheableOptionsCodec = group(
      * Off by default. See `withLease`.
      */
     lease: optional(trueOr(LeaseOptionsCodec)),
+    /**
+     * An invalidation on any replica wins over a load under way on another, without a lease: the
+     * keys get generations (`lease` brings them too). Off by default. See `withGenerations`.
+     */
+    generations: optional(t.boolean),
     /**
      * Stale values when the function fails or times out, for up to `maxStaleSeconds` after expiry,
      * and a rest for a failing function (`true`: its defaults). Off by default. See `withFailSafe`.
@@ -191,6 +197,7 @@ const resolve = (given: CacheableOptions) => {
     store: options.store ?? daprStore({ storeName: options.storeName ?? 'cache' }),
     ttlSeconds: options.ttlSeconds ?? 3600,
     l1: options.l1 === undefined ? undefined : options.l1 === true ? {} : options.l1,
+    generations: options.generations ?? false,
     lease: options.lease === undefined ? undefined : { logger: options.logger, ...(options.lease === true ? {} : options.lease) },
     failSafe: options.failSafe,
     timeouts: options.timeouts,
@@ -231,6 +238,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     dedup: dedup(),
     l1: resolved.l1 === undefined ? undefined : l1(resolved.l1),
     lease: options === undefined ? undefined : (store) => lease(store, options),
+    generations: options !== undefined ? leaseGenerations(options) : resolved.generations ? (store) => generations(store) : undefined,
     failSafe: resolved.failSafe === undefined ? undefined : failSafe(resolved.failSafe),
     timeouts: resolved.timeouts,
     refreshAhead: resolved.refreshAhead === undefined ? undefined : refreshAhead(resolved.refreshAhead),

@@ -66,6 +66,8 @@ export {
 } from './Pipeline.js'
 export type { L1, L1Options } from './stores/L1.js'
 export { L1OptionsCodec, withL1 } from './stores/L1.js'
+export type { Generations } from './Generations.js'
+export { withGenerations } from './Generations.js'
 export type { Lease, LeaseOptions } from './Lease.js'
 export { LeaseOptionsCodec, withLease } from './Lease.js'
 export type { FailSafe, FailSafeOptions } from './FailSafe.js'

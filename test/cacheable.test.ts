@@ -292,6 +292,8 @@ describe('cacheable(options)(fn)', () => {
         { store, lease: { maxWaitMs: 0 } },
         { store, metrics: [{}] },
         { store, tracer: 'yes' },
+        { store, generations: 'yes' },
+        { store, generations: true, lease: true },
         { store, ttlSeconds: 60, l1: true, lease: { leaseSeconds: 5 }, tracer: false, metrics: [] },
         { store },
       ]

@@ -9,6 +9,9 @@
  *   single flight) found the old value; they must not put it back where a later call finds it.
  * - Race 2 (with the lease): a call that joins another replica's load after an invalidation resolved
  *   must not get that load's value, computed before it.
+ * - Race 3 (without the lease): another replica's load, under way when the invalidation was called,
+ *   writes its old value after the delete. With generations (`withGenerations`) it is dropped and
+ *   computed again; without them it stays, which is the window the docs state.
  * - A write of the invalidating replica that began before the invalidation must not land after it:
  *   the invalidation waits for it (found by the scheduled suite, `test/races/scheduled.test.ts`).
  */
@@ -18,6 +21,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js'
 import { cache } from '../src/Cached.js'
 import { cacheable } from '../src/cacheable.js'
 import { orElseUncached, withDedup, withKey } from '../src/Pipeline.js'
+import { withGenerations } from '../src/Generations.js'
 import { withLease } from '../src/Lease.js'
 import { withL1 } from '../src/stores/L1.js'
 import type { Store } from '../src/Store.js'
@@ -182,6 +186,64 @@ export const describeRaces = (label: string, backend: RaceBackend): void => {
       expect(await leader).toEqual(E.right('v2 of 1'))
       expect(await a(1)()).toEqual(E.right('v2 of 1'))
       expect(computations).toBe(2)
+    })
+  })
+
+  describe('an invalidation on one replica wins against a load in flight on another, without the lease (race 3)', () => {
+    /** A replica's face: a pipeline's or `cacheable`'s, as promises of the value. */
+    type Replica = { readonly get: (id: number) => Promise<string>; readonly invalidate: (id: number) => Promise<unknown> }
+    type Load = (id: number) => Promise<string>
+
+    /** B loads with the old source and answers late; A invalidates meanwhile; a call on B joins B's load after that resolved. */
+    const overtake = async (replica: (load: Load, store: Store) => Replica) => {
+      const store = await open()
+      let version = 1
+      const started = deferred()
+      const gate = deferred()
+      let computations = 0
+      const load = async (id: number): Promise<string> => {
+        computations++
+        const seen = version
+        if (computations === 1) {
+          started.resolve()
+          await gate.promise
+        }
+        return `v${seen} of ${id}`
+      }
+      const a = replica(load, store)
+      const b = replica(load, store)
+      const leader = b.get(1)
+      await started.promise
+      version++
+      await a.invalidate(1)
+      const joined = b.get(1)
+      gate.resolve()
+      return { joined: await joined, leader: await leader, after: await a.get(1), computations }
+    }
+
+    const pipeline =
+      (name: string, coherent: boolean) =>
+      (load: Load, store: Store): Replica => {
+        const base = pipe(load, cache(store), withKey(`${run}.race.${name}`), withDedup())
+        const cached = orElseUncached({ onError: () => undefined })(coherent ? withGenerations()(base) : base)
+        const value = async (id: number) => E.getOrElse((): string => 'failed')(await cached(id)())
+        return { get: value, invalidate: (id) => cached.invalidate(id)() }
+      }
+
+    it('with generations, the load’s old value is dropped and computed again: no replica reads it afterwards', async () => {
+      expect(await overtake(pipeline('generations', true))).toEqual({ joined: 'v2 of 1', leader: 'v2 of 1', after: 'v2 of 1', computations: 2 })
+    })
+
+    it('holds for cacheable({ generations: true })', async () => {
+      const replica = (load: Load, store: Store): Replica => {
+        const get = cacheable({ store, name: `${run}.race.facade.generations`, generations: true })(load)
+        return { get, invalidate: (id) => get.invalidate(id) }
+      }
+      expect(await overtake(replica)).toEqual({ joined: 'v2 of 1', leader: 'v2 of 1', after: 'v2 of 1', computations: 2 })
+    })
+
+    it('without them, the old value lands after the delete and every replica reads it (the window docs/replicas.md states)', async () => {
+      expect(await overtake(pipeline('plain', false))).toEqual({ joined: 'v1 of 1', leader: 'v1 of 1', after: 'v1 of 1', computations: 1 })
     })
   })
 

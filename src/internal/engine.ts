@@ -283,7 +283,8 @@ const missWithLease = async (at: Lookup, lease: Lease): Promise<Outcome> => {
 const computeAndWrite = (at: Lookup): Outcome | Promise<Outcome> => {
   const { recipe, key } = at
   const fenceTicket = recipe.fence.begin()
-  if (recipe.lease !== undefined) return settle(at, fenceTicket)
+  // The key's generation is read before the computation begins.
+  if (recipe.generations !== undefined) return settle(at, fenceTicket)
   // How long the computation takes goes into the companion entry (refresh ahead's XFetch uses it).
   const startedAt = recipe.keepsMeta ? performance.now() : 0
   const computed = computeTraced(recipe, key, at.self, at.args, at.call, fenceTicket, at.miss)
@@ -326,7 +327,7 @@ interface Underway {
 
 /**
  * The asynchronous rest of `computeAndWrite`, from wherever it had to wait: the generation before
- * the computation (with a lease), the computation, the write, and the check that no invalidation
+ * the computation (with generations), the computation, the write, and the check that no invalidation
  * came meanwhile, here or in another replica. Ends the computation's fence. With background writes
  * (`Recipe.backgroundWrites`), an untraced call answers once the value is computed and its write has
  * begun: the rest goes on as the key's landing, which its single flight waits for.
@@ -336,11 +337,14 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
   let handedOver = false
   try {
     // Across replicas: the generation before the computation, compared with the one after the write.
-    const before = recipe.lease === undefined ? undefined : await recipe.lease.generation(key)
+    const before = recipe.generations === undefined ? undefined : await recipe.generations.read(key)
     const startedAt = underway?.startedAt ?? (recipe.keepsMeta ? performance.now() : 0)
     const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket, at.miss))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
+    // Invalidated on another replica while computing: not written at all, rather than written and
+    // then deleted (which leaves other replicas a round trip to read it).
+    if (before !== undefined && underway?.writing === undefined && (await sameGeneration(recipe, key, before)) === 'moved') return await computeAgain(at, fresh)
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
     if (!isThenable(writing)) return await afterWrite(at, fenceTicket, fresh, writing, before)
     if (recipe.backgroundWrites && at.call === undefined) {
@@ -383,11 +387,16 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
     // that invalidation resolved, so none of them gets this value. Compute again (under the lease when
     // this replica holds it), a bounded number of times: an invalidation per computation would
     // otherwise never end. A generation that could not be read says nothing: no computation again.
-    const overtaken = (at.overtaken ?? 0) + 1
-    if (generation === 'moved' && overtaken <= MAX_RECOMPUTATIONS) return computeAndWrite({ ...at, overtaken, ticket: recipe.l1?.ticket() ?? 0 })
-    return fresh
+    return generation === 'moved' ? computeAgain(at, fresh) : fresh
   }
   return kept(at, fresh, written)
+}
+
+/** A computation overtaken by another replica's invalidation, done again; after three, its value is answered unstored. */
+const computeAgain = (at: Lookup, fresh: E.Right<unknown>): Outcome | Promise<Outcome> => {
+  const overtaken = (at.overtaken ?? 0) + 1
+  if (overtaken > MAX_RECOMPUTATIONS) return fresh
+  return computeAndWrite({ ...at, overtaken, ticket: at.recipe.l1?.ticket() ?? 0 })
 }
 
 /** How many times a computation overtaken by another replica's invalidation is done again. */

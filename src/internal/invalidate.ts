@@ -26,7 +26,7 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   recipe.background.delete(key.right)
   recipe.failSafe?.forget(key.right)
   // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
-  const bumped = recipe.lease === undefined ? E.right(undefined) : await recipe.lease.bump(key.right, ttlOr(recipe))()
+  const bumped = recipe.generations === undefined ? E.right(undefined) : await recipe.generations.bump(key.right, ttlOr(recipe))()
   const deleted = E.isLeft(bumped) ? bumped : await drop(recipe, key.right)
   // A write of this process that began before now and is still on its way drops itself once it
   // lands (the fence says so): this invalidation is done when it has.

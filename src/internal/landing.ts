@@ -44,8 +44,8 @@ export const kept = ({ recipe, key, call, ticket }: Lookup, fresh: E.Right<unkno
  * when either generation could not be read (which a write must treat as a change).
  */
 export const sameGeneration = async (recipe: Recipe, key: string, before: Generation): Promise<'same' | 'moved' | 'unknown'> => {
-  if (recipe.lease === undefined || before === undefined) return 'same' // no lease: nothing to compare
-  const after = await recipe.lease.generation(key)
+  if (recipe.generations === undefined || before === undefined) return 'same' // no generations: nothing to compare
+  const after = await recipe.generations.read(key)
   if (E.isLeft(before) || E.isLeft(after)) return 'unknown'
   return before.right === after.right ? 'same' : 'moved'
 }

@@ -14,7 +14,7 @@ import type { ErrorReporter } from '../Logger.js'
 import type { CacheMetrics } from '../Metrics.js'
 import type { Serializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
-import type { Compute, FailSafe, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
+import type { Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -89,6 +89,8 @@ export interface Plan {
   readonly l1: L1 | undefined
   /** Makes the lease across replicas for the store the plan ends with (see `withLease`). */
   readonly lease: ((store: Store) => Lease) | undefined
+  /** Makes the generations of the keys for the store the plan ends with (see `withGenerations`; `withLease` sets them too). */
+  readonly generations: ((store: Store) => Generations) | undefined
   /** Stale values for a failing function (see `withFailSafe`). */
   readonly failSafe: FailSafe | undefined
   /** How long callers wait for the function on a miss (see `withTimeouts`). */

@@ -52,12 +52,22 @@ export interface Lease {
   readonly acquire: (key: string) => TE.TaskEither<CacheError, boolean>
   /** Gives the lease on `key` back, if this replica may still hold it (not past its TTL). */
   readonly release: (key: string, acquiredAt: number) => Promise<void>
-  /** The generation of `key` now (undefined: none written, or it could not be read). */
-  readonly generation: (key: string) => Promise<E.Either<CacheError, string | undefined>>
-  /** Writes a new generation of `key`, before its value is deleted. */
-  readonly bump: (key: string, ttlSeconds: number) => TE.TaskEither<CacheError, void>
   /** The delays between two looks at the key: `pollMs`, growing by half up to `maxPollMs`. */
   readonly delays: () => () => number
+}
+
+/**
+ * The generations of one cached function's keys, over one store: what makes an invalidation on one
+ * replica win over a computation under way on another (see `withGenerations`).
+ *
+ * @category model
+ * @since 0.4.0
+ */
+export interface Generations {
+  /** The generation of `key` now (undefined: none written), or why it could not be read. */
+  readonly read: (key: string) => Promise<E.Either<CacheError, string | undefined>>
+  /** Writes a new generation of `key` (before its value is deleted), for at least `ttlSeconds`. */
+  readonly bump: (key: string, ttlSeconds: number) => TE.TaskEither<CacheError, void>
 }
 
 /**

@@ -14,7 +14,7 @@ import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import type { Fence } from './fence.js'
-import type { Compute, FailSafe, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
+import type { Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 import type { SyncReads, SyncWrites } from './sync.js'
 import type { CallSpan } from './tracing.js'
 
@@ -49,6 +49,8 @@ export interface Recipe {
   readonly l1: L1 | undefined
   /** Single flight and invalidation across replicas, through the store; per process without it. */
   readonly lease: Lease | undefined
+  /** The keys' generations: an invalidation here wins over a computation under way on another replica. */
+  readonly generations: Generations | undefined
   /** `context` with `tier: 'l1'`, for hits the in-process tier served. */
   readonly l1Context: MetricsContext
   readonly metrics: CacheMetrics

@@ -4,8 +4,9 @@
 //
 // Messages in: { type: 'call', requestId, id, callers, fnMs }, { type: 'invalidate', requestId, id },
 // { type: 'stats', requestId }. Every answer carries the requestId. The first message out is
-// { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, l1,
-// refreshAhead, ttlSeconds.
+// { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, generations,
+// l1, refreshAhead, ttlSeconds, and source: a URL whose body is the source's version, read by each
+// computation before it waits `fnMs` (the value then carries it as `version`).
 // REPLICA_LIB names another build to load (the benchmark uses dist/cjs).
 const path = require('node:path')
 const lib = require(process.env.REPLICA_LIB ?? path.join(__dirname, '..', '..', '.test-build', 'cjs', 'index.js'))
@@ -20,14 +21,16 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const options = { store, name: config.name ?? 'replicas.value', metrics, logger: { warn: () => undefined } }
 if (config.lease !== undefined) options.lease = config.lease
+if (config.generations !== undefined) options.generations = config.generations
 if (config.l1 !== undefined) options.l1 = config.l1
 if (config.refreshAhead !== undefined) options.refreshAhead = config.refreshAhead
 if (config.ttlSeconds !== undefined) options.ttlSeconds = config.ttlSeconds
 const value = lib.cacheable(options)(async (id) => {
   computations++
   const startedAt = Date.now()
+  const version = config.source === undefined ? {} : { version: Number(await (await fetch(config.source)).text()) }
   await sleep(fnMs)
-  return { id, by: process.pid, computation: computations, startedAt }
+  return { id, by: process.pid, computation: computations, startedAt, ...version }
 })
 
 const answer = (requestId, body) => process.send?.({ requestId, ...body })
