@@ -142,12 +142,13 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
         trouble(key, remembered.left)
       }
       const computed = await next(computation)
-      // Kept only while no invalidation came since the computation began, as the engine keeps values.
-      if (chosen(computed) && computation.current()) {
+      // Kept only while no invalidation came since the computation began, here or on another replica
+      // (with generations), as the engine keeps values.
+      if (chosen(computed) && (await computation.currentEverywhere())) {
         const bytes = encode((computed as E.Left<unknown>).left)
         const written = E.isLeft(bytes) ? bytes : await store.set(entry, bytes.right, ttlSeconds)()
         if (E.isLeft(written)) trouble(key, written.left)
-        else if (!computation.current()) {
+        else if (!(await computation.currentEverywhere())) {
           const dropped = await store.delete(entry)()
           if (E.isLeft(dropped)) trouble(key, dropped.left)
         }

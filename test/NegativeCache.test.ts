@@ -11,6 +11,7 @@ import { CacheOptionsError } from '../src/errors.js'
 import { manualClock } from '../src/Clock.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { negativeKey, withNegativeCache } from '../src/NegativeCache.js'
+import { withGenerations } from '../src/Generations.js'
 import { withLease } from '../src/Lease.js'
 import { orElseUncached, withDedup, withKey, withMetrics, withTracing } from '../src/Pipeline.js'
 import { withTimeouts } from '../src/Timeouts.js'
@@ -303,5 +304,39 @@ describe('withNegativeCache and invalidate', () => {
     expect(await before).toEqual(E.left({ _tag: 'NotFound', id: 5 }))
     expect(await getUser(5)()).toEqual(E.right({ id: 5 }))
     expect(store.keys.set.filter((key) => key.endsWith(':neg'))).toEqual([])
+  })
+
+  it.each([
+    ['with generations', true],
+    ['without them (the window docs/replicas.md states for values)', false],
+  ] as const)('a replica’s failure computed before another replica’s invalidation: %s', async (_, coherent) => {
+    const store = memoryStore()
+    let exists = false
+    const gate = deferred()
+    let calls = 0
+    const replica = () => {
+      const base = pipe(
+        (id: number): TE.TaskEither<NotFound, User> =>
+          () => {
+            calls++
+            const seen = exists
+            return (calls === 1 ? gate.promise : Promise.resolve()).then(() => (seen ? E.right({ id }) : E.left({ _tag: 'NotFound', id })))
+          },
+        cache(store),
+        withKey('users.replicas'),
+        withDedup(),
+      )
+      return withNegativeCache<NotFound | CE.CacheError>({ when: (error) => error._tag === 'NotFound' })(coherent ? withGenerations()(base) : base)
+    }
+    const a = replica()
+    const b = replica()
+    const loading = b(6)() // B reads the source before the row exists, and answers late
+    while (calls === 0) await new Promise((resolve) => setImmediate(resolve))
+    exists = true
+    expect(await a.invalidate(6)()).toEqual(E.right(undefined))
+    gate.resolve()
+    await loading
+    // With generations, B's NotFound is not kept once A's invalidation came: A finds the row.
+    expect(await a(6)()).toEqual(coherent ? E.right({ id: 6 }) : E.left({ _tag: 'NotFound', id: 6 }))
   })
 })

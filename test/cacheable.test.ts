@@ -113,6 +113,25 @@ describe('cacheable(options)(fn)', () => {
     await expect(b).rejects.toBe(failure)
   })
 
+  it.each([
+    ['no option', {}],
+    ['the lease', { lease: true }],
+    ['generations', { generations: true }],
+    ['the lease, the tier and background writes', { lease: true, l1: true, backgroundWrites: true }],
+  ] as const)('a function that invalidates its own key while it computes neither waits forever nor stores that value (%s)', async (_, options) => {
+    let computations = 0
+    const counted: ((id: number) => Promise<number>) & { invalidate: (id: number) => Promise<void> } = cacheable({ store: memoryStore(), name: 'self', ...options })(
+      async (id: number) => {
+        computations++
+        if (computations === 1) await counted.invalidate(id)
+        return computations
+      },
+    )
+    expect(await counted(1)).toBe(1) // its caller asked before the invalidation: it gets the value
+    expect(await counted(1)).toBe(2) // but it was not kept
+    expect(await counted(1)).toBe(2)
+  })
+
   describe('backgroundWrites', () => {
     const heldWrites = () => {
       const store = probeStore(memoryStore())

@@ -4,6 +4,8 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type { Generation } from './landing.js'
+import { sameGeneration } from './landing.js'
 import type { Computed } from './parts.js'
 import type { Outcome, PendingMiss, Recipe } from './recipe.js'
 import { isThenable } from './thenable.js'
@@ -38,13 +40,14 @@ export const runFunction = (fn: Recipe['fn'], lift: Recipe['lift'], self: unknow
 }
 
 const stale = (): boolean => false
+const staleEverywhere = (): Promise<boolean> => Promise.resolve(false)
 const nothing = (): void => undefined
 
 /**
  * Runs the function of `recipe` for `key`, through the wrappers its steps put around it. `key` is
  * undefined when the call runs uncached; `fenceTicket` is the fence's ticket of a computation whose
  * value may be stored; `miss` the lookup's miss, counted once the wrappers are done unless one of
- * them answered from an entry of its own.
+ * them answered from an entry of its own; `before` the key's generation read before the computation.
  */
 export const compute = (
   recipe: Recipe,
@@ -53,14 +56,19 @@ export const compute = (
   args: ReadonlyArray<unknown>,
   fenceTicket?: number,
   miss?: PendingMiss,
+  before?: Generation,
 ): Outcome | Promise<Outcome> => {
   const wrapped = recipe.compute
   if (wrapped === undefined) return runFunction(recipe.fn, recipe.lift, self, args)
   const current = key === undefined || fenceTicket === undefined ? stale : () => recipe.fence.mayWrite(key, fenceTicket)
+  const currentEverywhere =
+    key === undefined || fenceTicket === undefined
+      ? staleEverywhere
+      : async () => current() && (before === undefined || (await sameGeneration(recipe, key, before)) === 'same') && current()
   const ownHit = miss === undefined ? nothing : () => miss.claim()
   let computed: Computed | Promise<Computed>
   try {
-    computed = wrapped({ self, args, key, current, ownHit })
+    computed = wrapped({ self, args, key, current, currentEverywhere, ownHit })
   } catch (failure) {
     computed = thrown(failure)
   }
@@ -89,10 +97,11 @@ export const computeTraced = (
   call: CallSpan | undefined,
   fenceTicket?: number,
   miss?: PendingMiss,
+  before?: Generation,
 ): Outcome | Promise<Outcome> => {
-  if (call === undefined) return compute(recipe, key, self, args, fenceTicket, miss)
+  if (call === undefined) return compute(recipe, key, self, args, fenceTicket, miss, before)
   return call
-    .compute(() => Promise.resolve(compute(recipe, key, self, args, fenceTicket, miss)))
+    .compute(() => Promise.resolve(compute(recipe, key, self, args, fenceTicket, miss, before)))
     .then((fresh) => {
       if (E.isLeft(fresh)) call.result('error', fresh.left)
       return fresh

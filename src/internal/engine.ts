@@ -339,7 +339,7 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     // Across replicas: the generation before the computation, compared with the one after the write.
     const before = recipe.generations === undefined ? undefined : await recipe.generations.read(key)
     const startedAt = underway?.startedAt ?? (recipe.keepsMeta ? performance.now() : 0)
-    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket, at.miss))
+    const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket, at.miss, before))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     // Invalidated on another replica while computing: not written at all, rather than written and

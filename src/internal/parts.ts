@@ -129,6 +129,14 @@ export interface Computation {
    */
   readonly current: () => boolean
   /**
+   * `current`, and across replicas too when the plan has generations (`withGenerations`,
+   * `withLease`): whether no invalidation of the key came since this computation began, here or on
+   * any replica. Reads the key's generation (one round trip) when there are generations; a
+   * generation that cannot be read counts as a change. Check it before writing an entry of your own
+   * and again once it is written (delete it if it no longer holds).
+   */
+  readonly currentEverywhere: () => Promise<boolean>
+  /**
    * Says the wrapper answered this computation from an entry of its own (a negative entry, say)
    * without running the function: the call is then not counted as a miss of the value, and the
    * wrapper counts its own kind of hit (`recordNegativeHit`, ...).
