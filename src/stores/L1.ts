@@ -6,7 +6,8 @@
  * never longer than the entry's own TTL. With `values: 'copy'` (the default) every hit gets its own
  * deep copy, so callers may mutate what they got; with `'frozen'` every hit gets the same deeply frozen
  * value (no copy at all; a value holding a `Date`, `Map`, `Set` or typed array cannot be frozen and is
- * copied instead). A read that began before an `invalidate` of its key never fills the entry after it.
+ * copied instead). A read that began before an `invalidate` of its key never fills the entry after it,
+ * and for one second after an `invalidate` the key is read from the store without being kept.
  *
  * It does not talk to other replicas: an entry another replica invalidated is served here until its
  * `ttlSeconds` end. The engine decides when an entry is read or filled (`internal/engine.ts`).
@@ -61,6 +62,14 @@ interface Entry extends Held {
 /** How long an invalidation is remembered against reads in flight: longer than any store deadline. */
 const REMEMBER_INVALIDATION_MS = 60_000
 
+/**
+ * How long after an invalidation of a key the tier keeps no value of it: reads go to the store. A
+ * write another replica had already sent when the key's generation changed may still land, and that
+ * replica deletes it two round trips later (`withGenerations`); a read in between must not keep it
+ * here for the tier's whole TTL.
+ */
+const SETTLE_MS = 1_000
+
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
@@ -90,7 +99,7 @@ export const l1 = (options: L1Options = {}): L1 => {
     ticket: () => ++tick,
     fill: (key, value, sizeBytes, entryTtlSeconds, ticket) => {
       const stamp = invalidated.get(key)
-      if (stamp !== undefined && stamp.tick >= ticket) return
+      if (stamp !== undefined && (stamp.tick >= ticket || clock.now() - stamp.at < SETTLE_MS)) return
       if (sizeBytes > maxBytes) return
       const frozen = values === 'frozen' && deepFreeze(value)
       const kept = frozen ? { value } : copyValue(value)
