@@ -96,20 +96,47 @@ const flat = (key: string): string => {
 // validation
 // -------------------------------------------------------------------------------------
 
+/** A lone UTF-16 surrogate: a string holding one has no UTF-8 form, so no Dapr key (or Python `str` key) can be made of it. */
+const LONE_SURROGATE = /\p{Cs}/u
+
 /**
- * A key part given as an option (`keyPrefix`, `name`, `storeName`): a non-empty string without `||`,
- * which Dapr reserves.
+ * Whether `value` can be part of a key: a non-empty string without `||` (Dapr reserves it) and
+ * without a lone UTF-16 surrogate (it has no UTF-8 form).
+ *
+ * @category validation
+ * @since 0.4.0
+ */
+export const isKeyPart = (value: unknown): value is string =>
+  typeof value === 'string' && value !== '' && !value.includes('||') && !LONE_SURROGATE.test(value)
+
+/** What `isKeyPart` asks for, in words. */
+export const KEY_PART = 'a non-empty string without "||" (Dapr reserves it) or a lone UTF-16 surrogate'
+
+/**
+ * Whether `value` can be a function's name in its keys: a key part without `:`. The Python
+ * library's names (`module.qualname`) never hold one; with it, `keyPrefix: 'a:b', name: 'c'` and
+ * `keyPrefix: 'a', name: 'b:c'` would share every key.
+ *
+ * @category validation
+ * @since 0.4.0
+ */
+export const isKeyName = (value: unknown): value is string => isKeyPart(value) && !value.includes(':')
+
+/** What `isKeyName` asks for, in words. */
+export const KEY_NAME = 'a non-empty string without ":" (it separates the parts of a key), "||" (Dapr reserves it) or a lone UTF-16 surrogate'
+
+/**
+ * A key part given as an option (`keyPrefix`, `storeName`): see `isKeyPart`.
  *
  * @category validation
  * @since 0.1.0
  */
 export const checkKeyPart = (option: string, value: unknown): E.Either<CacheError, string> =>
-  typeof value === 'string' && value !== '' && !value.includes('||')
-    ? E.right(value)
-    : E.left(CE.invalidOptions(option, value, 'a non-empty string without "||" (Dapr reserves it)'))
+  isKeyPart(value) ? E.right(value) : E.left(CE.invalidOptions(option, value, KEY_PART))
 
 /**
- * A whole key returned by a custom builder: a non-empty string without `||`.
+ * A whole key returned by a custom builder: a non-empty string without `||` or a lone UTF-16
+ * surrogate (no Dapr store could hold it, so no store here takes it either).
  *
  * @category validation
  * @since 0.1.0
@@ -118,7 +145,8 @@ export const checkKey = (key: unknown): E.Either<CacheError, string> => {
   if (typeof key !== 'string' || key === '') {
     return E.left(CE.keyError(`the key builder returned ${CE.describe(key)}, not a non-empty string`))
   }
-  return key.includes('||') ? E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key })) : E.right(key)
+  if (key.includes('||')) return E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key }))
+  return LONE_SURROGATE.test(key) ? E.left(CE.keyError(`the key ${JSON.stringify(key)} holds a lone UTF-16 surrogate, which has no UTF-8 form`, { key })) : E.right(key)
 }
 
 // -------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
 import { DEFAULT_PREFIX } from './internal/keys.js'
 import { runFunction } from './internal/compute.js'
-import { checkOption, clockCodec, keyBuilderCodec, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
+import { checkOption, clockCodec, keyBuilderCodec, keyName, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import type { KeyBuilder } from './Key.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
@@ -72,7 +72,7 @@ export interface KeyOptions {
  * @since 0.1.0
  */
 export const withKey = (name: string, options: KeyOptions = {}): Step => {
-  const checkedName = checkOption('name', keyPart, name)
+  const checkedName = checkOption('name', keyName, name)
   const prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkOption('keyPrefix', keyPart, options.prefix)
   const keyBuilder = options.keyBuilder === undefined ? undefined : checkOption('keyBuilder', keyBuilderCodec, options.keyBuilder)
   return step('withKey', () => ({ name: checkedName, prefix, keyBuilder }))

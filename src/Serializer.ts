@@ -19,6 +19,7 @@ import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import { describeInstance, kindOf } from './internal/kinds.js'
+import { jsonRefusal, msgpackRefusal } from './internal/shape.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -74,6 +75,17 @@ export const extensionTypes = {
 // -------------------------------------------------------------------------------------
 
 const MAX_DEPTH = 100
+
+/** The most decimal digits a BigInt may have, written or read: parsing more takes time that grows with their square. */
+const MAX_BIGINT_DIGITS = 10_000
+
+/** Below this many hexadecimal digits a BigInt has fewer than MAX_BIGINT_DIGITS decimal ones. */
+const BIGINT_HEX_DIGITS_TO_CHECK = Math.floor(MAX_BIGINT_DIGITS / Math.log10(16)) - 2
+
+/** Stored bytes that nest deeper than a written value may, or hold what is too costly to decode: refused before decoding. */
+const unreadable = (why: string | undefined): void => {
+  if (why !== undefined) throw new Refused(`cannot read the stored value: ${why} (a value this library writes never does)`)
+}
 
 class Refused {
   constructor(readonly message: string) {}
@@ -139,15 +151,21 @@ const preparer = (encoder: Encoder) => {
         return value // -0 included: the encoder writes it as Python does (see `pythonNegativeZero`)
       case 'undefined':
         return new ExtData(extensionTypes.undefined, new Uint8Array(0))
-      case 'bigint':
+      case 'bigint': {
+        // Its bits first: printing a huge one in decimal is itself slow.
+        if (value.toString(16).length >= BIGINT_HEX_DIGITS_TO_CHECK) {
+          const digits = value.toString().replace('-', '').length
+          if (digits > MAX_BIGINT_DIGITS) refuse(path, `a BigInt of ${digits} digits, more than ${MAX_BIGINT_DIGITS}`, MSGPACK_SUPPORTED)
+        }
         return new ExtData(extensionTypes.BigInt, utf8.encode(value.toString()))
+      }
       case 'symbol':
         return refuse(path, 'a symbol', MSGPACK_SUPPORTED)
       case 'function':
         return refuse(path, 'a function', MSGPACK_SUPPORTED)
     }
     if (value === null) return null
-    if (depth > MAX_DEPTH) refuse(path, `nesting deeper than ${MAX_DEPTH}`, MSGPACK_SUPPORTED)
+    if (depth >= MAX_DEPTH) refuse(path, `nesting deeper than ${MAX_DEPTH} levels`, MSGPACK_SUPPORTED)
     const object = value as object
     if (ancestors.has(object)) refuse(path, 'a circular reference', MSGPACK_SUPPORTED)
     ancestors.add(object)
@@ -283,7 +301,14 @@ const decodingCodec = (): ExtensionCodec => {
     return items
   }
   codec.register({ type: extensionTypes.undefined, encode: none, decode: () => undefined })
-  codec.register({ type: extensionTypes.BigInt, encode: none, decode: (data) => BigInt(fromUtf8.decode(data)) })
+  codec.register({
+    type: extensionTypes.BigInt,
+    encode: none,
+    decode: (data) => {
+      if (data.length > MAX_BIGINT_DIGITS + 1) unreadable(`a BigInt of more than ${MAX_BIGINT_DIGITS} digits`)
+      return BigInt(fromUtf8.decode(data))
+    },
+  })
   codec.register({
     type: extensionTypes.Map,
     encode: none,
@@ -322,7 +347,8 @@ export const msgpackSerializer = (): SafeSerializer => {
 const msgpack = (): Safe => {
   // The encoder needs no custom extensions: `prepare` hands it ExtData for those already, and a codec
   // with hundreds of refusing decoders would be tried, in vain, on every object it writes.
-  const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>() })
+  // Its own depth limit is left above `prepare`'s, which decides (and counts as the reader does).
+  const encoder = new Encoder<undefined>({ extensionCodec: new ExtensionCodec<undefined>(), maxDepth: MAX_DEPTH + 1 })
   pythonNegativeZero(encoder)
   return new Safe(new Msgpack(encoder, preparer(encoder), new Decoder({ extensionCodec: decodingCodec() })))
 }
@@ -339,13 +365,20 @@ class Msgpack implements Codec {
   }
 
   decode(bytes: Uint8Array): unknown {
+    // Nesting past MAX_DEPTH takes more than MAX_DEPTH bytes: smaller values need no look.
+    if (bytes.length > MAX_DEPTH) unreadable(msgpackRefusal(bytes, MAX_DEPTH, MAX_BIGINT_DIGITS))
     return this.decoder.decode(bytes)
   }
 }
 
+const noProto = (key: string, value: unknown): unknown => {
+  if (key === '__proto__') throw new Refused('cannot read the stored value: an object with an own "__proto__" key (a value this library writes never has one)')
+  return value
+}
+
 const JSON_SUPPORTED = 'only null, booleans, finite numbers, strings, arrays and plain objects round-trip through JSON'
 
-const checkJson = (value: unknown, path: string, ancestors: Set<object>): void => {
+const checkJson = (value: unknown, path: string, ancestors: Set<object>, depth = 0): void => {
   switch (typeof value) {
     case 'string':
       wellFormed(value, path, JSON_SUPPORTED)
@@ -361,16 +394,17 @@ const checkJson = (value: unknown, path: string, ancestors: Set<object>): void =
       refuse(path, typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`, JSON_SUPPORTED)
   }
   if (typeof value !== 'object' || value === null) return
+  if (depth >= MAX_DEPTH) refuse(path, `nesting deeper than ${MAX_DEPTH} levels`, JSON_SUPPORTED)
   if (ancestors.has(value)) refuse(path, 'a circular reference', JSON_SUPPORTED)
   ancestors.add(value)
   const kind = kindOf(value)
   if (kind === 'Array') {
     const items = value as ReadonlyArray<unknown>
-    for (let i = 0; i < items.length; i++) checkJson(items[i], `${path}[${i}]`, ancestors)
+    for (let i = 0; i < items.length; i++) checkJson(items[i], `${path}[${i}]`, ancestors, depth + 1)
   } else {
     if (kind !== 'Object') refuse(path, describeInstance(value), JSON_SUPPORTED)
     for (const key of checkPlainKeys(value, path, JSON_SUPPORTED)) {
-      checkJson((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors)
+      checkJson((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors, depth + 1)
     }
   }
   ancestors.delete(value)
@@ -393,7 +427,11 @@ class Json implements Codec {
   }
 
   decode(bytes: Uint8Array): unknown {
-    return JSON.parse(fromUtf8.decode(bytes)) as unknown
+    const text = fromUtf8.decode(bytes)
+    if (text.length > MAX_DEPTH) unreadable(jsonRefusal(text, MAX_DEPTH))
+    // An own "__proto__" key (which the writer refuses) is refused here too, as MessagePack's reader
+    // does: one spelled with escapes included.
+    return text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, noProto) : (JSON.parse(text) as unknown)
   }
 }
 

@@ -24,7 +24,7 @@ import * as CE from './CacheError.js'
 import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
 import type { AnyFunction } from './Key.js'
-import { functionName } from './Key.js'
+import { functionName, isKeyName } from './Key.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
 import type { Cached } from './Cached.js'
@@ -45,6 +45,7 @@ import {
   clockCodec,
   group,
   keyBuilderCodec,
+  keyName,
   keyPart,
   loggerCodec,
   metricsSinkCodec,
@@ -80,7 +81,7 @@ export const CacheableOptionsCodec = group(
     /** First part of every key (default `"cache"`). */
     keyPrefix: optional(keyPart),
     /** The function's name in keys (default: its own name; `Class.method` for methods). */
-    name: optional(keyPart),
+    name: optional(keyName),
     /** Builds the whole key instead of the default builder. */
     keyBuilder: optional(keyBuilderCodec),
     /** Values to bytes and back (default: MessagePack). */
@@ -337,7 +338,11 @@ const decorate = (
       const className = context.private
         ? functionName((receiver as { constructor?: AnyFunction } | null)?.constructor ?? (() => undefined))
         : ownerName(receiver, context.name, replacement)
-      const name = resolved.name ?? (className === undefined ? undefined : `${className}.${methodName}`)
+      const derived = className === undefined ? undefined : `${className}.${methodName}`
+      // A name no key can hold (a method named with a colon, say) is found only now, at the first
+      // construction: the calls run uncached, each with a KeyError that says so, rather than the
+      // construction failing.
+      const name = resolved.name ?? (isKeyName(derived) ? derived : undefined)
       cached = pipeline(resolved, method, name)
     }
     return cached

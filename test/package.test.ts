@@ -74,6 +74,33 @@ describe('dapr-state-cache-sidecar', () => {
     expect(await exited).toBe(0)
   })
 
+  it('takes its token from DAPR_API_TOKEN, and warns when it listens beyond loopback', async () => {
+    const child = spawn(process.execPath, ['dist/cjs/testing/cli.js', '--port', '0', '--host', '0.0.0.0'], {
+      cwd: root,
+      env: { ...process.env, DAPR_API_TOKEN: 'from-env' },
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    let errors = ''
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()))
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          const found = /listening on (http:\/\/\S+)/.exec(chunk.toString())
+          if (found?.[1] !== undefined) resolve(found[1])
+        })
+        child.once('exit', (code) => reject(new Error(`exited early with ${String(code)}`)))
+      })
+      const port = new URL(url).port
+      expect((await fetch(`http://127.0.0.1:${port}/v1.0/metadata`)).status).toBe(401)
+      expect((await fetch(`http://127.0.0.1:${port}/v1.0/metadata`, { headers: { 'dapr-api-token': 'from-env' } })).status).toBe(200)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect(await exited).toBe(0)
+    expect(errors).toMatch(/0\.0\.0\.0 is not a loopback address/)
+    expect(errors).not.toContain('from-env')
+  })
+
   it('refuses a bad option with usage and exit code 2', () => {
     expect(() => node(['dist/cjs/testing/cli.js', '--port', 'x'])).toThrow(/--port must be a port number/)
   })

@@ -17,7 +17,7 @@ import { guarded } from './guardedStore.js'
 import { invalidate } from './invalidate.js'
 import { keysOf } from './keys.js'
 import type { Cached, Plan } from './model.js'
-import { clockCodec, checkOption, fraction, functionCodec, keyBuilderCodec, keyPart, metricsSinkCodec, optional, positiveInteger, seconds, serializerCodec, storeCodec, tracerCodec, withMethods } from './options.js'
+import { clockCodec, checkOption, fraction, functionCodec, keyBuilderCodec, keyName, keyPart, metricsSinkCodec, optional, positiveInteger, seconds, serializerCodec, storeCodec, tracerCodec, withMethods } from './options.js'
 import type { Compute } from './parts.js'
 import type { Outcome, Recipe } from './recipe.js'
 import { syncReads, syncWrites } from './sync.js'
@@ -48,7 +48,7 @@ const PlanCodec = t.type({
   fn: functionCodec,
   lift: t.keyof({ auto: null, promise: null }, "'auto' or 'promise'"),
   store: storeCodec,
-  name: optional(keyPart),
+  name: optional(keyName),
   prefix: keyPart,
   keyBuilder: optional(keyBuilderCodec),
   ttlSeconds: t.union([seconds, functionCodec], 'a positive integer number of seconds, or a function of the value'),

@@ -13,23 +13,39 @@ export const copyValue = (value: unknown): { readonly value: unknown } | undefin
   }
 }
 
-const copy = (value: unknown): unknown => {
+/**
+ * How deep a value the tier copies or freezes: deeper than any value a serializer writes or reads
+ * back (100 levels), so that only a user's own serializer could hand one out, and never deep enough
+ * to overflow the stack (a cycle included). Such a value is served, not kept.
+ */
+const MAX_LEVELS = 200
+
+class TooDeep extends Error {}
+
+const copy = (value: unknown, level = 0): unknown => {
   if (typeof value !== 'object' || value === null) return value
+  if (level > MAX_LEVELS) throw new TooDeep()
+  const next = level + 1
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length)
-    for (let i = 0; i < value.length; i++) out[i] = copy(value[i])
+    for (let i = 0; i < value.length; i++) out[i] = copy(value[i], next)
     return out
   }
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {}
-    for (const key of Object.keys(value)) out[key] = copy((value as Record<string, unknown>)[key])
+    for (const key of Object.keys(value)) {
+      const item = copy((value as Record<string, unknown>)[key], next)
+      // An own "__proto__" key (JSON.parse makes one) stays an own key: assigned, it would set the copy's prototype.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
+      else out[key] = item
+    }
     return out
   }
   if (value instanceof Date) return new Date(value.getTime())
   if (value instanceof Uint8Array) return value.slice()
-  if (value instanceof Map) return new Map(Array.from(value, ([k, v]) => [copy(k), copy(v)]))
-  if (value instanceof Set) return new Set(Array.from(value, copy))
+  if (value instanceof Map) return new Map(Array.from(value, ([k, v]) => [copy(k, next), copy(v, next)]))
+  if (value instanceof Set) return new Set(Array.from(value, (item) => copy(item, next)))
   return structuredClone(value)
 }
 
@@ -44,12 +60,13 @@ export const deepFreeze = (value: unknown): boolean => {
   return true
 }
 
-const freezable = (value: unknown): boolean => {
+const freezable = (value: unknown, level = 0): boolean => {
   if (typeof value !== 'object' || value === null) return true
-  if (Array.isArray(value)) return value.every(freezable)
+  if (level > MAX_LEVELS) return false
+  if (Array.isArray(value)) return value.every((item) => freezable(item, level + 1))
   const proto: unknown = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return false
-  return Object.keys(value).every((key) => freezable((value as Record<string, unknown>)[key]))
+  return Object.keys(value).every((key) => freezable((value as Record<string, unknown>)[key], level + 1))
 }
 
 const freeze = (value: unknown): void => {

@@ -12,7 +12,9 @@ import type { Keys } from './recipe.js'
 
 /** The keys of a function without a name: none, and the call runs uncached. */
 class Unnamed implements Keys {
-  private readonly missing = E.left(CE.keyError('the cached function has no name: give it one with `withKey(name)` (anonymous functions have none)'))
+  private readonly missing = E.left(
+    CE.keyError('the cached function has no name a key can hold: give it one with `withKey(name)` or the `name` option (anonymous functions have none)'),
+  )
 
   keyOf(): E.Either<CacheError, string> {
     return this.missing

@@ -12,6 +12,7 @@ import type { Clock } from '../Clock.js'
 import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { KeyBuilder } from '../Key.js'
+import { KEY_NAME, KEY_PART, isKeyName, isKeyPart } from '../Key.js'
 import type { Logger } from '../Logger.js'
 import type { CacheMetrics } from '../Metrics.js'
 import type { Serializer } from '../Serializer.js'
@@ -57,13 +58,11 @@ export const optional = <C extends t.Mixed>(codec: C) => t.union([codec, t.undef
 /** A positive integer number of seconds. */
 export const seconds = new t.Type<number, number, unknown>('a positive integer number of seconds', positiveInteger.is, positiveInteger.validate, t.identity)
 
-/** A part of a key (a prefix, a name, a store name): a non-empty string without Dapr's `||`. */
-export const keyPart = new t.Type<string, string, unknown>(
-  'a non-empty string without "||" (Dapr reserves it)',
-  (u): u is string => typeof u === 'string' && u !== '' && !u.includes('||'),
-  (u, c) => (typeof u === 'string' && u !== '' && !u.includes('||') ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
+/** A part of a key (a prefix, a store name): see `isKeyPart`. */
+export const keyPart = new t.Type<string, string, unknown>(KEY_PART, isKeyPart, (u, c) => (isKeyPart(u) ? t.success(u) : t.failure(u, c)), t.identity)
+
+/** A function's name in its keys: see `isKeyName`. */
+export const keyName = new t.Type<string, string, unknown>(KEY_NAME, isKeyName, (u, c) => (isKeyName(u) ? t.success(u) : t.failure(u, c)), t.identity)
 
 /** An object with these methods (a store, a serializer, a sink, ...), typed as `A`. */
 export const withMethods = <A>(name: string, methods: ReadonlyArray<string>) => {

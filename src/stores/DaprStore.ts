@@ -25,6 +25,7 @@ import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { BreakerOptions, BreakerStore } from './Breaker.js'
 import { trust } from '../internal/guardedStore.js'
+import { KEY_PART, isKeyPart } from '../Key.js'
 import { withBreaker } from './Breaker.js'
 import type { Store, StoreEntry } from '../Store.js'
 import type { AnswerLimit } from './dapr/http.js'
@@ -33,6 +34,12 @@ import { fail, positiveInteger, resolveDaprUrl } from './dapr/options.js'
 import { decodeValue, isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
 
 export { resolveDaprUrl } from './dapr/options.js'
+/** What an HTTP header value may hold (RFC 9110 field-value, as undici checks it). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/** A lone UTF-16 surrogate: no UTF-8 form, so no path segment (percent-encoding one throws). */
+const LONE_SURROGATE = /\p{Cs}/u
+
 export { isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
 
 // -------------------------------------------------------------------------------------
@@ -109,13 +116,12 @@ export interface DaprStore extends Store {
 export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const env = options.env ?? process.env
   const storeName = options.storeName ?? 'cache'
-  if (typeof storeName !== 'string' || storeName === '' || storeName.includes('||')) {
-    fail(CE.invalidOptions('storeName', storeName, 'a non-empty store name without "||"'))
-  }
+  if (!isKeyPart(storeName)) fail(CE.invalidOptions('storeName', storeName, KEY_PART))
   const origin = resolveDaprUrl(options.daprUrl, env)
   const apiToken = options.apiToken ?? (env['DAPR_API_TOKEN'] === '' ? undefined : env['DAPR_API_TOKEN'])
-  if (apiToken !== undefined && (typeof apiToken !== 'string' || /[\r\n]/.test(apiToken))) {
-    fail(CE.invalidOptions('apiToken', '(hidden)', 'a string without line breaks'))
+  // Sent as a header on every request: a value no header can carry is refused here, never echoed.
+  if (apiToken !== undefined && (typeof apiToken !== 'string' || !HEADER_VALUE.test(apiToken))) {
+    fail(CE.invalidOptions(options.apiToken === undefined ? 'DAPR_API_TOKEN' : 'apiToken', '(hidden)', 'a header value: tabs, spaces and visible Latin-1 characters only (no line break or control character)'))
   }
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000)
   const readTimeoutMs = positiveInteger('readTimeoutMs', options.readTimeoutMs, timeoutMs)
@@ -141,7 +147,9 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
       ? E.left(CE.keyError('an empty key cannot be stored in Dapr'))
       : key.includes('||')
         ? E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key }))
-        : E.right(key)
+        : LONE_SURROGATE.test(key)
+          ? E.left(CE.keyError(`the key ${JSON.stringify(key)} holds a lone UTF-16 surrogate, which has no UTF-8 form`, { key }))
+          : E.right(key)
 
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
     const checked = checkKey(key)

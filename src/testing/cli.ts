@@ -2,10 +2,12 @@
 /**
  * `dapr-state-cache-sidecar`: the test sidecar as a command, for local development without Dapr.
  *
- *   dapr-state-cache-sidecar --port 3500 --store cache --store sessions --token secret --flavour redis
+ *   DAPR_API_TOKEN=secret dapr-state-cache-sidecar --port 3500 --store cache --store sessions --flavour redis
  *
- * Prints the address it listens on, and closes cleanly on SIGINT or SIGTERM.
+ * Prints the address it listens on, warns when that is not loopback, and closes cleanly on SIGINT
+ * or SIGTERM.
  */
+import { isIP } from 'node:net'
 import { startTestSidecar } from './sidecar.js'
 
 const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID] [--flavour in-memory|redis]
@@ -14,7 +16,8 @@ A Dapr-compatible state API on loopback, in memory, for development and tests.
   --port     port to listen on (default 3500; 0 picks a free one)
   --host     address to bind (default 127.0.0.1)
   --store    a state store name; repeat for several (default: cache)
-  --token    require this dapr-api-token (default: none)
+  --token    require this dapr-api-token (default: DAPR_API_TOKEN, else none; a token given
+             here is visible in the process list, the environment variable is not)
   --app-id   the app id /v1.0/metadata reports (default: test-app)
   --flavour  the Dapr state component to behave as: in-memory (default) or redis`
 
@@ -28,7 +31,8 @@ interface Parsed {
 }
 
 const parse = (args: ReadonlyArray<string>): Parsed | string => {
-  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: undefined, appId: undefined, flavour: 'in-memory' }
+  const fromEnv = process.env['DAPR_API_TOKEN']
+  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: fromEnv === '' ? undefined : fromEnv, appId: undefined, flavour: 'in-memory' }
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]
     if (flag === '--help' || flag === '-h') return usage
@@ -65,6 +69,10 @@ const parse = (args: ReadonlyArray<string>): Parsed | string => {
   return parsed
 }
 
+/** Whether only this machine can reach `host`: `localhost`, 127.0.0.0/8 or ::1. */
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.')) || host === '::ffff:127.0.0.1'
+
 const main = async (): Promise<void> => {
   const parsed = parse(process.argv.slice(2))
   if (typeof parsed === 'string') {
@@ -76,6 +84,11 @@ const main = async (): Promise<void> => {
   const stores = parsed.stores.length === 0 ? ['cache'] : parsed.stores
   const sidecar = await startTestSidecar({ port: parsed.port, host: parsed.host, stores, apiToken: parsed.token, appId: parsed.appId, flavour: parsed.flavour })
   console.log(`dapr-state-cache test sidecar listening on ${sidecar.url} (${parsed.flavour} state stores: ${stores.join(', ')}${parsed.token === undefined ? '' : '; token required'})`)
+  if (!isLoopback(parsed.host)) {
+    console.warn(
+      `warning: ${parsed.host} is not a loopback address: other machines can reach this sidecar, which is for development and tests${parsed.token === undefined ? ', and no token is required (set DAPR_API_TOKEN)' : ''}`,
+    )
+  }
   const stop = (): void => {
     void sidecar.close().then(() => process.exit(0))
   }

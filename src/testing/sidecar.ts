@@ -9,6 +9,7 @@
  * (`faults.ts`), so tests can assert the exact wire traffic and the client's behaviour when the
  * sidecar misbehaves. It is not a Dapr runtime: no actors, pub/sub, bindings or service invocation.
  */
+import { isIPv6 } from 'node:net'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { Socket } from 'node:net'
@@ -255,7 +256,7 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
     })
 
   const port = await listen(options.port ?? 0)
-  const url = `http://${host}:${port}`
+  const url = `http://${isIPv6(host) ? `[${host}]` : host}:${port}`
 
   const state = (name: string): StoreState => {
     const store = stores.get(name)

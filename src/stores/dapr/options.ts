@@ -35,13 +35,23 @@ export const resolveDaprUrl = (explicit: string | undefined, env: Readonly<Recor
   try {
     url = new URL(raw)
   } catch {
-    return fail(CE.invalidOptions(option, raw, 'an http(s) URL such as http://127.0.0.1:3500'))
+    return fail(CE.invalidOptions(option, redacted(raw), 'an http(s) URL such as http://127.0.0.1:3500'))
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    fail(CE.invalidOptions(option, raw, 'an http: or https: URL'))
+    fail(CE.invalidOptions(option, redacted(raw), 'an http: or https: URL'))
   }
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
-    fail(CE.invalidOptions(option, raw, 'a bare origin (scheme, host and port; no path, query or credentials)'))
+    fail(CE.invalidOptions(option, redacted(raw), 'a bare origin (scheme, host and port; no path, query or credentials)'))
   }
   return url.origin
 }
+
+/**
+ * `raw` as an error may show it: credentials (`user:secret@`), a query and a fragment, which may
+ * hold a token, are replaced by `***`, whether or not `raw` parses as a URL.
+ */
+export const redacted = (raw: string): string =>
+  raw
+    .replace(/^((?:[^:/?#]+:)?\/\/)?[^/?#]*@/, (_, scheme: string | undefined) => `${scheme ?? ''}***@`)
+    .replace(/\?[^#]*/, '?***')
+    .replace(/#.*$/, '#***')
