@@ -78,6 +78,33 @@ export const fmt = (n, digits = 0) =>
 export const table = (headers, rows) =>
   [`| ${headers.join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n')
 
+/**
+ * One replica process (the tests' replica, `test/replicas/replica.js`, on the built package in
+ * dist/), answering over IPC: `ask(message)` gives its answer, `kill()` ends it.
+ */
+export const replicaProcess = (config) =>
+  new Promise((resolve, reject) => {
+    const script = fileURLToPath(new URL('../test/replicas/replica.js', import.meta.url))
+    const lib = fileURLToPath(new URL('../dist/cjs/index.js', import.meta.url))
+    const child = fork(script, [], { env: { ...process.env, REPLICA_LIB: lib, REPLICA_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let next = 0
+    const waiting = new Map()
+    const ask = (message) =>
+      new Promise((ok) => {
+        const requestId = ++next
+        waiting.set(requestId, ok)
+        child.send({ ...message, requestId })
+      })
+    child.once('error', reject)
+    child.on('message', (message) => {
+      if (message.type === 'ready') resolve({ ask, kill: () => child.kill('SIGKILL') })
+      else {
+        waiting.get(message.requestId)?.(message)
+        waiting.delete(message.requestId)
+      }
+    })
+  })
+
 /** The test sidecar in its own process, steered over IPC, so client and server share no event loop. */
 export const sidecarProcess = async (flavour = 'in-memory') => {
   const child = fork(fileURLToPath(new URL('./sidecar-process.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })

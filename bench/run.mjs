@@ -2,9 +2,7 @@
 // the caches a user would pick instead, measured in the same run, interleaved. Every figure is the
 // median of the repetitions with its min-max; every comparison a ratio of medians from this run.
 // Keys and values are made before any timed code. Writes bench/results.json and bench/results.md.
-import { fork } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { Pool } from 'undici'
 import { LRUCache } from 'lru-cache'
@@ -17,7 +15,7 @@ import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
 import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, defaultKeyBuilder, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
 import { ROUNDS, costs, costsTable, staleness, stalenessTable } from './staleness.mjs'
-import { byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
+import { replicaProcess, byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
 const MS = quick ? 150 : 400
@@ -531,25 +529,7 @@ const replicaStampede = async () => {
   const REPLICAS = 6
   const CALLERS = 50
   const reps = quick ? 3 : 5
-  const replicaScript = fileURLToPath(new URL('../test/replicas/replica.js', import.meta.url))
-  const lib = fileURLToPath(new URL('../dist/cjs/index.js', import.meta.url))
-  /** One replica process (the tests' replica), answering over IPC. */
-  const replica = (config) =>
-    new Promise((resolve) => {
-      const child = fork(replicaScript, [], { env: { ...process.env, REPLICA_LIB: lib, REPLICA_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      let next = 0
-      const waiting = new Map()
-      const ask = (message) =>
-        new Promise((ok) => {
-          const requestId = ++next
-          waiting.set(requestId, ok)
-          child.send({ ...message, requestId })
-        })
-      child.on('message', (message) => {
-        if (message.type === 'ready') resolve({ ask, kill: () => child.kill('SIGKILL') })
-        else waiting.get(message.requestId)?.(message)
-      })
-    })
+  const replica = replicaProcess
   const topologies = []
   const sidecar = await sidecarProcess()
   topologies.push({ name: 'test sidecar (own process)', urls: Array.from({ length: REPLICAS }, () => sidecar.url), close: () => sidecar.close() })

@@ -15,11 +15,10 @@
 //
 // A round counts when a read got a version older than the bump: on the replica that invalidated, or
 // on another one.
-import { fork } from 'node:child_process'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { cacheable, daprStore } from 'dapr-state-cache'
-import { interleaved, median, quick, sidecarProcess, summary, table } from './lib.mjs'
+import { interleaved, median, quick, replicaProcess, sidecarProcess, summary, table } from './lib.mjs'
 
 const REPLICAS = 3
 
@@ -36,33 +35,9 @@ export const combinations = [
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const random = (max) => Math.floor(Math.random() * (max + 1))
 
-/** One replica process (the tests' replica on the built package), answering over IPC; killed by `kill`. */
-const replica = (config) =>
-  new Promise((resolve, reject) => {
-    const script = fileURLToPath(new URL('../test/replicas/replica.js', import.meta.url))
-    const lib = fileURLToPath(new URL('../dist/cjs/index.js', import.meta.url))
-    const child = fork(script, [], { env: { ...process.env, REPLICA_LIB: lib, REPLICA_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    let next = 0
-    const waiting = new Map()
-    const ask = (message) =>
-      new Promise((ok) => {
-        const requestId = ++next
-        waiting.set(requestId, ok)
-        child.send({ ...message, requestId })
-      })
-    child.once('error', reject)
-    child.on('message', (message) => {
-      if (message.type === 'ready') resolve({ ask, kill: () => child.kill('SIGKILL') })
-      else {
-        waiting.get(message.requestId)?.(message)
-        waiting.delete(message.requestId)
-      }
-    })
-  })
-
 /** Rounds of one combination on one sidecar: how many had a stale read right after, and 100 ms after. */
 const measure = async (url, source, combination, rounds, name) => {
-  const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => replica({ daprUrl: url, source: source.url, name, ...combination.options })))
+  const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => replicaProcess({ daprUrl: url, source: source.url, name, ...combination.options })))
   const stale = { rightAfter: [0, 0], later: [0, 0] }
   const readAll = async (id) => (await Promise.all(replicas.map((one) => one.ask({ type: 'call', id, fnMs: 0 })))).map((answer) => answer.values[0].version)
   /** Counts the round in `counts`: [on the invalidating replica, on another]. */
