@@ -76,9 +76,10 @@ export const describeFreshness = (label: string, setup: () => Promise<FreshnessS
       await subject.elapse(1200) // the value expired
 
       // One after the other, so that each is a call of its own (concurrent ones would join one flight).
-      for (let i = 0; i < 1000; i++) expect(await price('a')).toEqual({ sku: 'a', cents: 1999 })
-      expect(calls).toBe(2) // once to fill, once to fail: the other 999 got the stale value while it rests
-      expect(metrics.getStats().stale).toBe(1000)
+      // A hundred: on real daprd they must all fit in the second the function rests, on a loaded host too.
+      for (let i = 0; i < 100; i++) expect(await price('a')).toEqual({ sku: 'a', cents: 1999 })
+      expect(calls).toBe(2) // once to fill, once to fail: the other 99 got the stale value while it rests
+      expect(metrics.getStats().stale).toBe(100)
       // A Python reader of the key gets nothing: the stale value lives only in the companion entry.
       expect(await subject.readAsPython(keyOf(name, 'a'))).toBeUndefined()
 
@@ -89,7 +90,7 @@ export const describeFreshness = (label: string, setup: () => Promise<FreshnessS
       await subject.elapse(2500) // expired 3.8 s ago: past maxStaleSeconds
       await expect(price('a')).rejects.toThrow('the source is down')
       expect(calls).toBe(4)
-      expect(metrics.getStats().stale).toBe(1001)
+      expect(metrics.getStats().stale).toBe(101)
     })
 
     it('passes the failure through when there is no stale value, and invalidate leaves none behind', async () => {

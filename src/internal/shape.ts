@@ -26,6 +26,9 @@ export const msgpackRefusal = (bytes: Uint8Array, maxLevels: number, maxBigIntDi
   let levels = 0
   let pos = 0
   while (left.length > 0) {
+    // Each level takes a byte at least: when the bytes left cannot nest past the limit, nothing
+    // more can be wrong here that the decoder does not see for itself.
+    if (levels + (end - pos) <= maxLevels) return undefined
     const top = left.length - 1
     if (left[top] === 0) {
       left.pop()
