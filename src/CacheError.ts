@@ -378,6 +378,7 @@ export const match =
  * @since 0.1.0
  */
 export const describe = (value: unknown): string => {
+  if (value === NOT_SHOWN) return 'a value not shown (it may hold a secret)'
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)
@@ -393,13 +394,55 @@ export const describe = (value: unknown): string => {
       return value.name === '' ? 'an anonymous function' : `function ${value.name}`
     default: {
       if (value === null) return 'null'
-      if (Array.isArray(value)) return `an array of ${value.length}`
-      const constructorName = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor
-        ?.name
-      return typeof constructorName === 'string' && constructorName !== '' && constructorName !== 'Object'
-        ? `an instance of ${constructorName}`
-        : 'an object'
+      try {
+        if (Array.isArray(value)) return `an array of ${value.length}`
+        const constructorName = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
+        return typeof constructorName === 'string' && constructorName !== '' && constructorName !== 'Object'
+          ? `an instance of ${constructorName}`
+          : 'an object'
+      } catch {
+        return 'an object that cannot be looked at (a Proxy that throws, say)'
+      }
     }
+  }
+}
+
+/**
+ * Stands for an option's value in an error when the value must not be shown: an option nobody
+ * knows (a `daprUrl` or an `apiToken` given to the wrong function may hold a secret), a token.
+ *
+ * @category utils
+ * @since 0.4.0
+ */
+export const NOT_SHOWN: unique symbol = Symbol('dapr-state-cache/not-shown')
+
+/**
+ * `value instanceof type`, false when asking throws (a Proxy whose `getPrototypeOf` trap throws):
+ * for values a user's code threw or returned, which the library must look at without failing.
+ *
+ * @category utils
+ * @since 0.4.0
+ */
+export const isInstance = <T>(value: unknown, type: abstract new (...args: never) => T): value is T => {
+  try {
+    return value instanceof type
+  } catch {
+    return false
+  }
+}
+
+/**
+ * What a thrown `cause` says, for an error message. Never throws, whatever was thrown: a Proxy that
+ * throws on every trap, an object whose `toString` throws, a revoked Proxy.
+ *
+ * @category utils
+ * @since 0.4.0
+ */
+export const messageOf = (cause: unknown): string => {
+  try {
+    return isInstance(cause, Error) ? String(cause.message) : String(cause)
+  } catch {
+    return describe(cause)
   }
 }
 

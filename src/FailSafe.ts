@@ -15,7 +15,7 @@
  * @since 0.3.0
  */
 import type * as t from 'io-ts'
-import { checkOption, group, optional, positiveInteger, trueOr } from './internal/options.js'
+import { checkOption, group, optional, seconds, trueOr } from './internal/options.js'
 import type { FailSafe } from './internal/parts.js'
 import type { Step } from './Cached.js'
 import { step } from './Cached.js'
@@ -36,8 +36,8 @@ export type { FailSafe } from './internal/parts.js'
  * @since 0.3.0
  */
 export const FailSafeOptionsCodec = group('FailSafeOptions', {
-  maxStaleSeconds: optional(positiveInteger),
-  throttleSeconds: optional(positiveInteger),
+  maxStaleSeconds: optional(seconds),
+  throttleSeconds: optional(seconds),
 })
 
 /**

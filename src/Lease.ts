@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto'
 import type * as t from 'io-ts'
 import { generations } from './Generations.js'
-import { checkOption, group, loggerCodec, optional, positiveInteger, trueOr } from './internal/options.js'
+import { checkOption, group, loggerCodec, milliseconds, optional, seconds, trueOr } from './internal/options.js'
 import type { Step } from './Cached.js'
 import { step } from './Cached.js'
 import type { Generations, Lease } from './internal/parts.js'
@@ -47,10 +47,10 @@ export type { Lease } from './internal/parts.js'
  * @since 0.2.0
  */
 export const LeaseOptionsCodec = group('LeaseOptions', {
-  leaseSeconds: optional(positiveInteger),
-  maxWaitMs: optional(positiveInteger),
-  pollMs: optional(positiveInteger),
-  maxPollMs: optional(positiveInteger),
+  leaseSeconds: optional(seconds),
+  maxWaitMs: optional(milliseconds),
+  pollMs: optional(milliseconds),
+  maxPollMs: optional(milliseconds),
   logger: optional(loggerCodec),
 })
 

@@ -23,7 +23,7 @@ import { aroundCompute, step } from './Cached.js'
 import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { guarded } from './internal/guardedStore.js'
-import { checked, checkOption, functionOf, group, optional, positiveInteger } from './internal/options.js'
+import { checked, checkOption, functionOf, group, optional, seconds } from './internal/options.js'
 import { combineMetrics } from './Metrics.js'
 import { msgpackSerializer, toSafe } from './Serializer.js'
 
@@ -42,7 +42,7 @@ import { msgpackSerializer, toSafe } from './Serializer.js'
 export const NegativeCacheOptionsCodec = checked(
   group('NegativeCacheOptions', {
     /** How long a remembered failure is returned, in whole seconds (default 30). */
-    ttlSeconds: optional(positiveInteger),
+    ttlSeconds: optional(seconds),
     /** Whether to remember a failure of the function (required). */
     when: optional(functionOf<(error: unknown) => boolean>('a function of the failure that says whether to remember it')),
   }),
@@ -69,8 +69,13 @@ type Entry = readonly [1, 0, unknown] | readonly [1, 1, string, string, Readonly
 const codec = toSafe(msgpackSerializer())
 
 const encode = (failure: unknown): E.Either<CacheError, Uint8Array> => {
-  const entry: Entry = failure instanceof Error ? [1, 1, failure.name, failure.message, { ...failure }] : [1, 0, failure]
-  return codec.trySerialize(entry)
+  try {
+    const entry: Entry = CE.isInstance(failure, Error) ? [1, 1, failure.name, failure.message, { ...failure }] : [1, 0, failure]
+    return codec.trySerialize(entry)
+  } catch (cause) {
+    // A failure that cannot be looked at (a Proxy that throws, say) is not remembered.
+    return E.left(CE.serializationError('serialize', `cannot remember the failure: ${CE.messageOf(cause)}`))
+  }
 }
 
 const notOurs = (): E.Either<CacheError, unknown> => E.left(CE.serializationError('deserialize', 'not a negative entry of this library'))

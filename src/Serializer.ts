@@ -231,8 +231,9 @@ const preparer = (encoder: Encoder) => {
 }
 
 const caught = (operation: 'serialize' | 'deserialize', cause: unknown): E.Either<CacheError, never> => {
-  const message = cause instanceof Refused ? cause.message : `cannot ${operation}: ${cause instanceof Error ? cause.message : String(cause)}`
-  return E.left(CE.serializationError(operation, message, cause instanceof Refused ? undefined : { cause }))
+  const refused = CE.isInstance(cause, Refused)
+  const message = refused ? cause.message : `cannot ${operation}: ${CE.messageOf(cause)}`
+  return E.left(CE.serializationError(operation, message, refused ? undefined : { cause }))
 }
 
 /** How a serializer does its work, throwing when it cannot. */
@@ -306,7 +307,10 @@ const decodingCodec = (): ExtensionCodec => {
     encode: none,
     decode: (data) => {
       if (data.length > MAX_BIGINT_DIGITS + 1) unreadable(`a BigInt of more than ${MAX_BIGINT_DIGITS} digits`)
-      return BigInt(fromUtf8.decode(data))
+      const text = fromUtf8.decode(data)
+      // Decimal digits and a sign only, as the writer writes (BigInt() would also take "0x1f", "" or " 1 ").
+      if (!/^-?(?:0|[1-9][0-9]{0,9999})$/.test(text)) unreadable('a BigInt that is not the decimal text the writer writes')
+      return BigInt(text)
     },
   })
   codec.register({
@@ -314,6 +318,7 @@ const decodingCodec = (): ExtensionCodec => {
     encode: none,
     decode: (data) => {
       const flat = decodeArray(data, 'Map')
+      if (flat.length % 2 !== 0) throw new Error('a Map extension holds an odd number of items, not key-value pairs')
       const map = new Map<unknown, unknown>()
       for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i], flat[i + 1])
       return map
@@ -453,17 +458,26 @@ export const toSafe = (serializer: Serializer): SafeSerializer => {
   return new Safe(new Users(serializer))
 }
 
+const isThenableValue = (value: unknown): boolean => {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false
+  return typeof (value as { then?: unknown }).then === 'function'
+}
+
 /** A user's serializer, called as the object it is; `serialize` must give a `Uint8Array`. */
 class Users implements Codec {
   constructor(private readonly serializer: Serializer) {}
 
   encode(value: unknown): Uint8Array {
     const bytes = this.serializer.serialize(value)
-    if (!(bytes instanceof Uint8Array)) throw new Error(`the serializer returned ${CE.describe(bytes)}, not a Uint8Array`)
+    if (!CE.isInstance(bytes, Uint8Array)) throw new Error(`the serializer returned ${CE.describe(bytes)}, not a Uint8Array`)
     return bytes
   }
 
   decode(bytes: Uint8Array): unknown {
-    return this.serializer.deserialize(bytes)
+    const value = this.serializer.deserialize(bytes)
+    // A value is given back as it is: a promise (or any thenable) would be awaited by the caller's
+    // `await`, and one that never settles would hang every hit.
+    if (isThenableValue(value)) throw new Error('the serializer returned a promise (or a thenable), not a value: deserialize must be synchronous')
+    return value
   }
 }

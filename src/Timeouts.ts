@@ -16,7 +16,7 @@
  */
 import type * as t from 'io-ts'
 import type { FunctionTimeout } from './CacheError.js'
-import { checked, checkOption, group, optional, positiveInteger } from './internal/options.js'
+import { checked, checkOption, group, milliseconds, optional } from './internal/options.js'
 import type { Cached } from './Cached.js'
 import { step } from './Cached.js'
 
@@ -36,8 +36,8 @@ export type { Timeouts } from './internal/parts.js'
  */
 export const TimeoutsOptionsCodec = checked(
   group('TimeoutsOptions', {
-    softMs: optional(positiveInteger),
-    hardMs: optional(positiveInteger),
+    softMs: optional(milliseconds),
+    hardMs: optional(milliseconds),
   }),
   (options) =>
     options.softMs === undefined && options.hardMs === undefined

@@ -309,15 +309,30 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
 }
 
 /** The class that owns `method` as `property`, found from the receiver of a call. */
-const ownerName = (receiver: unknown, property: string | symbol, method: AnyFunction): string | undefined => {
-  if (typeof receiver === 'function') return functionName(receiver as AnyFunction) // a static method: the class itself
+const ownerOf = (receiver: unknown, property: string | symbol, method: AnyFunction): AnyFunction | undefined => {
+  if (typeof receiver === 'function') return receiver as AnyFunction // a static method: the class itself
   for (let proto: unknown = receiver; proto !== null && typeof proto === 'object'; proto = Object.getPrototypeOf(proto)) {
     const own = Object.getOwnPropertyDescriptor(proto, property)
-    if (own?.value === method) {
-      return functionName((proto as { constructor?: AnyFunction }).constructor ?? (() => undefined))
-    }
+    if (own?.value === method) return (proto as { constructor?: AnyFunction }).constructor
   }
   return undefined
+}
+
+/**
+ * The names given to decorated methods of each class, with the method each was given to: a static
+ * and an instance method of one name, or two methods named by symbols of one description, would
+ * otherwise share every key (and each other's values).
+ */
+const derivedNames = new WeakMap<object, Map<string, AnyFunction>>()
+
+/** `name` for `method` of `owner`, unless another method of that class has it already. */
+const claimName = (owner: object, name: string, method: AnyFunction): boolean => {
+  const names = derivedNames.get(owner) ?? new Map<string, AnyFunction>()
+  derivedNames.set(owner, names)
+  const holder = names.get(name)
+  if (holder !== undefined && holder !== method) return false
+  names.set(name, method)
+  return true
 }
 
 const decorate = (
@@ -335,14 +350,14 @@ const decorate = (
   let cached: Cached<ReadonlyArray<unknown>, unknown, unknown> | undefined
   const pipelineFor = (receiver: unknown) => {
     if (cached === undefined) {
-      const className = context.private
-        ? functionName((receiver as { constructor?: AnyFunction } | null)?.constructor ?? (() => undefined))
-        : ownerName(receiver, context.name, replacement)
+      const owner = context.private ? (receiver as { constructor?: AnyFunction } | null)?.constructor : ownerOf(receiver, context.name, replacement)
+      const className = owner === undefined ? undefined : functionName(owner)
       const derived = className === undefined ? undefined : `${className}.${methodName}`
-      // A name no key can hold (a method named with a colon, say) is found only now, at the first
-      // construction: the calls run uncached, each with a KeyError that says so, rather than the
-      // construction failing.
-      const name = resolved.name ?? (isKeyName(derived) ? derived : undefined)
+      // A name no key can hold (a method named with a colon, say), or one another method of the
+      // class holds already, is found only now, at the first construction: the calls run uncached,
+      // each with a KeyError that says so, rather than the construction failing.
+      const usable = derived !== undefined && owner !== undefined && isKeyName(derived) && claimName(owner, derived, method)
+      const name = resolved.name ?? (usable ? derived : undefined)
       cached = pipeline(resolved, method, name)
     }
     return cached

@@ -598,7 +598,7 @@ describe('cache pipeline', () => {
       for (const ttl of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
         expect(() => withTtl(ttl)).toThrow(CacheOptionsError)
       }
-      expect(() => withTtl(0)).toThrow('invalid option `ttlSeconds`: expected a positive integer number of seconds, got 0')
+      expect(() => withTtl(0)).toThrow('invalid option `ttlSeconds`: expected a positive integer number of seconds, at most 2147483647 (what Dapr state stores take), got 0')
     })
 
     it('a TTL function returning garbage is a counted error, and the value is still returned', async () => {

@@ -261,3 +261,156 @@ describe('the test sidecar on IPv6 (7)', () => {
     await six.close()
   })
 })
+
+describe('what a second hostile probe found', () => {
+  const quiet = () => ({ metrics: new InMemoryMetrics(), logger: silent })
+
+  it('a sparse array of 2^32-1 holes is a KeyError at once, not gigabytes of key', async () => {
+    const { metrics, logger } = quiet()
+    const count = cacheable({ store: memoryStore(), name: 'sparse', metrics, logger })(async (list: ReadonlyArray<unknown>) => list.length)
+    const holes: Array<unknown> = []
+    holes.length = 2 ** 32 - 1
+    expect(await count(holes)).toBe(2 ** 32 - 1)
+    await expect(count.invalidate(holes)).rejects.toBeInstanceOf(CacheKeyError)
+    expect(metrics.getStats().errorsByCode).toEqual({ E_CACHE_KEY: 2 })
+  })
+
+  it('a BigInt argument of millions of digits is a KeyError, as the serializers refuse it', async () => {
+    const { metrics, logger } = quiet()
+    const id = cacheable({ store: memoryStore(), name: 'bigArg', metrics, logger })(async (n: bigint) => n > 0n)
+    expect(await id(1n << 4_000_000n)).toBe(true)
+    expect(await id(10n ** 9_999n)).toBe(true) // 10,000 digits: keyed
+    expect(metrics.getStats().errorsByCode).toEqual({ E_CACHE_KEY: 1 })
+  })
+
+  const hostile = () =>
+    new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('trap')
+        },
+        getPrototypeOf: () => {
+          throw new Error('trap')
+        },
+      },
+    )
+
+  it('a key builder, a serializer or a store that throws a Proxy that throws on every trap: the call runs uncached', async () => {
+    const { metrics, logger } = quiet()
+    const keyed = cacheable({ store: memoryStore(), name: 'trap', metrics, logger, keyBuilder: { buildKey: () => { throw hostile() } } })(async (n: number) => n)
+    expect(await keyed(1)).toBe(1)
+    const serialized = cacheable({
+      store: memoryStore(),
+      name: 'trap',
+      metrics,
+      logger,
+      serializer: { serialize: () => { throw hostile() }, deserialize: () => { throw hostile() } },
+    })(async (n: number) => n)
+    expect(await serialized(2)).toBe(2)
+    const failing: Store = { name: 'trap', get: () => () => { throw hostile() }, set: () => () => { throw hostile() }, delete: () => () => { throw hostile() } }
+    const stored = cacheable({ store: failing, name: 'trap', metrics, logger })(async (n: number) => n)
+    expect(await stored(3)).toBe(3)
+    expect(metrics.getStats().errors).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a serializer whose deserialize gives a thenable: unreadable, never a call that hangs', async () => {
+    const { metrics, logger } = quiet()
+    const store = memoryStore()
+    const serializer = { serialize: (value: unknown) => new TextEncoder().encode(JSON.stringify(value)), deserialize: () => ({ then: () => undefined }) }
+    const get = cacheable({ store, name: 'thenable', metrics, logger, serializer })(async (n: number) => ({ n }))
+    expect(await get(1)).toEqual({ n: 1 })
+    expect(await get(1)).toEqual({ n: 1 }) // the stored entry cannot be read back: computed again
+    expect(metrics.getStats().errorsByCode).toMatchObject({ E_CACHE_SERIALIZATION: 1 })
+  })
+
+  it('a static and an instance method of one name, or two symbols of one description, never share keys', async () => {
+    const { metrics, logger } = quiet()
+    const store = memoryStore()
+    const first = Symbol('id')
+    const second = Symbol('id')
+    class K {
+      @cacheable({ store, metrics, logger })
+      static async id(x: number): Promise<string> {
+        return `static ${x}`
+      }
+
+      @cacheable({ store, metrics, logger })
+      async id(x: number): Promise<string> {
+        return `instance ${x}`
+      }
+
+      @cacheable({ store, metrics, logger })
+      async [first](x: number): Promise<string> {
+        return `first ${x}`
+      }
+
+      @cacheable({ store, metrics, logger })
+      async [second](x: number): Promise<string> {
+        return `second ${x}`
+      }
+    }
+    const k = new K()
+    expect(await K.id(1)).toBe('static 1')
+    expect(await k.id(1)).toBe('instance 1')
+    expect(await K.id(1)).toBe('static 1')
+    expect(await k[first](1)).toBe('first 1')
+    expect(await k[second](1)).toBe('second 1')
+    expect(await k[first](1)).toBe('first 1')
+    // The second of each pair to be named runs uncached, and says why.
+    expect(metrics.getStats().errorsByCode).toEqual({ E_CACHE_KEY: 2 })
+  })
+
+  it.each([
+    ['timeouts.hardMs', { timeouts: { hardMs: 2 ** 31 } }],
+    ['lease.pollMs', { lease: { pollMs: 2 ** 31 } }],
+    ['failSafe.maxStaleSeconds', { failSafe: { maxStaleSeconds: 2 ** 53 - 1 } }],
+    ['ttlSeconds', { ttlSeconds: 2 ** 31 }],
+  ])('%s past what a timer or a Dapr store takes is refused when wrapping', (option, options) => {
+    expect(() => cacheable({ store: memoryStore(), ...options } as never)).toThrow(new RegExp(`\`${option.replace('.', '\\.')}\``))
+  })
+
+  it('an option given to the wrong function is refused without showing its value', () => {
+    for (const options of [{ daprUrl: 'http://admin:hunter2@dapr:3500' }, { apiToken: 'tok-hunter2' }, { l1: { apiToken: 'tok-hunter2' } }]) {
+      let error: unknown
+      try {
+        cacheable({ store: memoryStore(), ...options } as never)
+      } catch (caught) {
+        error = caught
+      }
+      expect(error).toBeInstanceOf(CacheOptionsError)
+      expect((error as Error).message).not.toContain('hunter2')
+      expect(JSON.stringify((error as CacheOptionsError).failure)).not.toContain('hunter2')
+    }
+  })
+
+  it('daprStore refuses an unknown option (a typo) and a daprUrl that is not a string', () => {
+    expect(() => daprStore({ daprurl: 'http://10.0.0.5:3500', env: {} } as never)).toThrow(/`daprurl`: expected a known option/)
+    expect(() => daprStore({ daprUrl: 123, env: {} } as never)).toThrow(CacheOptionsError)
+    expect(() => daprStore({ daprUrl: new URL('http://127.0.0.1:3500'), env: {} } as never)).toThrow(CacheOptionsError)
+    expect(() => daprStore({ timeoutMs: 2 ** 31, env: {} })).toThrow(/`timeoutMs`/)
+  })
+
+  it('Set extensions nested in each other 100,000 deep are refused before decoding, never by a stack overflow', () => {
+    const depth = 100_000
+    const bytes = new Uint8Array(depth * 6 + 1)
+    for (let i = 0; i < depth; i++) {
+      const left = (depth - i - 1) * 6 + 1 // the bytes after this header
+      bytes.set([0xc9, (left >>> 24) & 0xff, (left >>> 16) & 0xff, (left >>> 8) & 0xff, left & 0xff, 3], i * 6)
+    }
+    bytes[depth * 6] = 0xc0
+    const read = msgpackSerializer().tryDeserialize(bytes)
+    expect(E.isLeft(read) && read.left.message).toMatch(/a Map or Set extension that does not hold an array/)
+  })
+
+  it('reads back only what the writer writes: decimal BigInt text, Maps of pairs', () => {
+    const serializer = msgpackSerializer()
+    const ext = (type: number, payload: ReadonlyArray<number>) => new Uint8Array([0xc7, payload.length, type, ...payload])
+    const text = (s: string) => Array.from(new TextEncoder().encode(s))
+    expect(E.isLeft(serializer.tryDeserialize(ext(1, text('0x1f'))))).toBe(true)
+    expect(E.isLeft(serializer.tryDeserialize(ext(1, [])))).toBe(true)
+    expect(serializer.deserialize(ext(1, text('-31')))).toBe(-31n)
+    expect(E.isLeft(serializer.tryDeserialize(ext(2, [0x93, 1, 2, 3])))).toBe(true)
+    expect(serializer.deserialize(ext(2, [0x92, 1, 2]))).toEqual(new Map([[1, 2]]))
+  })
+})

@@ -13,7 +13,13 @@ import type { Store } from '../Store.js'
 
 const trusted = new WeakSet<Store>()
 
-const thrown = (cause: unknown): string => (cause instanceof Error ? `${cause.name}: ${cause.message}` : CE.describe(cause))
+const thrown = (cause: unknown): string => {
+  try {
+    return CE.isInstance(cause, Error) ? `${cause.name}: ${cause.message}` : CE.describe(cause)
+  } catch {
+    return CE.messageOf(cause)
+  }
+}
 
 /** Marks a store the library made: it never throws and its tasks never reject. */
 export const trust = <S extends Store>(store: S): S => {

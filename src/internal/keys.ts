@@ -44,7 +44,7 @@ class Custom implements Keys {
     try {
       return checkKey(this.builder.buildKey(this.name, args))
     } catch (cause) {
-      return E.left(CE.keyError(`the custom key builder failed: ${String(cause)}`, { cause }))
+      return E.left(CE.keyError(`the custom key builder failed: ${CE.messageOf(cause)}`, { cause }))
     }
   }
 }

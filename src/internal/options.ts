@@ -56,7 +56,21 @@ export const positiveNumber = new t.Type<number, number, unknown>(
 export const optional = <C extends t.Mixed>(codec: C) => t.union([codec, t.undefined], codec.name)
 
 /** A positive integer number of seconds. */
-export const seconds = new t.Type<number, number, unknown>('a positive integer number of seconds', positiveInteger.is, positiveInteger.validate, t.identity)
+/** The longest TTL Dapr's state stores take (`state/utils/ttl.go`: at most MaxInt32), and the longest a timer waits, in ms. */
+export const MAX_INT32 = 2_147_483_647
+
+const upTo = (name: string, max: number) =>
+  new t.Type<number, number, unknown>(
+    name,
+    (u): u is number => positiveInteger.is(u) && u <= max,
+    (u, c) => (positiveInteger.is(u) && u <= max ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  )
+
+export const seconds = upTo('a positive integer number of seconds, at most 2147483647 (what Dapr state stores take)', MAX_INT32)
+
+/** A delay or a deadline: a timer cannot wait longer (Node clamps a longer one to 1 ms). */
+export const milliseconds = upTo('a positive integer number of milliseconds, at most 2147483647 (the longest a timer waits)', MAX_INT32)
 
 /** A part of a key (a prefix, a store name): see `isKeyPart`. */
 export const keyPart = new t.Type<string, string, unknown>(KEY_PART, isKeyPart, (u, c) => (isKeyPart(u) ? t.success(u) : t.failure(u, c)), t.identity)
@@ -87,8 +101,9 @@ export const group = <P extends t.Props>(name: string, props: P, noun = 'field')
       const unknown = Object.keys(u).find((key) => !known.includes(key))
       if (unknown !== undefined) {
         const near = known.find((key) => key.toLowerCase().startsWith(unknown.toLowerCase()) || unknown.toLowerCase().startsWith(key.toLowerCase()))
+        // Its value is not shown: an option given to the wrong function may hold a secret.
         return t.failure(
-          (u as Record<string, unknown>)[unknown],
+          CE.NOT_SHOWN,
           t.appendContext(c, unknown, t.never, undefined),
           `a known ${noun}${near === undefined ? '' : ` (did you mean \`${near}\`?)`}; the ${noun}s are ${known.join(', ')}`,
         )

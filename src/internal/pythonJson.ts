@@ -12,6 +12,7 @@
  * It never throws: what cannot be keyed is reported as a message with the path where it was found.
  */
 
+import * as CE from '../CacheError.js'
 import { describeInstance, kindOf } from './kinds.js'
 
 export type Encoded = { readonly ok: true; readonly json: string } | { readonly ok: false; readonly message: string }
@@ -210,9 +211,10 @@ const encode = (value: unknown, walk: Walk): string => {
     case 'undefined':
       return tag('undefined', '0')
     case 'bigint':
-      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? tag('BigInt', pythonString(value.toString()))
-        : value.toString()
+      if (value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) return tag('BigInt', pythonString(value.toString()))
+      // Printing a huge one in decimal takes time that grows with its square: past what a value may hold, refused.
+      if (value.toString(16).length > MAX_BIGINT_HEX_DIGITS) return unkeyable(walk.path, 'cannot key a BigInt of more than 10,000 digits')
+      return value.toString()
     case 'symbol':
       return unkeyable(walk.path, 'cannot key a symbol')
     case 'function':
@@ -234,11 +236,17 @@ const encode = (value: unknown, walk: Walk): string => {
   }
 }
 
+/** A BigInt with more hexadecimal digits than this has more than 10,000 decimal ones (the serializers' limit). */
+const MAX_BIGINT_HEX_DIGITS = 8_305
+
 const encodeArray = (items: ReadonlyArray<unknown>, walk: Walk): string => {
   let out = '['
   for (let i = 0; i < items.length; i++) {
     walk.path.push(i)
-    out += i === 0 ? encode(items[i], walk) : `, ${encode(items[i], walk)}`
+    const item = items[i]
+    // A hole: `length` can promise billions of them in an array of no size, and no Python list has one.
+    if (item === undefined && !(i in items)) unkeyable(walk.path, 'cannot key a sparse array (it has holes)')
+    out += i === 0 ? encode(item, walk) : `, ${encode(item, walk)}`
     walk.path.pop()
   }
   return `${out}]`
@@ -315,14 +323,14 @@ export const encodeArgs = (args: ReadonlyArray<unknown>, shapes?: Shapes): Encod
     return { ok: true, json: encodeList(args, { path: [], seen: undefined, shapes }) }
   } catch (error) {
     // Too deep for the fast pass (or a toJSON that returns itself): the careful pass says why.
-    return error instanceof TooDeep || error instanceof RangeError ? encodeArgsCarefully(args) : failure(error)
+    return CE.isInstance(error, TooDeep) || CE.isInstance(error, RangeError) ? encodeArgsCarefully(args) : failure(error)
   }
 }
 
 const failure = (error: unknown): Encoded =>
-  error instanceof Unkeyable
+  CE.isInstance(error, Unkeyable)
     ? { ok: false, message: error.message }
-    : { ok: false, message: `cannot key the arguments: ${error instanceof Error ? error.message : String(error)}` }
+    : { ok: false, message: `cannot key the arguments: ${CE.messageOf(error)}` }
 
 const encodeList = (args: ReadonlyArray<unknown>, walk: Walk): string => `{"args": ${encodeArray(args, walk)}, "kwargs": {}}`
 

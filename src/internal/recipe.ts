@@ -164,7 +164,9 @@ export const ttlOr = (recipe: Recipe): number => (typeof recipe.ttlSeconds === '
 /** The TTL for `value`: a positive whole number of seconds, or the error that says what was wrong. */
 export const ttlFor = (recipe: Recipe, value: unknown): number | E.Left<CacheError> => {
   const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
-  return Number.isSafeInteger(ttl) && ttl > 0 ? ttl : { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds') }
+  return Number.isSafeInteger(ttl) && ttl > 0 && ttl <= 2_147_483_647
+    ? ttl
+    : { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds, at most 2147483647') }
 }
 
 /** Keeps a value just read or written in the in-process tier, if there is one. */

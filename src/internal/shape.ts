@@ -80,7 +80,13 @@ export const msgpackRefusal = (bytes: Uint8Array, maxLevels: number, maxBigIntDi
           pos += 1
           if (extension === BIGINT_EXTENSION && length > maxBigIntDigits + 1) return `a BigInt of more than ${maxBigIntDigits} digits`
           if (NESTED_EXTENSIONS.has(extension)) {
-            // Its payload is one value, read next, in place: no level of its own.
+            // Its payload is one array (the writer writes nothing else there), read next, in place:
+            // the array is the level. Anything else, another extension say, could nest without
+            // counting, and the decoder reads extensions by recursion.
+            const inner = bytes[pos]
+            if (length === 0 || inner === undefined || !((inner >= 0x90 && inner <= 0x9f) || inner === 0xdc || inner === 0xdd)) {
+              return 'a Map or Set extension that does not hold an array'
+            }
             left.push(1)
             counts.push(false)
           } else skip = length

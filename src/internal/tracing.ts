@@ -10,6 +10,7 @@
 import type { Context, Span, SpanContext, Tracer } from '@opentelemetry/api'
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api'
 import type { CacheError } from '../CacheError.js'
+import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { MetricsContext } from '../Metrics.js'
 
@@ -79,8 +80,9 @@ export const startCall = (tracer: Tracer, about: MetricsContext, origin?: CallSp
       settled = result
       call.setAttribute('cache.result', result)
       if (result === 'error') {
-        call.setStatus({ code: SpanStatusCode.ERROR, message: failure instanceof Error ? failure.message : 'the cached function failed' })
-        if (failure instanceof Error) call.recordException(failure)
+        const error: Error | undefined = CE.isInstance(failure, Error) ? failure : undefined
+        call.setStatus({ code: SpanStatusCode.ERROR, message: error === undefined ? 'the cached function failed' : CE.messageOf(error) })
+        if (error !== undefined) call.recordException(error)
       }
       // The caller got a value: the call did not fail (the failure stays recorded as an event).
       if (result === 'stale') call.setStatus({ code: SpanStatusCode.OK })

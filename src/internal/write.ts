@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import { jittered } from './jitter.js'
+import { MAX_INT32 } from './options.js'
 import type { EntryMeta } from './meta.js'
 import { encodeMeta, metaKey } from './meta.js'
 import type { Recipe } from './recipe.js'
@@ -73,7 +74,8 @@ const wrote = (recipe: Recipe, key: string, bytes: E.Right<Uint8Array>, started:
 const companion = (recipe: Recipe, ttl: number, bytes: Uint8Array, computeMs: number): { readonly bytes: Uint8Array; readonly ttlSeconds: number } => {
   const stale = recipe.failSafe
   const meta: EntryMeta = { writtenAt: recipe.clock.now(), ttlSeconds: ttl, computeMs, bytes: stale === undefined ? undefined : bytes }
-  return { bytes: encodeMeta(meta), ttlSeconds: stale === undefined ? ttl : ttl + stale.maxStaleSeconds }
+  // The copy outlives the value by maxStaleSeconds, within the longest TTL a Dapr store takes.
+  return { bytes: encodeMeta(meta), ttlSeconds: stale === undefined ? ttl : Math.min(ttl + stale.maxStaleSeconds, MAX_INT32) }
 }
 
 /** A companion entry that could not be written is counted; the value's own write stands. */

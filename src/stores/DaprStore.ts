@@ -34,6 +34,26 @@ import { fail, positiveInteger, resolveDaprUrl } from './dapr/options.js'
 import { decodeValue, isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
 
 export { resolveDaprUrl } from './dapr/options.js'
+/** The longest a timer waits (Node clamps a longer one to 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647
+
+/** The options `daprStore` knows. */
+const KNOWN_OPTIONS: ReadonlyArray<keyof DaprStoreOptions> = [
+  'storeName', 'daprUrl', 'apiToken', 'timeoutMs', 'readTimeoutMs', 'writeTimeoutMs', 'breaker', 'connections', 'maxBodyBytes', 'maxValueBytes', 'env',
+]
+
+/** Options that are an object of known names, with a `daprUrl` that is a string: a typo is refused, not ignored. */
+const checkKnown = (options: unknown): void => {
+  if (typeof options !== 'object' || options === null) fail(CE.invalidOptions('options', options, 'an object of daprStore options'))
+  for (const name of Object.keys(options as object)) {
+    if (!(KNOWN_OPTIONS as ReadonlyArray<string>).includes(name)) {
+      fail(CE.invalidOptions(name, CE.NOT_SHOWN, `a known option; the options are ${KNOWN_OPTIONS.join(', ')}`))
+    }
+  }
+  const daprUrl = (options as DaprStoreOptions).daprUrl as unknown
+  if (daprUrl !== undefined && typeof daprUrl !== 'string') fail(CE.invalidOptions('daprUrl', daprUrl, 'a string: an http(s) URL such as http://127.0.0.1:3500'))
+}
+
 /** What an HTTP header value may hold (RFC 9110 field-value, as undici checks it). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
@@ -114,6 +134,7 @@ export interface DaprStore extends Store {
  * @since 0.1.0
  */
 export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
+  checkKnown(options)
   const env = options.env ?? process.env
   const storeName = options.storeName ?? 'cache'
   if (!isKeyPart(storeName)) fail(CE.invalidOptions('storeName', storeName, KEY_PART))
@@ -121,11 +142,11 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const apiToken = options.apiToken ?? (env['DAPR_API_TOKEN'] === '' ? undefined : env['DAPR_API_TOKEN'])
   // Sent as a header on every request: a value no header can carry is refused here, never echoed.
   if (apiToken !== undefined && (typeof apiToken !== 'string' || !HEADER_VALUE.test(apiToken))) {
-    fail(CE.invalidOptions(options.apiToken === undefined ? 'DAPR_API_TOKEN' : 'apiToken', '(hidden)', 'a header value: tabs, spaces and visible Latin-1 characters only (no line break or control character)'))
+    fail(CE.invalidOptions(options.apiToken === undefined ? 'DAPR_API_TOKEN' : 'apiToken', CE.NOT_SHOWN, 'a header value: tabs, spaces and visible Latin-1 characters only (no line break or control character)'))
   }
-  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000)
-  const readTimeoutMs = positiveInteger('readTimeoutMs', options.readTimeoutMs, timeoutMs)
-  const writeTimeoutMs = positiveInteger('writeTimeoutMs', options.writeTimeoutMs, timeoutMs)
+  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000, MAX_TIMER_MS)
+  const readTimeoutMs = positiveInteger('readTimeoutMs', options.readTimeoutMs, timeoutMs, MAX_TIMER_MS)
+  const writeTimeoutMs = positiveInteger('writeTimeoutMs', options.writeTimeoutMs, timeoutMs, MAX_TIMER_MS)
   const connections = positiveInteger('connections', options.connections, 16)
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * MIB)
   const maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, 3 * MIB)

@@ -17,7 +17,7 @@
 import * as t from 'io-ts'
 import { systemClock } from '../Clock.js'
 import { copyValue, deepFreeze } from '../internal/copy.js'
-import { checkOption, clockCodec, group, optional, positiveInteger, trueOr } from '../internal/options.js'
+import { checkOption, clockCodec, group, optional, positiveInteger, seconds, trueOr } from '../internal/options.js'
 import type { L1 } from '../internal/parts.js'
 import type { Held } from '../internal/secondChance.js'
 import { secondChanceMap } from '../internal/secondChance.js'
@@ -40,7 +40,7 @@ import { step } from '../Cached.js'
 export const L1OptionsCodec = group('L1Options', {
   maxEntries: optional(positiveInteger),
   maxBytes: optional(positiveInteger),
-  ttlSeconds: optional(positiveInteger),
+  ttlSeconds: optional(seconds),
   values: optional(t.keyof({ copy: null, frozen: null }, "'copy' or 'frozen'")),
   clock: optional(clockCodec),
 })

@@ -94,7 +94,7 @@ describe('l1 (the tier itself)', () => {
   })
 
   it.each([
-    [{ ttlSeconds: 0 }, /`l1\.ttlSeconds`: expected a positive integer, got 0/],
+    [{ ttlSeconds: 0 }, /`l1\.ttlSeconds`: expected a positive integer number of seconds, at most 2147483647 \(what Dapr state stores take\), got 0/],
     [{ maxEntries: 1.5 }, /`l1\.maxEntries`/],
     [{ values: 'shared' }, /`l1\.values`: expected 'copy' or 'frozen'/],
     [{ ttl: 5 }, /`l1\.ttl`: expected a known field \(did you mean `ttlSeconds`\?\)/],

@@ -74,7 +74,7 @@ const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: stri
   if (timedOut || (typeof code === 'string' && TIMEOUT_CODES.has(code))) {
     return CE.timeoutError(timeoutMs, `the sidecar at ${origin} did not answer within ${timeoutMs} ms`, { key, cause })
   }
-  const reason = typeof code === 'string' && CONNECTION_CODES.has(code) ? code : cause instanceof Error ? cause.message : String(cause)
+  const reason = typeof code === 'string' && CONNECTION_CODES.has(code) ? code : CE.messageOf(cause)
   return CE.connectionError(`cannot reach the sidecar at ${origin}: ${reason}`, { key, cause })
 }
 

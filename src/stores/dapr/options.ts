@@ -14,9 +14,9 @@ export const fail = (error: CacheError): never => {
   throw toError(error)
 }
 
-export const positiveInteger = (option: string, value: number | undefined, fallback: number): number => {
+export const positiveInteger = (option: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
   if (value === undefined) return fallback
-  return Number.isSafeInteger(value) && value > 0 ? value : fail(CE.invalidOptions(option, value, 'a positive integer'))
+  return Number.isSafeInteger(value) && value > 0 && value <= max ? value : fail(CE.invalidOptions(option, value, max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `a positive integer, at most ${max}`))
 }
 
 /** The sidecar's origin, from the option or the environment, checked. */
