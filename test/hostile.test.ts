@@ -314,6 +314,19 @@ describe('what a second hostile probe found', () => {
     expect(metrics.getStats().errors).toBeGreaterThanOrEqual(3)
   })
 
+  it.each([
+    ['a Left of null', E.left(null)],
+    ['a Right of a string', E.right('bytes?')],
+    ['undefined', undefined],
+    ['a Proxy that throws', hostile()],
+  ])('a store of the user’s own that answers %s: the call runs uncached', async (_, answer) => {
+    const { metrics, logger } = quiet()
+    const odd = { name: 'odd', get: () => () => Promise.resolve(answer), set: () => () => Promise.resolve(answer), delete: () => () => Promise.resolve(answer) } as unknown as Store
+    const get = cacheable({ store: odd, name: 'odd', metrics, logger })(async (n: number) => n + 1)
+    expect(await get(1)).toBe(2)
+    expect(metrics.getStats().errorsByCode).toMatchObject({ E_CACHE_CONNECTION: 1 })
+  })
+
   it('a serializer whose deserialize gives a thenable: unreadable, never a call that hangs', async () => {
     const { metrics, logger } = quiet()
     const store = memoryStore()

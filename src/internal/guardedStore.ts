@@ -21,6 +21,22 @@ const thrown = (cause: unknown): string => {
   }
 }
 
+/** What is wrong with a store's answer to `method`, or undefined when it keeps the contract. */
+const misshapen = (method: string, answer: unknown): string | undefined => {
+  if (typeof answer !== 'object' || answer === null) return `${CE.describe(answer)}, not an Either`
+  const { _tag: tag } = answer as { _tag?: unknown }
+  if (tag === 'Left') {
+    const left = (answer as { left?: unknown }).left
+    const valid = typeof left === 'object' && left !== null && typeof (left as { _tag?: unknown })._tag === 'string' && typeof (left as { message?: unknown }).message === 'string'
+    return valid ? undefined : `a Left of ${CE.describe(left)}, not a CacheError`
+  }
+  if (tag !== 'Right') return `${CE.describe(answer)}, not an Either`
+  if (method !== 'get' && method !== 'readNow') return undefined
+  const option = (answer as { right?: unknown }).right as { _tag?: unknown; value?: unknown } | null | undefined
+  if (option?._tag === 'None' || (option?._tag === 'Some' && option.value instanceof Uint8Array)) return undefined
+  return `a Right of ${CE.describe(option)}, not an Option of bytes`
+}
+
 /** Marks a store the library made: it never throws and its tasks never reject. */
 export const trust = <S extends Store>(store: S): S => {
   trusted.add(store)
@@ -38,18 +54,31 @@ const guard = (store: Store): Store => {
         key,
       }),
     )
+  /** An answer held to the contract: an Either, whose Left is a CacheError and whose Right a `get` gives is an Option of bytes. */
+  const answered = <A>(method: string, key: string | undefined, answer: E.Either<CacheError, A>): E.Either<CacheError, A> => {
+    try {
+      const wrong = misshapen(method, answer)
+      if (wrong === undefined) return answer
+      return E.left(CE.connectionError(`the store ${JSON.stringify(store.name)} answered ${method} with ${wrong}`, { key }))
+    } catch (cause) {
+      return broke(method, cause, key)
+    }
+  }
   const task =
     <A>(method: string, key: string | undefined, make: () => TE.TaskEither<CacheError, A>): TE.TaskEither<CacheError, A> =>
     () => {
       try {
-        return make()().then(undefined, (cause: unknown) => broke(method, cause, key))
+        return make()().then(
+          (answer) => answered(method, key, answer),
+          (cause: unknown) => broke(method, cause, key),
+        )
       } catch (cause) {
         return Promise.resolve(broke(method, cause, key))
       }
     }
   const now = <A>(method: string, key: string, run: () => E.Either<CacheError, A>): E.Either<CacheError, A> => {
     try {
-      return run()
+      return answered(method, key, run())
     } catch (cause) {
       return broke(method, cause, key)
     }
