@@ -183,6 +183,8 @@ const preparer = (encoder: Encoder) => {
       let copy: Array<unknown> | undefined
       for (let i = 0; i < items.length; i++) {
         const item = items[i]
+        // A hole would come back as an own `undefined`: not the value the function gave.
+        if (item === undefined && !(i in items)) refuse(`${path}[${i}]`, 'a hole in a sparse array', MSGPACK_SUPPORTED)
         const prepared = prepare(item, `${path}[${i}]`, ancestors, depth + 1)
         if (prepared !== item && copy === undefined) copy = items.slice(0, i)
         copy?.push(prepared)

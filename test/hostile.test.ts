@@ -416,6 +416,18 @@ describe('what a second hostile probe found', () => {
     expect(E.isLeft(read) && read.left.message).toMatch(/a Map or Set extension that does not hold an array/)
   })
 
+  it('a sparse array is not written (it would come back with own undefineds): the caller still gets it', async () => {
+    const serializer = msgpackSerializer()
+    // eslint-disable-next-line no-sparse-arrays
+    const sparse = [1, , 3]
+    expect(E.isLeft(serializer.trySerialize(sparse))).toBe(true)
+    expect(serializer.deserialize(serializer.serialize([1, undefined, 3]))).toEqual([1, undefined, 3])
+    const { metrics, logger } = quiet()
+    const get = cacheable({ store: memoryStore(), name: 'sparseValue', metrics, logger })(async () => sparse)
+    expect(await get()).toBe(sparse)
+    expect(metrics.getStats()).toMatchObject({ writes: 0, errorsByCode: { E_CACHE_SERIALIZATION: 1 } })
+  })
+
   it('reads back only what the writer writes: decimal BigInt text, Maps of pairs', () => {
     const serializer = msgpackSerializer()
     const ext = (type: number, payload: ReadonlyArray<number>) => new Uint8Array([0xc7, payload.length, type, ...payload])
