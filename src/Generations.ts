@@ -51,8 +51,8 @@ export const generations = (store: Store, minTtlSeconds = 60): Generations => ({
 
 /**
  * An invalidation on any replica wins over a computation under way on another, without a lease: a
- * miss reads the key's generation before computing and after writing (two reads more), an
- * invalidation writes a new one before deleting (one write more). `withLease` includes it.
+ * miss reads the key's generation before computing, before writing and after writing (three reads
+ * more), an invalidation writes a new one before deleting (one write more). `withLease` includes it.
  *
  * @category combinators
  * @since 0.4.0

@@ -150,13 +150,18 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
       // Kept only while no invalidation came since the computation began, here or on another replica
       // (with generations), as the engine keeps values.
       if (chosen(computed) && (await computation.currentEverywhere())) {
-        const bytes = encode((computed as E.Left<unknown>).left)
-        const written = E.isLeft(bytes) ? bytes : await store.set(entry, bytes.right, ttlSeconds)()
-        if (E.isLeft(written)) trouble(key, written.left)
-        else if (!(await computation.currentEverywhere())) {
-          const dropped = await store.delete(entry)()
-          if (E.isLeft(dropped)) trouble(key, dropped.left)
-        }
+        const keeping = (async (): Promise<void> => {
+          const bytes = encode((computed as E.Left<unknown>).left)
+          const written = E.isLeft(bytes) ? bytes : await store.set(entry, bytes.right, ttlSeconds)()
+          if (E.isLeft(written)) trouble(key, written.left)
+          else if (!(await computation.currentEverywhere())) {
+            const dropped = await store.delete(entry)()
+            if (E.isLeft(dropped)) trouble(key, dropped.left)
+          }
+        })()
+        // An invalidation of the key that comes while the entry is on its way waits for it.
+        computation.landing(keeping)
+        await keeping
       }
       return computed
     })()

@@ -5,7 +5,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { Generation } from './landing.js'
-import { sameGeneration } from './landing.js'
+import { sameGeneration, track } from './landing.js'
 import type { Computed } from './parts.js'
 import type { Outcome, PendingMiss, Recipe } from './recipe.js'
 import { isThenable } from './thenable.js'
@@ -66,9 +66,10 @@ export const compute = (
       ? staleEverywhere
       : async () => current() && (before === undefined || (await sameGeneration(recipe, key, before)) === 'same') && current()
   const ownHit = miss === undefined ? nothing : () => miss.claim()
+  const landing = key === undefined ? nothing : (work: Promise<unknown>) => void track(recipe, key, work)
   let computed: Computed | Promise<Computed>
   try {
-    computed = wrapped({ self, args, key, current, currentEverywhere, ownHit })
+    computed = wrapped({ self, args, key, current, currentEverywhere, ownHit, landing })
   } catch (failure) {
     computed = thrown(failure)
   }

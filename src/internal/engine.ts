@@ -344,7 +344,11 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
     // Invalidated on another replica while computing: not written at all, rather than written and
     // then deleted (which leaves other replicas a round trip to read it).
-    if (before !== undefined && underway?.writing === undefined && (await sameGeneration(recipe, key, before)) === 'moved') return await computeAgain(at, fresh)
+    if (before !== undefined && underway?.writing === undefined) {
+      if ((await sameGeneration(recipe, key, before)) === 'moved') return await computeAgain(at, fresh)
+      // That look took a round trip: an invalidation here may have come meanwhile, and found no write to wait for.
+      if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh
+    }
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
     if (!isThenable(writing)) return await afterWrite(at, fenceTicket, fresh, writing, before)
     if (recipe.backgroundWrites && at.call === undefined) {

@@ -27,7 +27,9 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
   recipe.failSafe?.forget(key.right)
   // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
   const bumped = recipe.generations === undefined ? E.right(undefined) : await recipe.generations.bump(key.right, ttlOr(recipe))()
-  const deleted = E.isLeft(bumped) ? bumped : await drop(recipe, key.right)
+  // The value is deleted even when the new generation could not be written; the failure is reported.
+  const dropped = await drop(recipe, key.right)
+  const deleted = E.isLeft(bumped) ? bumped : dropped
   // A write of this process that began before now and is still on its way drops itself once it
   // lands (the fence says so): this invalidation is done when it has.
   await recipe.landings.get(key.right)

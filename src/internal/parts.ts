@@ -137,6 +137,11 @@ export interface Computation {
    */
   readonly currentEverywhere: () => Promise<boolean>
   /**
+   * Hands the engine a write of the wrapper's own, with the checks and the delete that follow it: an
+   * invalidation of the key does not resolve before it has settled (as for the value's own write).
+   */
+  readonly landing: (work: Promise<unknown>) => void
+  /**
    * Says the wrapper answered this computation from an entry of its own (a negative entry, say)
    * without running the function: the call is then not counted as a miss of the value, and the
    * wrapper counts its own kind of hit (`recordNegativeHit`, ...).

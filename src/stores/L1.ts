@@ -63,7 +63,8 @@ interface Entry extends Held {
 const REMEMBER_INVALIDATION_MS = 60_000
 
 /**
- * How long after an invalidation of a key the tier keeps no value of it: reads go to the store. A
+ * How long after an invalidation of a key the tier keeps no value of it, in real time (not the
+ * tier's clock, which a test may hold still): reads go to the store. A
  * write another replica had already sent when the key's generation changed may still land, and that
  * replica deletes it two round trips later (`withGenerations`); a read in between must not keep it
  * here for the tier's whole TTL.
@@ -87,7 +88,8 @@ export const l1 = (options: L1Options = {}): L1 => {
   const values = options.values ?? 'copy'
   const clock = options.clock ?? systemClock
   const entries = secondChanceMap<Entry>({ maxEntries, maxBytes, clock })
-  const invalidated = new Map<string, { readonly tick: number; readonly at: number }>()
+  // `at` is on the tier's clock (for forgetting); `settledAfter` on real time, as the network's delays are.
+  const invalidated = new Map<string, { readonly tick: number; readonly at: number; readonly settledAfter: number }>()
   let tick = 0
 
   return {
@@ -99,7 +101,7 @@ export const l1 = (options: L1Options = {}): L1 => {
     ticket: () => ++tick,
     fill: (key, value, sizeBytes, entryTtlSeconds, ticket) => {
       const stamp = invalidated.get(key)
-      if (stamp !== undefined && (stamp.tick >= ticket || clock.now() - stamp.at < SETTLE_MS)) return
+      if (stamp !== undefined && (stamp.tick >= ticket || performance.now() - stamp.settledAfter < 0)) return
       if (sizeBytes > maxBytes) return
       const frozen = values === 'frozen' && deepFreeze(value)
       const kept = frozen ? { value } : copyValue(value)
@@ -115,7 +117,7 @@ export const l1 = (options: L1Options = {}): L1 => {
     invalidate: (key) => {
       entries.delete(key)
       const now = clock.now()
-      invalidated.set(key, { tick: ++tick, at: now })
+      invalidated.set(key, { tick: ++tick, at: now, settledAfter: performance.now() + SETTLE_MS })
       if (invalidated.size > maxEntries) {
         for (const [stale, stamp] of invalidated) if (now - stamp.at > REMEMBER_INVALIDATION_MS) invalidated.delete(stale)
       }
