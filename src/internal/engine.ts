@@ -350,33 +350,45 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
       if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh
     }
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
-    if (!isThenable(writing)) return await afterWrite(at, fenceTicket, fresh, writing, before)
+    if (!isThenable(writing)) return await orAgain(at, fresh, await afterWrite(at, fenceTicket, fresh, writing, before))
     if (recipe.backgroundWrites && at.call === undefined) {
       handedOver = true
-      void track(recipe, key, land(at, fenceTicket, fresh, writing, before))
+      void land(at, fenceTicket, fresh, writing, before).then(undefined, ignore)
       return fresh
     }
     // Until the write has landed and, if an invalidation came meanwhile, been deleted, an invalidation
     // of the key waits for it: once that resolves, no write of this process from before it is left.
-    return await track(recipe, key, writing.then((written) => afterWrite(at, fenceTicket, fresh, written, before)))
+    // A computation done again for another replica's invalidation is not part of it.
+    const landed = await track(recipe, key, writing.then((written) => afterWrite(at, fenceTicket, fresh, written, before)))
+    return await orAgain(at, fresh, landed)
   } finally {
     if (!handedOver) recipe.fence.end()
   }
 }
 
+const ignore = (): void => undefined
 
 /** The work of a computation whose callers already have its value: its write, then what follows it. */
 const land = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, writing: Promise<Written>, before: Generation): Promise<void> => {
+  let landed: Landed
   try {
-    await afterWrite(at, fenceTicket, fresh, await writing, before)
+    landed = await track(at.recipe, at.key, writing.then((written) => afterWrite(at, fenceTicket, fresh, written, before)))
   } finally {
     at.recipe.fence.end()
   }
+  await orAgain(at, fresh, landed)
 }
+
+/** What follows a write: its outcome, or AGAIN when another replica's invalidation overtook it. */
+const AGAIN = Symbol('again')
+type Landed = Outcome | typeof AGAIN
+
+/** The outcome of a write that landed, computing again when another replica's invalidation overtook it. */
+const orAgain = (at: Lookup, fresh: E.Right<unknown>, landed: Landed): Outcome | Promise<Outcome> => (landed === AGAIN ? computeAgain(at, fresh) : landed)
 
 
 /** After the write: an invalidation that arrived while it was on its way must still win, here or elsewhere. */
-const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, written: Written, before: Generation): Promise<Outcome> => {
+const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknown>, written: Written, before: Generation): Promise<Landed> => {
   const { recipe, key } = at
   if (E.isLeft(written)) return kept(at, fresh, written)
   if (!recipe.fence.mayWrite(key, fenceTicket)) {
@@ -391,7 +403,7 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
     // that invalidation resolved, so none of them gets this value. Compute again (under the lease when
     // this replica holds it), a bounded number of times: an invalidation per computation would
     // otherwise never end. A generation that could not be read says nothing: no computation again.
-    return generation === 'moved' ? computeAgain(at, fresh) : fresh
+    return generation === 'moved' ? AGAIN : fresh
   }
   return kept(at, fresh, written)
 }

@@ -95,4 +95,48 @@ describe('an invalidation waits for the writes of its own replica that began bef
     expect(await get(1)()).toEqual(E.right({ id: 1 }))
     expect(await first).toEqual(E.left({ _tag: 'NotFound' }))
   })
+
+  it('but not for a computation done again because another replica’s invalidation overtook a write', async () => {
+    const inner = memoryStore()
+    const setting = deferred()
+    const held = deferred()
+    let writes = 0
+    const store: Store = {
+      name: 'held write',
+      get: (key) => inner.get(key),
+      set: (key, value, ttl) => async () => {
+        if (!key.endsWith(':gen') && ++writes === 1) {
+          held.resolve()
+          await setting.promise
+        }
+        return inner.set(key, value, ttl)()
+      },
+      delete: (key) => inner.delete(key),
+    }
+    let computations = 0
+    const again = deferred()
+    const againStarted = deferred()
+    const load = async (id: number): Promise<string> => {
+      computations++
+      if (computations === 1) return `first of ${id}`
+      againStarted.resolve()
+      await again.promise // the computation done again is slow
+      return `again of ${id}`
+    }
+    const replica = () => pipe(load, cache(store), withKey('own.again'), withGenerations(), withDedup(), orElseUncached({ onError: () => undefined }))
+    const a = replica()
+    const b = replica()
+    const loading = a(1)()
+    await held.promise // A's write is on its way
+    expect(await b.invalidate(1)()).toEqual(E.right(undefined))
+    setting.resolve() // it lands; A sees the generation moved, deletes it, and computes again
+    await againStarted.promise
+    let resolved = false
+    const invalidated = a.invalidate(1)().then(() => (resolved = true))
+    await turn()
+    expect(resolved).toBe(true) // A's own invalidation does not wait for that computation
+    again.resolve()
+    await invalidated
+    expect(await loading).toEqual(E.right('again of 1'))
+  })
 })
