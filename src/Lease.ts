@@ -128,8 +128,9 @@ export const lease = (store: Store, options: LeaseOptions = {}): Lease => {
 }
 
 /**
- * The generations a lease brings: each lives at least as long as a lease, so that a holder's
- * computation cannot outlive the generation it read.
+ * The generations a lease brings: each lives at least a minute, and at least as long as a lease, so
+ * that a computation (the holder's, or a waiter's that stopped waiting) does not outlive the
+ * generation it read.
  *
  * @category constructors
  * @since 0.4.0
@@ -137,7 +138,7 @@ export const lease = (store: Store, options: LeaseOptions = {}): Lease => {
 export const leaseGenerations =
   (options: LeaseOptions = {}) =>
   (store: Store): Generations =>
-    generations(store, options.leaseSeconds ?? 10)
+    generations(store, Math.max(60, options.leaseSeconds ?? 10))
 
 // -------------------------------------------------------------------------------------
 // combinators

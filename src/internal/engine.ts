@@ -400,9 +400,10 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
   if (generation !== 'same') {
     await drop(recipe, key)
     // Invalidated on another replica while this was computed: calls may have joined this flight after
-    // that invalidation resolved, so none of them gets this value. Compute again (under the lease when
-    // this replica holds it), a bounded number of times: an invalidation per computation would
-    // otherwise never end. A generation that could not be read says nothing: no computation again.
+    // that invalidation resolved, so they wait for a computation done again (under the lease when this
+    // replica holds it), a bounded number of times: an invalidation per computation would otherwise
+    // never end, and after the third its value is answered unstored. Callers answered before the write
+    // (background writes) already have this value. A generation that could not be read says nothing.
     return generation === 'moved' ? AGAIN : fresh
   }
   return kept(at, fresh, written)
