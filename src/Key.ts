@@ -145,8 +145,21 @@ export const checkKey = (key: unknown): E.Either<CacheError, string> => {
   if (typeof key !== 'string' || key === '') {
     return E.left(CE.keyError(`the key builder returned ${CE.describe(key)}, not a non-empty string`))
   }
-  if (key.includes('||')) return E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key }))
-  return LONE_SURROGATE.test(key) ? E.left(CE.keyError(`the key ${JSON.stringify(key)} holds a lone UTF-16 surrogate, which has no UTF-8 form`, { key })) : E.right(key)
+  const problem = daprKeyProblem(key)
+  return problem === undefined ? E.right(key) : E.left(problem)
+}
+
+/**
+ * Why no Dapr store can hold the non-empty `key`: it contains `||` (Dapr reserves it) or a lone
+ * UTF-16 surrogate (no UTF-8 form, so no path segment); undefined when it can.
+ *
+ * @category validation
+ * @since 0.4.0
+ */
+export const daprKeyProblem = (key: string): CacheError | undefined => {
+  if (key.includes('||')) return CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key })
+  if (LONE_SURROGATE.test(key)) return CE.keyError(`the key ${JSON.stringify(key)} holds a lone UTF-16 surrogate, which has no UTF-8 form`, { key })
+  return undefined
 }
 
 // -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import type { CacheError } from './CacheError.js'
 import * as CE from './CacheError.js'
 import { toError } from './errors.js'
 import { describeInstance, kindOf } from './internal/kinds.js'
-import { jsonRefusal, msgpackRefusal } from './internal/shape.js'
+import { MAX_BIGINT_DIGITS, bigIntTooLong, jsonRefusal, msgpackRefusal } from './internal/shape.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -75,12 +75,6 @@ export const extensionTypes = {
 // -------------------------------------------------------------------------------------
 
 const MAX_DEPTH = 100
-
-/** The most decimal digits a BigInt may have, written or read: parsing more takes time that grows with their square. */
-const MAX_BIGINT_DIGITS = 10_000
-
-/** Below this many hexadecimal digits a BigInt has fewer than MAX_BIGINT_DIGITS decimal ones. */
-const BIGINT_HEX_DIGITS_TO_CHECK = Math.floor(MAX_BIGINT_DIGITS / Math.log10(16)) - 2
 
 /** Stored bytes that nest deeper than a written value may, or hold what is too costly to decode: refused before decoding. */
 const unreadable = (why: string | undefined): void => {
@@ -152,11 +146,8 @@ const preparer = (encoder: Encoder) => {
       case 'undefined':
         return new ExtData(extensionTypes.undefined, new Uint8Array(0))
       case 'bigint': {
-        // Its bits first: printing a huge one in decimal is itself slow.
-        if (value.toString(16).length >= BIGINT_HEX_DIGITS_TO_CHECK) {
-          const digits = value.toString().replace('-', '').length
-          if (digits > MAX_BIGINT_DIGITS) refuse(path, `a BigInt of ${digits} digits, more than ${MAX_BIGINT_DIGITS}`, MSGPACK_SUPPORTED)
-        }
+        const digits = bigIntTooLong(value)
+        if (digits !== undefined) refuse(path, `a BigInt of ${digits} digits, more than ${MAX_BIGINT_DIGITS}`, MSGPACK_SUPPORTED)
         return new ExtData(extensionTypes.BigInt, utf8.encode(value.toString()))
       }
       case 'symbol':
@@ -373,7 +364,7 @@ class Msgpack implements Codec {
 
   decode(bytes: Uint8Array): unknown {
     // Nesting past MAX_DEPTH takes more than MAX_DEPTH bytes: smaller values need no look.
-    if (bytes.length > MAX_DEPTH) unreadable(msgpackRefusal(bytes, MAX_DEPTH, MAX_BIGINT_DIGITS))
+    if (bytes.length > MAX_DEPTH) unreadable(msgpackRefusal(bytes, MAX_DEPTH))
     return this.decoder.decode(bytes)
   }
 }

@@ -14,6 +14,7 @@
 
 import * as CE from '../CacheError.js'
 import { describeInstance, kindOf } from './kinds.js'
+import { bigIntTooLong } from './shape.js'
 
 export type Encoded = { readonly ok: true; readonly json: string } | { readonly ok: false; readonly message: string }
 
@@ -213,7 +214,7 @@ const encode = (value: unknown, walk: Walk): string => {
     case 'bigint':
       if (value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) return tag('BigInt', pythonString(value.toString()))
       // Printing a huge one in decimal takes time that grows with its square: past what a value may hold, refused.
-      if (value.toString(16).length > MAX_BIGINT_HEX_DIGITS) return unkeyable(walk.path, 'cannot key a BigInt of more than 10,000 digits')
+      if (bigIntTooLong(value) !== undefined) return unkeyable(walk.path, 'cannot key a BigInt of more than 10,000 digits')
       return value.toString()
     case 'symbol':
       return unkeyable(walk.path, 'cannot key a symbol')
@@ -235,9 +236,6 @@ const encode = (value: unknown, walk: Walk): string => {
     seen.delete(object)
   }
 }
-
-/** A BigInt with more hexadecimal digits than this has more than 10,000 decimal ones (the serializers' limit). */
-const MAX_BIGINT_HEX_DIGITS = 8_305
 
 const encodeArray = (items: ReadonlyArray<unknown>, walk: Walk): string => {
   let out = '['

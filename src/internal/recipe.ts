@@ -14,6 +14,7 @@ import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import type { Fence } from './fence.js'
+import { MAX_INT32 } from './options.js'
 import type { Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 import type { SyncReads, SyncWrites } from './sync.js'
 import type { CallSpan } from './tracing.js'
@@ -164,7 +165,7 @@ export const ttlOr = (recipe: Recipe): number => (typeof recipe.ttlSeconds === '
 /** The TTL for `value`: a positive whole number of seconds, or the error that says what was wrong. */
 export const ttlFor = (recipe: Recipe, value: unknown): number | E.Left<CacheError> => {
   const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
-  return Number.isSafeInteger(ttl) && ttl > 0 && ttl <= 2_147_483_647
+  return Number.isSafeInteger(ttl) && ttl > 0 && ttl <= MAX_INT32
     ? ttl
     : { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds, at most 2147483647') }
 }

@@ -9,15 +9,28 @@
 /** MessagePack extension types whose payload is a MessagePack value (the library's Map and Set). */
 const NESTED_EXTENSIONS = new Set([2, 3])
 
-/** The library's BigInt extension type: its payload is the number's decimal digits. */
-const BIGINT_EXTENSION = 1
+/** The most decimal digits a BigInt may have, written, read or keyed: parsing more takes time that grows with their square. */
+export const MAX_BIGINT_DIGITS = 10_000
+
+/** Below this many hexadecimal digits a BigInt has fewer than MAX_BIGINT_DIGITS decimal ones. */
+const BIGINT_HEX_DIGITS_TO_CHECK = Math.floor(MAX_BIGINT_DIGITS / Math.log10(16)) - 2
 
 /**
- * Why MessagePack `bytes` must not be decoded (nesting deeper than `maxLevels` containers, a BigInt
- * of more than `maxBigIntDigits` digits, more items declared than bytes left), or undefined. A Map
- * or Set extension and the array inside it count as one level, as the writer counts them.
+ * How many decimal digits `value` has when that is more than MAX_BIGINT_DIGITS, else undefined.
+ * Its bits are looked at first: printing a huge one in decimal is itself slow.
  */
-export const msgpackRefusal = (bytes: Uint8Array, maxLevels: number, maxBigIntDigits: number): string | undefined => {
+export const bigIntTooLong = (value: bigint): number | undefined => {
+  if (value.toString(16).length < BIGINT_HEX_DIGITS_TO_CHECK) return undefined
+  const digits = value.toString().replace('-', '').length
+  return digits > MAX_BIGINT_DIGITS ? digits : undefined
+}
+
+/**
+ * Why MessagePack `bytes` must not be decoded (nesting deeper than `maxLevels` containers, more
+ * items declared than bytes left), or undefined. A Map or Set extension and the array inside it
+ * count as one level, as the writer counts them. A BigInt's length is the decoder's own check.
+ */
+export const msgpackRefusal = (bytes: Uint8Array, maxLevels: number): string | undefined => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const end = bytes.length
   // The values left to read in each open container, and whether each counts as a level.
@@ -78,7 +91,6 @@ export const msgpackRefusal = (bytes: Uint8Array, maxLevels: number, maxBigIntDi
           if (pos + 1 + length > end) return undefined
           const extension = view.getInt8(pos)
           pos += 1
-          if (extension === BIGINT_EXTENSION && length > maxBigIntDigits + 1) return `a BigInt of more than ${maxBigIntDigits} digits`
           if (NESTED_EXTENSIONS.has(extension)) {
             // Its payload is one array (the writer writes nothing else there), read next, in place:
             // the array is the level. Anything else, another extension say, could nest without

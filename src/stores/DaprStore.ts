@@ -25,7 +25,8 @@ import * as CE from '../CacheError.js'
 import { toError } from '../errors.js'
 import type { BreakerOptions, BreakerStore } from './Breaker.js'
 import { trust } from '../internal/guardedStore.js'
-import { KEY_PART, isKeyPart } from '../Key.js'
+import { KEY_PART, daprKeyProblem, isKeyPart } from '../Key.js'
+import { MAX_INT32 } from '../internal/options.js'
 import { withBreaker } from './Breaker.js'
 import type { Store, StoreEntry } from '../Store.js'
 import type { AnswerLimit } from './dapr/http.js'
@@ -34,9 +35,6 @@ import { fail, positiveInteger, resolveDaprUrl } from './dapr/options.js'
 import { decodeValue, isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
 
 export { resolveDaprUrl } from './dapr/options.js'
-/** The longest a timer waits (Node clamps a longer one to 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647
-
 /** The options `daprStore` knows. */
 const KNOWN_OPTIONS: ReadonlyArray<keyof DaprStoreOptions> = [
   'storeName', 'daprUrl', 'apiToken', 'timeoutMs', 'readTimeoutMs', 'writeTimeoutMs', 'breaker', 'connections', 'maxBodyBytes', 'maxValueBytes', 'env',
@@ -56,9 +54,6 @@ const checkKnown = (options: unknown): void => {
 
 /** What an HTTP header value may hold (RFC 9110 field-value, as undici checks it). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
-
-/** A lone UTF-16 surrogate: no UTF-8 form, so no path segment (percent-encoding one throws). */
-const LONE_SURROGATE = /\p{Cs}/u
 
 export { isFirstWriteConflict, parseValue, pathSegment, rejection, saveBody, saveItems } from './dapr/wire.js'
 
@@ -144,9 +139,9 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   if (apiToken !== undefined && (typeof apiToken !== 'string' || !HEADER_VALUE.test(apiToken))) {
     fail(CE.invalidOptions(options.apiToken === undefined ? 'DAPR_API_TOKEN' : 'apiToken', CE.NOT_SHOWN, 'a header value: tabs, spaces and visible Latin-1 characters only (no line break or control character)'))
   }
-  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000, MAX_TIMER_MS)
-  const readTimeoutMs = positiveInteger('readTimeoutMs', options.readTimeoutMs, timeoutMs, MAX_TIMER_MS)
-  const writeTimeoutMs = positiveInteger('writeTimeoutMs', options.writeTimeoutMs, timeoutMs, MAX_TIMER_MS)
+  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5_000, MAX_INT32)
+  const readTimeoutMs = positiveInteger('readTimeoutMs', options.readTimeoutMs, timeoutMs, MAX_INT32)
+  const writeTimeoutMs = positiveInteger('writeTimeoutMs', options.writeTimeoutMs, timeoutMs, MAX_INT32)
   const connections = positiveInteger('connections', options.connections, 16)
   const maxBodyBytes = positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * MIB)
   const maxValueBytes = positiveInteger('maxValueBytes', options.maxValueBytes, 3 * MIB)
@@ -163,14 +158,11 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const headers: Record<string, string> = apiToken === undefined ? {} : { 'dapr-api-token': apiToken }
   const jsonHeaders: Record<string, string> = { ...headers, 'content-type': 'application/json' }
 
-  const checkKey = (key: string): E.Either<CacheError, string> =>
-    key === ''
-      ? E.left(CE.keyError('an empty key cannot be stored in Dapr'))
-      : key.includes('||')
-        ? E.left(CE.keyError(`the key ${JSON.stringify(key)} contains "||", which Dapr reserves`, { key }))
-        : LONE_SURROGATE.test(key)
-          ? E.left(CE.keyError(`the key ${JSON.stringify(key)} holds a lone UTF-16 surrogate, which has no UTF-8 form`, { key }))
-          : E.right(key)
+  const checkKey = (key: string): E.Either<CacheError, string> => {
+    if (key === '') return E.left(CE.keyError('an empty key cannot be stored in Dapr'))
+    const problem = daprKeyProblem(key)
+    return problem === undefined ? E.right(key) : E.left(problem)
+  }
 
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
     const checked = checkKey(key)
