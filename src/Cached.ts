@@ -77,6 +77,7 @@ export const plan = (store: Store, f: (...args: never) => unknown, lift: Plan['l
     l1: undefined,
     lease: undefined,
     generations: undefined,
+    backplane: undefined,
     failSafe: undefined,
     timeouts: undefined,
     refreshAhead: undefined,

@@ -33,6 +33,7 @@ import { daprStore } from './stores/DaprStore.js'
 import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { generations } from './Generations.js'
+import { backplaneCodec, defaultBackplane } from './Backplane.js'
 import { LeaseOptionsCodec, lease, leaseGenerations } from './Lease.js'
 import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
 import { JitterCodec } from './Jitter.js'
@@ -107,6 +108,12 @@ export const CacheableOptionsCodec = group(
      * keys get generations (`lease` brings them too). Off by default. See `withGenerations`.
      */
     generations: optional(t.boolean),
+    /**
+     * Replicas tell each other of every write and invalidation over Dapr pub/sub, so that no replica's
+     * in-process tier serves what another changed (`true`: the process's default backplane, or one
+     * made with `backplane(...)`). Off by default. See `withBackplane` and docs/replicas.md.
+     */
+    backplane: optional(t.union([t.literal(true), backplaneCodec], 'true or a backplane (see backplane())')),
     /**
      * Stale values when the function fails or times out, for up to `maxStaleSeconds` after expiry,
      * and a rest for a failing function (`true`: its defaults). Off by default. See `withFailSafe`.
@@ -199,6 +206,7 @@ const resolve = (given: CacheableOptions) => {
     ttlSeconds: options.ttlSeconds ?? 3600,
     l1: options.l1 === undefined ? undefined : options.l1 === true ? {} : options.l1,
     generations: options.generations ?? false,
+    backplane: options.backplane === undefined ? undefined : options.backplane === true ? defaultBackplane() : options.backplane,
     lease: options.lease === undefined ? undefined : { logger: options.logger, ...(options.lease === true ? {} : options.lease) },
     failSafe: options.failSafe,
     timeouts: options.timeouts,
@@ -240,6 +248,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     l1: resolved.l1 === undefined ? undefined : l1(resolved.l1),
     lease: options === undefined ? undefined : (store) => lease(store, options),
     generations: options !== undefined ? leaseGenerations(options) : resolved.generations ? (store) => generations(store) : undefined,
+    backplane: resolved.backplane,
     failSafe: resolved.failSafe === undefined ? undefined : failSafe(resolved.failSafe),
     timeouts: resolved.timeouts,
     refreshAhead: resolved.refreshAhead === undefined ? undefined : refreshAhead(resolved.refreshAhead),

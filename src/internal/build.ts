@@ -14,6 +14,7 @@ import { runFunction } from './compute.js'
 import * as engine from './engine.js'
 import { fence } from './fence.js'
 import { guarded } from './guardedStore.js'
+import { hear, trustedTier } from './backplane.js'
 import { invalidate } from './invalidate.js'
 import { keysOf } from './keys.js'
 import type { Cached, Plan } from './model.js'
@@ -58,6 +59,7 @@ const PlanCodec = t.type({
   l1: optional(withMethods('an in-process tier (see withL1)', ['get', 'ticket', 'fill', 'invalidate', 'size', 'clear'])),
   lease: optional(functionCodec),
   generations: optional(functionCodec),
+  backplane: optional(withMethods('a backplane (see withBackplane)', ['publish', 'subscribe', 'trusted'])),
   failSafe: optional(withMethods('a fail-safe (see withFailSafe)', ['throttled', 'throttle', 'forget', 'size'])),
   timeouts: optional(t.partial({ softMs: optional(positiveInteger), hardMs: optional(positiveInteger) })),
   refreshAhead: optional(withMethods('a refresh-ahead rule (see withRefreshAhead)', ['due'])),
@@ -99,9 +101,11 @@ export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): 
     decode: plan.decode,
     dedup: plan.dedup,
     fence: fence(),
-    l1: plan.l1,
+    l1: plan.l1 !== undefined && plan.backplane !== undefined ? trustedTier(plan.l1, plan.backplane) : plan.l1,
     lease: plan.lease?.(store),
     generations: plan.generations?.(store),
+    backplane: plan.backplane,
+    landed: plan.backplane === undefined ? undefined : new Map(),
     failSafe: plan.failSafe,
     timeouts: plan.timeouts,
     refreshAhead: plan.refreshAhead,
@@ -119,6 +123,7 @@ export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): 
     tracer: plan.tracer,
     onCacheError: plan.onCacheError,
   }
+  if (plan.backplane !== undefined) hear(recipe, plan.backplane)
   let cached: Cached<Args, Err, A>
   let run: Run
   if (plan.around.length === 0) {

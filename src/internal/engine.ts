@@ -393,12 +393,12 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
   if (E.isLeft(written)) return kept(at, fresh, written)
   if (!recipe.fence.mayWrite(key, fenceTicket)) {
     // Invalidated here: calls made since start their own lookup (the single flight forgot this one).
-    await drop(recipe, key)
+    await dropped(recipe, key)
     return fresh
   }
   const generation = await sameGeneration(recipe, key, before)
   if (generation !== 'same') {
-    await drop(recipe, key)
+    await dropped(recipe, key)
     // Invalidated on another replica while this was computed: calls may have joined this flight after
     // that invalidation resolved, so they wait for a computation done again (under the lease when this
     // replica holds it), a bounded number of times: an invalidation per computation would otherwise
@@ -407,6 +407,12 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
     return generation === 'moved' ? AGAIN : fresh
   }
   return kept(at, fresh, written)
+}
+
+/** A write an invalidation overtook is deleted; other replicas' tiers may have read it meanwhile, and are told. */
+const dropped = async (recipe: Recipe, key: string): Promise<void> => {
+  await drop(recipe, key)
+  if (recipe.backplane !== undefined) await recipe.backplane.publish('delete', key)
 }
 
 /** A computation overtaken by another replica's invalidation, done again; after three, its value is answered unstored. */

@@ -12,6 +12,19 @@ import { drop } from './write.js'
 // invalidation
 // -------------------------------------------------------------------------------------
 
+/**
+ * This process forgets `key`: its tier's copy, its loads under way (they neither store their value
+ * nor take callers who come later), background work, a fail-safe throttle.
+ */
+export const forgetHere = (recipe: Recipe, key: string): void => {
+  recipe.l1?.invalidate(key)
+  recipe.fence.invalidate(key)
+  recipe.dedup?.forget(key)
+  // Later misses neither join work that began before now nor get a stale value from before it.
+  recipe.background.delete(key)
+  recipe.failSafe?.forget(key)
+}
+
 /** Drops the entry for these arguments. Failures are counted and returned, never recovered from. */
 export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): Promise<E.Either<CacheError, void>> => {
   const key = recipe.keys.keyOf(args)
@@ -19,17 +32,14 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
     recipe.metrics.recordError(undefined, key.left, recipe.context)
     return key
   }
-  recipe.l1?.invalidate(key.right)
-  recipe.fence.invalidate(key.right)
-  recipe.dedup?.forget(key.right)
-  // Later misses neither join work that began before now nor get a stale value from before it.
-  recipe.background.delete(key.right)
-  recipe.failSafe?.forget(key.right)
+  forgetHere(recipe, key.right)
   // Across replicas: a new generation first, so a computation under way elsewhere drops its write.
   const bumped = recipe.generations === undefined ? E.right(undefined) : await recipe.generations.bump(key.right, ttlOr(recipe))()
   // The value is deleted even when the new generation could not be written; the failure is reported.
   const dropped = await drop(recipe, key.right)
   const deleted = E.isLeft(bumped) ? bumped : dropped
+  // The other replicas' tiers and loads, told (a failed publish is the backplane's to report).
+  if (recipe.backplane !== undefined) await recipe.backplane.publish('delete', key.right)
   // A write of this process that began before now and is still on its way drops itself once it
   // lands (the fence says so): this invalidation is done when it has.
   await recipe.landings.get(key.right)

@@ -7,6 +7,7 @@ import type { CacheError } from '../CacheError.js'
 import type { Lookup, Outcome, Recipe } from './recipe.js'
 import { cacheFailure, fillL1, read } from './recipe.js'
 import type { Written } from './write.js'
+import { landed } from './backplane.js'
 
 const ignore = (): void => undefined
 
@@ -31,6 +32,7 @@ export type Generation = E.Either<CacheError, string | undefined> | undefined
 /** The value is written (or the write failed): the tier keeps what a later read would get. */
 export const kept = ({ recipe, key, call, ticket }: Lookup, fresh: E.Right<unknown>, written: Written): Outcome => {
   if (E.isLeft(written)) return cacheFailure(recipe, key, written.left, call) ?? fresh
+  if (recipe.backplane !== undefined) landed(recipe, key)
   if (recipe.l1 !== undefined) {
     // The written bytes, read back once.
     const stored = read(recipe, written.right)

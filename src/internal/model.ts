@@ -14,7 +14,7 @@ import type { ErrorReporter } from '../Logger.js'
 import type { CacheMetrics } from '../Metrics.js'
 import type { Serializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
-import type { Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
+import type { Bus, Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -91,6 +91,8 @@ export interface Plan {
   readonly lease: ((store: Store) => Lease) | undefined
   /** Makes the generations of the keys for the store the plan ends with (see `withGenerations`; `withLease` sets them too). */
   readonly generations: ((store: Store) => Generations) | undefined
+  /** Tells other replicas of this function's changes and hears theirs (see `withBackplane`). */
+  readonly backplane: Bus | undefined
   /** Stale values for a failing function (see `withFailSafe`). */
   readonly failSafe: FailSafe | undefined
   /** How long callers wait for the function on a miss (see `withTimeouts`). */

@@ -165,3 +165,31 @@ export type Computed = E.Right<unknown> | (E.Left<unknown> & { readonly thrown?:
  * @since 0.4.0
  */
 export type Compute = (computation: Computation) => Computed | Promise<Computed>
+
+/**
+ * What a cached function hears from the backplane: keys another replica wrote (`set`) or invalidated
+ * (`delete`), or `clear`: messages may have been missed, and the in-process tier starts afresh.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export type BackplaneEvent = { readonly kind: 'set' | 'delete'; readonly keys: ReadonlyArray<string> } | { readonly kind: 'clear' }
+
+/**
+ * The backplane as the engine sees it (see `backplane()`): it tells the other replicas of this
+ * one's changes and hands theirs to the cached functions subscribed.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export interface Bus {
+  /**
+   * Tells the other replicas that `key` was written or invalidated here. Resolves with whether the
+   * sidecar took the message, within the backplane's publish timeout; never rejects.
+   */
+  readonly publish: (kind: 'set' | 'delete', key: string) => Promise<boolean>
+  /** Hears every other replica's changes until the returned function is called. */
+  readonly subscribe: (listener: (event: BackplaneEvent) => void) => () => void
+  /** Whether this replica hears the bus now: while it does not, the in-process tier is not used. */
+  readonly trusted: () => boolean
+}

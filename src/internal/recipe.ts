@@ -15,7 +15,7 @@ import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import type { Fence } from './fence.js'
 import { MAX_INT32 } from './options.js'
-import type { Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
+import type { Bus, Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 import type { SyncReads, SyncWrites } from './sync.js'
 import type { CallSpan } from './tracing.js'
 
@@ -52,6 +52,14 @@ export interface Recipe {
   readonly lease: Lease | undefined
   /** The keys' generations: an invalidation here wins over a computation under way on another replica. */
   readonly generations: Generations | undefined
+  /** The backplane: every write and invalidation is published, and other replicas' are heard. */
+  readonly backplane: Bus | undefined
+  /**
+   * With a backplane, when each key's last write of this process landed (`performance.now()`): a
+   * write that landed shortly before another replica's invalidation was heard may hold a value
+   * computed before it, and is deleted then (see `internal/backplane.ts`).
+   */
+  readonly landed: Map<string, number> | undefined
   /** `context` with `tier: 'l1'`, for hits the in-process tier served. */
   readonly l1Context: MetricsContext
   readonly metrics: CacheMetrics

@@ -13,7 +13,7 @@
  * @category model
  * @since 0.1.0
  */
-export type Route = 'get' | 'save' | 'delete' | 'bulk' | 'transaction' | 'healthz' | 'outbound' | 'metadata' | 'fallback'
+export type Route = 'get' | 'save' | 'delete' | 'bulk' | 'transaction' | 'publish' | 'healthz' | 'outbound' | 'metadata' | 'fallback'
 
 /**
  * - `reset`: the connection is destroyed without an answer (the client sees ECONNRESET or "socket closed").

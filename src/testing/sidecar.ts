@@ -7,7 +7,10 @@
  * in-memory component (`stateStore.ts`) or of its Redis component (`redisState.ts`), and the
  * differential suite holds it to real daprd. On top it records every request and injects faults
  * (`faults.ts`), so tests can assert the exact wire traffic and the client's behaviour when the
- * sidecar misbehaves. It is not a Dapr runtime: no actors, pub/sub, bindings or service invocation.
+ * sidecar misbehaves. Its pub/sub (`pubsubs`, default one component named `pubsub`) is an in-memory
+ * bus, delivered to the app on `appPort` as daprd delivers (`sidecar/pubsub.ts`), and shared with
+ * the sidecars of the same app's other replicas (`replicaOf`). It is not a Dapr runtime: no actors,
+ * bindings or service invocation.
  */
 import { isIPv6 } from 'node:net'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -21,6 +24,8 @@ import { inMemoryStateStore } from './stateStore.js'
 import type { Answer } from './sidecar/answers.js'
 import { daprError, text } from './sidecar/answers.js'
 import { endpoints } from './sidecar/endpoints.js'
+import type { MemoryBus } from './sidecar/pubsub.js'
+import { cloudEvent, memoryBus, subscribeApp } from './sidecar/pubsub.js'
 import type { Matched } from './sidecar/routing.js'
 import { BadEscape, cleanPath, match, queryUnescape } from './sidecar/routing.js'
 
@@ -50,6 +55,20 @@ export interface TestSidecarOptions {
    * and checks, `first-write`, TTL edge cases, how values are re-encoded, the metadata reported.
    */
   readonly flavour?: 'in-memory' | 'redis' | undefined
+  /** Pub/sub component names (default `["pubsub"]`): an in-memory bus. */
+  readonly pubsubs?: ReadonlyArray<string> | undefined
+  /**
+   * The app's port, as daprd's `--app-port`: the sidecar asks it for `GET /dapr/subscribe` (until
+   * it answers) and delivers the topics it subscribed to. Unset: nothing is delivered.
+   */
+  readonly appPort?: number | undefined
+  /** The app's address (default `127.0.0.1`). */
+  readonly appHost?: string | undefined
+  /**
+   * Another replica's sidecar: this one shares its state stores and its pub/sub bus, as the
+   * sidecars of one app's replicas share one Redis. Its `stores`, `pubsubs` and `flavour` are used.
+   */
+  readonly replicaOf?: TestSidecar | undefined
   /** Time source for TTLs, in epoch milliseconds (default `Date.now`). */
   readonly clock?: {
     /** The time now, in epoch milliseconds. */
@@ -118,6 +137,15 @@ export interface TestSidecar {
   readonly refuseConnections: () => Promise<void>
   /** Accepts connections again, on the same port. */
   readonly acceptConnections: () => Promise<void>
+  /**
+  * Whether published messages are delivered to this sidecar's app (default true): false drops
+  * them, as a bus that is away. Publishing still answers; inject a `publish` fault to refuse it.
+  */
+  readonly setDeliveries: (on: boolean) => void
+  /** Delivers to the app on this port from now on (as `appPort`, for an app that starts after its sidecar). */
+  readonly connectApp: (appPort: number, appHost?: string) => void
+  /** Asks the app for its subscriptions again, as a daprd that restarted does. */
+  readonly resubscribe: () => void
   /** Closes the server and every open connection, hanging ones included. Idempotent. */
   readonly close: () => Promise<void>
 }
@@ -148,7 +176,12 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
     throw new RangeError(`startTestSidecar: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory' or 'redis')`)
   }
   const makeStore = flavour === 'redis' ? redisStateStore : inMemoryStateStore
-  const stores = new Map<string, StateStore>(storeNames.map((name) => [name, makeStore({ now, appId })]))
+  const shared = options.replicaOf === undefined ? undefined : (options.replicaOf as Partial<Shared>)[SHARED]
+  if (options.replicaOf !== undefined && shared === undefined) throw new RangeError('startTestSidecar: invalid option `replicaOf`: not a test sidecar')
+  const stores = shared?.stores ?? new Map<string, StateStore>(storeNames.map((name) => [name, makeStore({ now, appId })]))
+  const pubsubs = shared?.pubsubs ?? options.pubsubs ?? ['pubsub']
+  const bus = shared?.bus ?? memoryBus()
+  let deliveries = true
   const requests: Array<RecordedRequest> = []
   const faults = faultTable()
   const sockets = new Set<Socket>()
@@ -233,7 +266,7 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
       if (options.apiToken !== undefined && !exempt && request.headers['dapr-api-token'] !== options.apiToken) {
         return respond(response, recorded, text(401, 'invalid api token\n'))
       }
-      const run = () => respond(response, recorded, handle(matched, query, request.headers, body))
+      const run = () => respond(response, recorded, matched.route === 'publish' ? publish(matched, request.headers, body) : handle(matched, query, request.headers, body))
       const fault = faults.take(matched)
       if (fault === undefined) run()
       else injected(fault, matched, request, response, recorded, run)
@@ -255,6 +288,21 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
       })
     })
 
+  const publish = (matched: Matched, headers: IncomingMessage['headers'], body: string): Answer => {
+    const pubsub = matched.store ?? ''
+    if (!pubsubs.includes(pubsub)) return daprError(404, 'ERR_PUBSUB_NOT_FOUND', `pubsub ${pubsub} is not found`)
+    if (matched.key === undefined || matched.key === '') return daprError(404, 'ERR_TOPIC_NAME_EMPTY', `topic is empty in pubsub ${pubsub}`)
+    bus.publish(pubsub, matched.key, cloudEvent(appId, pubsub, matched.key, headers['content-type'] ?? 'text/plain', body))
+    return { status: 204 }
+  }
+  let app: ReturnType<typeof subscribeApp> | undefined
+  const connectApp = (appPort: number, appHost = '127.0.0.1'): void => {
+    if (!Number.isInteger(appPort) || appPort <= 0 || appPort > 65_535) throw new RangeError(`startTestSidecar: invalid app port: ${String(appPort)}`)
+    app?.stop()
+    app = subscribeApp(bus, appHost, appPort, pubsubs, () => deliveries && server.listening)
+  }
+  if (options.appPort !== undefined) connectApp(options.appPort, options.appHost)
+
   const port = await listen(options.port ?? 0)
   const url = `http://${isIPv6(host) ? `[${host}]` : host}:${port}`
 
@@ -269,7 +317,8 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
     }
   }
 
-  return {
+  const sidecar: TestSidecar & Shared = {
+    [SHARED]: { stores, pubsubs, bus },
     url,
     port,
     requests,
@@ -294,9 +343,15 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
       if (server.listening || closed) return
       await listen(port)
     },
+    setDeliveries: (on) => {
+      deliveries = on
+    },
+    resubscribe: () => app?.resubscribe(),
+    connectApp,
     close: async () => {
       if (closed) return
       closed = true
+      app?.stop()
       for (const timer of timers) clearTimeout(timer)
       timers.clear()
       await new Promise<void>((resolve) => {
@@ -309,6 +364,13 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
       })
     },
   }
+  return sidecar
+}
+
+/** What a replica's sidecar shares with the first (`replicaOf`). */
+const SHARED = Symbol('test sidecar shares')
+interface Shared {
+  readonly [SHARED]: { readonly stores: Map<string, StateStore>; readonly pubsubs: ReadonlyArray<string>; readonly bus: MemoryBus }
 }
 
 const defaultErrorCode = (route: Route): string => {
@@ -323,6 +385,8 @@ const defaultErrorCode = (route: Route): string => {
       return 'ERR_STATE_BULK_GET'
     case 'transaction':
       return 'ERR_STATE_TRANSACTION'
+    case 'publish':
+      return 'ERR_PUBSUB_PUBLISH_MESSAGE'
     default:
       return 'ERR_INTERNAL'
   }

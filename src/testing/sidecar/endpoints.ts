@@ -50,6 +50,7 @@ export const endpoints = (
           extended: { 'dapr-state-cache': 'test sidecar' },
         })
       case 'fallback':
+      case 'publish': // the sidecar's bus answers it
         return fallback()
     }
     const storeName = matched.store ?? ''

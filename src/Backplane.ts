@@ -1,0 +1,453 @@
+/**
+ * The backplane: replicas tell each other of every change over Dapr's pub/sub building block, so
+ * that no replica's in-process tier (`withL1`) keeps serving a value another replica replaced or
+ * invalidated, and no load under way here stores or hands out a value computed before the change.
+ *
+ * Each change (a value written, a key invalidated) is published as a small JSON message, with the
+ * replica it comes from and a sequence number, to a topic of a Dapr pub/sub component
+ * (`POST /v1.0/publish/{pubsubName}/{topic}`). Dapr delivers it to every replica through its
+ * programmatic subscription: daprd asks the app for `GET /dapr/subscribe` and POSTs each event to
+ * the route given there. The backplane answers both, on a port of its own (`listen`) or mounted in
+ * the app's server (`handler`); point daprd's `--app-port` at it. Every replica must have its own
+ * consumer (with `pubsub.redis`, `consumerID: "{uuid}"`): docs/replicas.md shows the component.
+ *
+ * A replica trusts its tier only while the bus is seen working: it publishes a heartbeat every
+ * `heartbeatMs` and must hear its own back within `suspectAfterMs`. While it does not (the bus or
+ * daprd is away, a publish failed, daprd subscribed anew, a message of another replica was lost),
+ * reads skip the tier and go to the store; when its heartbeat is heard again the tier is cleared
+ * and used again. A publish never fails a call and never holds it longer than `publishTimeoutMs`.
+ *
+ * @since 0.5.0
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import * as CE from './CacheError.js'
+import type { Step } from './Cached.js'
+import { step } from './Cached.js'
+import { combineMetrics } from './Metrics.js'
+import type { Message } from './internal/messages.js'
+import { FORMAT, MAX_KEYS_PER_MESSAGE, readMessage, sequences } from './internal/messages.js'
+import { checkOption, group, loggerCodec, metricsSinkCodec, milliseconds, optional, withMethods } from './internal/options.js'
+import type { BackplaneEvent, Bus } from './internal/parts.js'
+import { acquire, sender } from './stores/dapr/http.js'
+import { resolveDaprUrl } from './stores/dapr/options.js'
+import { toError } from './errors.js'
+
+export type { BackplaneEvent, Bus } from './internal/parts.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** A pub/sub component or topic name as Dapr takes it in a path: letters, digits, `-`, `_`, `.`. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/
+const daprName = new t.Type<string, string, unknown>(
+  'a Dapr name (letters, digits, -, _ and ., at most 200)',
+  (u): u is string => typeof u === 'string' && NAME.test(u),
+  (u, c) => (typeof u === 'string' && NAME.test(u) ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+const port = new t.Type<number, number, unknown>(
+  'a TCP port (0 to 65535; 0 picks a free one)',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 65_535,
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 65_535 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+/**
+ * The options of a backplane, described once for `backplane(...)`, `withBackplane` and
+ * `cacheable({ backplane })`:
+ * - `pubsubName`: the Dapr pub/sub component (default `"pubsub"`);
+ * - `topic`: the topic of this library's messages (default `"dapr-state-cache"`);
+ * - `daprUrl`, `apiToken`: the sidecar, as for `daprStore` (default: Dapr's environment variables);
+ * - `listen`: a port to serve daprd's calls on (`--app-port`); unset, mount `handler` in the app's
+ *   own server (default: `DAPR_STATE_CACHE_BACKPLANE_PORT` when set);
+ * - `host`: the address `listen` binds (default `127.0.0.1`, where daprd runs beside the app);
+ * - `publishTimeoutMs`: the most a publish may take (default 1,000);
+ * - `heartbeatMs`: how often this replica says it is alive (default 1,000);
+ * - `suspectAfterMs`: how long without hearing its own heartbeat before the tier is not trusted
+ *   (default 3,000); also how long a missing message of another replica may be late;
+ * - `logger`: where warnings go (default `console`); `metrics`: sinks its failures are counted in.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export const BackplaneOptionsCodec = group('BackplaneOptions', {
+  pubsubName: optional(daprName),
+  topic: optional(daprName),
+  daprUrl: optional(t.string),
+  apiToken: optional(t.string),
+  listen: optional(port),
+  host: optional(t.string),
+  publishTimeoutMs: optional(milliseconds),
+  heartbeatMs: optional(milliseconds),
+  suspectAfterMs: optional(milliseconds),
+  logger: optional(loggerCodec),
+  metrics: optional(t.readonlyArray(metricsSinkCodec, 'an array of CacheMetrics sinks')),
+})
+
+/**
+ * @category model
+ * @since 0.5.0
+ */
+export type BackplaneOptions = t.TypeOf<typeof BackplaneOptionsCodec> & {
+  /** Where the defaults are read from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+}
+
+/**
+ * What a backplane has done since it was made.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export interface BackplaneStats {
+  /** Messages this replica published (heartbeats included), and how many of them failed. */
+  readonly published: number
+  readonly publishFailures: number
+  /** Changes of other replicas applied (heartbeats, duplicates and this replica's own are not counted). */
+  readonly received: number
+  /** Messages ignored: malformed, or of a newer format. */
+  readonly ignored: number
+  /** Times the in-process tiers were cleared because messages may have been missed. */
+  readonly cleared: number
+  /** Whether the tiers are trusted now. */
+  readonly trusted: boolean
+}
+
+/**
+ * A backplane: one per process, shared by every cached function that uses it.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export interface Backplane extends Bus {
+  /** This replica's id in its messages (random per backplane). */
+  readonly replicaId: string
+  readonly pubsubName: string
+  readonly topic: string
+  /** The entry daprd expects in `GET /dapr/subscribe`, for an app that answers that route itself. */
+  readonly subscription: { readonly pubsubname: string; readonly topic: string; readonly route: string }
+  /**
+   * daprd's calls, for a `node:http` server of the app's own (Express and Fastify's raw requests
+   * too): answers `GET /dapr/subscribe` and the topic's route, and returns false, untouched, for
+   * any other request.
+   */
+  readonly handler: (request: IncomingMessage, response: ServerResponse) => boolean
+  /** Serves `handler` on `port` (0: a free one); resolves with the port once listening. */
+  readonly listen: (port: number, host?: string) => Promise<number>
+  readonly stats: () => BackplaneStats
+  /** Stops the heartbeat and the server, and releases the connection pool. */
+  readonly close: () => Promise<void>
+}
+
+/** The route daprd POSTs this library's messages to. */
+export const BACKPLANE_ROUTE = '/dapr-state-cache/backplane'
+
+/** The largest event body read. */
+const MAX_EVENT_BYTES = 1024 * 1024
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Decodes a backplane's options; a bad one throws a `CacheOptionsError` naming it.
+ *
+ * @category constructors
+ * @since 0.5.0
+ */
+export const backplaneOptions = (option: string, value: unknown): BackplaneOptions => {
+  if (typeof value === 'object' && value !== null && 'env' in value) {
+    const { env, ...rest } = value as { env: unknown }
+    if (env !== undefined && (typeof env !== 'object' || env === null)) throw toError(CE.invalidOptions(`${option}.env`, env, 'an object of environment variables'))
+    return { ...checkOption(option, BackplaneOptionsCodec, rest), env: env as BackplaneOptions['env'] }
+  }
+  return checkOption(option, BackplaneOptionsCodec, value)
+}
+
+/**
+ * A new backplane. It starts its heartbeat at once, and serves daprd's calls on `listen` when set.
+ *
+ * @category constructors
+ * @since 0.5.0
+ */
+export const backplane = (options: BackplaneOptions = {}): Backplane => {
+  const decoded = backplaneOptions('backplane', options)
+  const env = decoded.env ?? process.env
+  const origin = resolveDaprUrl(decoded.daprUrl, env)
+  const apiToken = decoded.apiToken ?? (env['DAPR_API_TOKEN'] === '' ? undefined : env['DAPR_API_TOKEN'])
+  if (apiToken !== undefined && !/^[\t\x20-\x7e\x80-\xff]*$/.test(apiToken)) {
+    throw toError(CE.invalidOptions(decoded.apiToken === undefined ? 'DAPR_API_TOKEN' : 'backplane.apiToken', CE.NOT_SHOWN, 'a header value'))
+  }
+  const pubsubName = decoded.pubsubName ?? 'pubsub'
+  const topic = decoded.topic ?? 'dapr-state-cache'
+  const publishTimeoutMs = decoded.publishTimeoutMs ?? 1000
+  const heartbeatMs = decoded.heartbeatMs ?? 1000
+  const suspectAfterMs = decoded.suspectAfterMs ?? 3000
+  const logger = decoded.logger ?? console
+  const metrics = combineMetrics(decoded.metrics ?? [])
+  const envPort = env['DAPR_STATE_CACHE_BACKPLANE_PORT']
+  const listenPort = decoded.listen ?? (envPort === undefined || envPort === '' ? undefined : checkOption('DAPR_STATE_CACHE_BACKPLANE_PORT', port, Number(envPort)))
+
+  const replicaId = randomBytes(9).toString('base64url')
+  const { pool, release } = acquire(origin, 4, publishTimeoutMs)
+  const send = sender(pool, origin)
+  const path = `/v1.0/publish/${pubsubName}/${topic}`
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(apiToken === undefined ? {} : { 'dapr-api-token': apiToken }) }
+
+  const listeners = new Set<(event: BackplaneEvent) => void>()
+  const seen = sequences()
+  let seq = 0
+  const counts = { published: 0, publishFailures: 0, received: 0, ignored: 0, cleared: 0 }
+  // Trust: the tier is used only while this replica hears its own heartbeats. `needBeat`: a beat
+  // with at least this number must come back first (one sent after the trouble was noticed).
+  let trusted = false
+  let lastOwnBeat = Number.NEGATIVE_INFINITY
+  let needBeat = 1
+  let closed = false
+
+  const warnings = new Map<string, number>()
+  const warn = (kind: string, message: string): void => {
+    const now = performance.now()
+    if ((warnings.get(kind) ?? Number.NEGATIVE_INFINITY) > now - 60_000) return
+    warnings.set(kind, now)
+    try {
+      logger.warn(`dapr-state-cache: backplane: ${message}`)
+    } catch {
+      // A broken logger must not stop the backplane.
+    }
+  }
+
+  const emit = (event: BackplaneEvent): void => {
+    for (const listener of listeners) {
+      try {
+        listener(event)
+      } catch {
+        // One cached function's trouble must not keep the others from hearing.
+      }
+    }
+  }
+
+  /** Messages may have been missed: the tier is not trusted until a beat sent from now comes back. */
+  const suspect = (why: string): void => {
+    if (trusted) warn(`suspect:${why}`, `${why}; in-process tiers are bypassed until the bus is heard again`)
+    trusted = false
+    needBeat = seq + 1
+  }
+
+  const isTrusted = (): boolean => {
+    if (trusted && performance.now() - lastOwnBeat > suspectAfterMs) suspect(`no heartbeat of this replica came back within ${suspectAfterMs} ms`)
+    return trusted
+  }
+
+  const post = async (message: Message): Promise<boolean> => {
+    counts.published++
+    const answer = await send({ method: 'POST', path, headers, body: JSON.stringify(message) }, undefined, publishTimeoutMs)
+    const ok = E.isRight(answer) && answer.right.status === 204
+    if (!ok) {
+      counts.publishFailures++
+      const error = E.isLeft(answer) ? answer.left : CE.storeRejected(answer.right.status, `publish to ${pubsubName}/${topic}: ${answer.right.body.slice(0, 300)}`)
+      try {
+        metrics.recordError(undefined, error)
+      } catch {
+        // Counting must not break the backplane.
+      }
+      suspect(`a publish to ${pubsubName}/${topic} failed (${error.message})`)
+    }
+    return ok
+  }
+
+  // Changes of one turn go out together: one message per kind, of at most MAX_KEYS_PER_MESSAGE keys.
+  const batch = { set: new Set<string>(), delete: new Set<string>() }
+  let flushing: Promise<boolean> | undefined
+  const flush = (): Promise<boolean> => {
+    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      flushing = undefined
+      const sends: Array<Promise<boolean>> = []
+      for (const kind of ['delete', 'set'] as const) {
+        const keys = [...batch[kind]]
+        batch[kind].clear()
+        for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
+          sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) }))
+        }
+      }
+      return (await Promise.all(sends)).every(Boolean)
+    })
+    return flushing
+  }
+
+  const publish: Bus['publish'] = (kind, key) => {
+    if (closed) return Promise.resolve(false)
+    // A key set and deleted in one turn: the delete says all the others need to know.
+    if (kind === 'delete') batch.set.delete(key)
+    else if (batch.delete.has(key)) return flush()
+    batch[kind].add(key)
+    return flush()
+  }
+
+  const beat = (): void => {
+    if (closed) return
+    void post({ v: FORMAT, origin: replicaId, seq: ++seq, kind: 'beat', keys: [] })
+    const now = performance.now()
+    if (seen.lost(now, suspectAfterMs)) {
+      counts.cleared++
+      warn('lost', 'a message of another replica was lost; in-process tiers cleared')
+      emit({ kind: 'clear' })
+    }
+    isTrusted()
+  }
+  const timer = setInterval(beat, heartbeatMs)
+  timer.unref()
+  beat()
+
+  const deliver = (message: Message): void => {
+    if (message.origin === replicaId) {
+      if (message.kind !== 'beat') return
+      lastOwnBeat = performance.now()
+      if (!trusted && message.seq >= needBeat) {
+        trusted = true
+        counts.cleared++
+        emit({ kind: 'clear' })
+      }
+      return
+    }
+    if (!seen.arrived(message, performance.now()) || message.kind === 'beat') return
+    counts.received++
+    emit({ kind: message.kind, keys: message.keys })
+  }
+
+  const answer = (response: ServerResponse, status: number, body: unknown): void => {
+    response.writeHead(status, { 'content-type': 'application/json' })
+    response.end(JSON.stringify(body))
+  }
+
+  const subscription = { pubsubname: pubsubName, topic, route: BACKPLANE_ROUTE }
+  const handler: Backplane['handler'] = (request, response) => {
+    const url = request.url ?? ''
+    const pathname = url.split('?')[0]
+    if (request.method === 'GET' && pathname === '/dapr/subscribe') {
+      // daprd asks when it starts: when it did again, it was away, and messages may have been missed.
+      suspect('daprd subscribed anew (it started or restarted)')
+      answer(response, 200, [subscription])
+      return true
+    }
+    if (request.method !== 'POST' || pathname !== BACKPLANE_ROUTE) return false
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let tooLarge = false
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_EVENT_BYTES) tooLarge = true
+      else chunks.push(chunk)
+    })
+    request.on('error', () => undefined)
+    request.on('end', () => {
+      const read = tooLarge ? E.left({ reason: 'malformed' as const, detail: `an event of more than ${MAX_EVENT_BYTES} bytes` }) : readMessage(Buffer.concat(chunks).toString('utf8'))
+      if (E.isLeft(read)) {
+        counts.ignored++
+        if (read.left.reason === 'newer') {
+          // A replica of a newer release: what it changed is unknown here, so nothing here is trusted.
+          warn('newer', `a message of format ${read.left.version} (this release reads ${FORMAT}) was ignored; in-process tiers cleared`)
+          counts.cleared++
+          emit({ kind: 'clear' })
+        } else warn('malformed', `a malformed message on ${pubsubName}/${topic} was ignored (${read.left.detail})`)
+        // DROP: Dapr does not deliver it again.
+        answer(response, 200, { status: 'DROP' })
+        return
+      }
+      deliver(read.right)
+      answer(response, 200, { status: 'SUCCESS' })
+    })
+    return true
+  }
+
+  let server: Server | undefined
+  const listen: Backplane['listen'] = (at, host = decoded.host ?? '127.0.0.1') =>
+    new Promise((resolve, reject) => {
+      const created = createServer((request, response) => {
+        if (!handler(request, response)) answer(response, 404, { error: 'not a route of the dapr-state-cache backplane' })
+      })
+      created.keepAliveTimeout = 65_000
+      created.once('error', reject)
+      created.listen(at, host, () => {
+        server = created
+        const address = created.address()
+        resolve(typeof address === 'object' && address !== null ? address.port : at)
+      })
+    })
+  if (listenPort !== undefined) {
+    listen(listenPort).catch((error: unknown) => warn('listen', `could not listen on port ${listenPort}: ${CE.messageOf(error)}; no message can be received`))
+  }
+
+  return {
+    replicaId,
+    pubsubName,
+    topic,
+    subscription,
+    publish,
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+    trusted: isTrusted,
+    handler,
+    listen,
+    stats: () => ({ ...counts, trusted: isTrusted() }),
+    close: async () => {
+      if (closed) return
+      closed = true
+      clearInterval(timer)
+      trusted = false
+      await Promise.all([
+        release(),
+        new Promise<void>((resolve) => {
+          if (server === undefined) resolve()
+          else {
+            server.close(() => resolve())
+            server.closeAllConnections()
+          }
+        }),
+      ])
+    },
+  }
+}
+
+/** Whether `u` looks like a backplane (for `withBackplane` and `cacheable`). */
+export const backplaneCodec = withMethods<Bus>('a backplane (see backplane())', ['publish', 'subscribe', 'trusted'])
+
+let shared: Backplane | undefined
+
+/**
+ * The process's own backplane, made with the defaults on first use (what `backplane: true` means).
+ *
+ * @category constructors
+ * @since 0.5.0
+ */
+export const defaultBackplane = (): Backplane => {
+  shared ??= backplane()
+  return shared
+}
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+/**
+ * Tells the other replicas of every write and invalidation of this function, and hears theirs: the
+ * in-process tier drops what another replica changed, and a load under way here of a key another
+ * replica invalidated neither stores its value nor hands it to callers who come later. `true`: the
+ * process's default backplane (`defaultBackplane()`).
+ *
+ * @category combinators
+ * @since 0.5.0
+ */
+export const withBackplane = (bus: true | Bus = true): Step => {
+  const chosen = bus === true ? defaultBackplane() : checkOption('backplane', backplaneCodec, bus)
+  return step('withBackplane', () => ({ backplane: chosen }))
+}

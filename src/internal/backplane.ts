@@ -1,0 +1,72 @@
+/**
+ * What a cached function does with its backplane: it publishes each write that landed and each
+ * invalidation, hears the other replicas' (its tier drops their keys, its loads of a key invalidated
+ * elsewhere are fenced as for a local invalidation), and uses its tier only while the bus is heard.
+ */
+import type { BackplaneEvent, Bus, L1 } from './parts.js'
+import type { Recipe } from './recipe.js'
+import { forgetHere } from './invalidate.js'
+import { drop } from './write.js'
+
+/**
+ * How long after this process's write of a key another replica's invalidation of it still deletes
+ * it: the write may hold a value computed before that invalidation, landed after its delete and
+ * before its message arrived here. Longer than a message takes while the bus is trusted.
+ */
+export const OVERTAKE_WINDOW_MS = 10_000
+
+/** How many landed writes are remembered before the old ones are forgotten. */
+const MAX_LANDED = 10_000
+
+/** The tier, used only while the bus is heard: otherwise reads go to the store and keep nothing. */
+export const trustedTier = (tier: L1, bus: Bus): L1 => ({
+  ...tier,
+  get: (key) => (bus.trusted() ? tier.get(key) : undefined),
+  fill: (key, value, sizeBytes, entryTtlSeconds, ticket) => {
+    if (bus.trusted()) tier.fill(key, value, sizeBytes, entryTtlSeconds, ticket)
+  },
+})
+
+/** The recipe hears the other replicas' changes for as long as it lives. */
+export const hear = (recipe: Recipe, bus: Bus): void => {
+  bus.subscribe((event: BackplaneEvent) => {
+    if (event.kind === 'clear') {
+      recipe.l1?.clear()
+      return
+    }
+    for (const key of event.keys) {
+      if (event.kind === 'set') {
+        // Another replica wrote a new value: the tier drops its copy and keeps no read begun before.
+        recipe.l1?.invalidate(key)
+        continue
+      }
+      forgetHere(recipe, key)
+      overtaken(recipe, key)
+    }
+  })
+}
+
+/** A write of this process landed: it is published, and remembered for a while (see `OVERTAKE_WINDOW_MS`). */
+export const landed = (recipe: Recipe, key: string): void => {
+  const writes = recipe.landed
+  if (writes === undefined || recipe.backplane === undefined) return
+  const now = performance.now()
+  writes.delete(key)
+  writes.set(key, now)
+  if (writes.size > MAX_LANDED) {
+    for (const [old, at] of writes) {
+      if (now - at <= OVERTAKE_WINDOW_MS && writes.size <= MAX_LANDED) break
+      writes.delete(old)
+    }
+  }
+  void recipe.backplane.publish('set', key)
+}
+
+/** A write of this process that another replica's invalidation may have overtaken is deleted, and that is published. */
+const overtaken = (recipe: Recipe, key: string): void => {
+  const at = recipe.landed?.get(key)
+  if (at === undefined) return
+  recipe.landed?.delete(key)
+  if (performance.now() - at > OVERTAKE_WINDOW_MS) return
+  void drop(recipe, key).then(() => recipe.backplane?.publish('delete', key))
+}

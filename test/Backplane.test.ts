@@ -1,0 +1,182 @@
+/**
+ * The backplane in one process: replicas, each with its own test sidecar (sharing state stores and
+ * the pub/sub bus, as one app's sidecars share one Redis) and its own backplane serving daprd's
+ * calls on a port of its own. Real sockets throughout: publishes go to the sidecar, deliveries come
+ * back as CloudEvents POSTed to the backplane's endpoint.
+ */
+import { backplane, cacheable, daprStore } from '../src/index.js'
+import type { Backplane, CacheableFunction } from '../src/index.js'
+import type { DaprStore } from '../src/stores/DaprStore.js'
+import type { TestSidecar } from '../src/testing/index.js'
+import { startTestSidecar } from '../src/testing/index.js'
+
+interface Node {
+  readonly sidecar: TestSidecar
+  readonly bus: Backplane
+  readonly store: DaprStore
+}
+
+const closers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close()
+})
+
+const quiet = { warn: () => undefined }
+
+/** `count` replicas of one app: the first sidecar's state and bus are shared by the others. */
+const replicas = async (count: number, options: { heartbeatMs?: number; suspectAfterMs?: number; logger?: { warn: (m: string) => void } } = {}): Promise<ReadonlyArray<Node>> => {
+  const nodes: Array<Node> = []
+  for (let i = 0; i < count; i++) {
+    const sidecar = await startTestSidecar(nodes[0] === undefined ? {} : { replicaOf: nodes[0].sidecar })
+    closers.push(sidecar.close)
+    const bus = backplane({ daprUrl: sidecar.url, heartbeatMs: options.heartbeatMs ?? 100, suspectAfterMs: options.suspectAfterMs ?? 1000, logger: options.logger ?? quiet })
+    closers.push(bus.close)
+    sidecar.connectApp(await bus.listen(0))
+    const store = daprStore({ daprUrl: sidecar.url })
+    closers.push(store.close)
+    nodes.push({ sidecar, bus, store })
+  }
+  await eventually(() => nodes.every((node) => node.bus.trusted()))
+  return nodes
+}
+
+/** Polls `condition` every 10 ms until it holds; fails after `ms`. */
+const eventually = async (condition: () => boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('the condition did not come to hold in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** The same function on every replica, with the in-process tier and the backplane; `source` is what it reads. */
+const everywhere = (nodes: ReadonlyArray<Node>, source: { version: number }, options: { l1TtlSeconds?: number } = {}) =>
+  nodes.map((node) => {
+    const calls = { count: 0 }
+    const fn = cacheable({ store: node.store, name: 'user', ttlSeconds: 60, l1: { ttlSeconds: options.l1TtlSeconds ?? 60 }, backplane: node.bus, logger: quiet })(async (id: number) => {
+      calls.count++
+      return { id, version: source.version }
+    })
+    return { fn: fn as CacheableFunction<[number], { id: number; version: number }>, calls }
+  })
+
+describe('backplane', () => {
+  it('an invalidate on one replica drops the entry from every other replica’s tier', async () => {
+    const nodes = await replicas(3)
+    const source = { version: 1 }
+    const fns = everywhere(nodes, source)
+    for (const { fn } of fns) expect(await fn(7)).toEqual({ id: 7, version: 1 })
+    // Each replica now serves version 1 from its tier for a minute.
+    source.version = 2
+    for (const { fn } of fns) expect(await fn(7)).toEqual({ id: 7, version: 1 })
+    await fns[0]?.fn.invalidate(7)
+    await eventually(() => nodes.every((node, i) => i === 0 || node.bus.stats().received > 0))
+    const seen = await Promise.all(fns.map(({ fn }) => fn(7)))
+    expect(seen).toEqual([{ id: 7, version: 2 }, { id: 7, version: 2 }, { id: 7, version: 2 }])
+  })
+
+  it('a new value written on one replica replaces the others’ tier copies', async () => {
+    const nodes = await replicas(2)
+    const source = { version: 1 }
+    const [a, b] = everywhere(nodes, source)
+    if (a === undefined || b === undefined) throw new Error('two replicas')
+    expect(await b.fn(1)).toEqual({ id: 1, version: 1 })
+    // The store loses the entry behind every tier's back (it expired, say); A computes anew.
+    nodes[0]?.sidecar.state('cache').clear()
+    source.version = 2
+    expect(await a.fn(1)).toEqual({ id: 1, version: 2 })
+    // A's write is published: B drops its copy and reads A's value from the store.
+    await eventually(() => (nodes[1]?.bus.stats().received ?? 0) > 0 && b.calls.count === 1)
+    expect(await b.fn(1)).toEqual({ id: 1, version: 2 })
+    expect(b.calls.count).toBe(1)
+  })
+
+  it('a replica ignores its own messages and keeps its tier', async () => {
+    const nodes = await replicas(1)
+    const source = { version: 1 }
+    const [a] = everywhere(nodes, source)
+    await a?.fn(3)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await a?.fn(3)).toEqual({ id: 3, version: 1 })
+    expect(nodes[0]?.bus.stats()).toMatchObject({ received: 0, trusted: true })
+  })
+
+  it('while publishes fail, the tier is bypassed; once the bus is back it is cleared and used again', async () => {
+    const nodes = await replicas(1)
+    const node = nodes[0] as Node
+    const source = { version: 1 }
+    const [a] = everywhere(nodes, source)
+    if (a === undefined) throw new Error('one replica')
+    await a.fn(1)
+    const fault = node.sidecar.fault({ route: 'publish', kind: 'status', status: 500 })
+    await eventually(() => !node.bus.trusted())
+    node.sidecar.clearRequests()
+    await a.fn(1)
+    // Read from the store, not from the tier.
+    expect(node.sidecar.requests.filter((r) => r.route === 'get')).toHaveLength(1)
+    fault.remove()
+    await eventually(() => node.bus.trusted())
+    expect(node.bus.stats().publishFailures).toBeGreaterThan(0)
+    // The tier was cleared: one read of the store fills it again, then it serves.
+    node.sidecar.clearRequests()
+    await a.fn(1)
+    await a.fn(1)
+    expect(node.sidecar.requests.filter((r) => r.route === 'get')).toHaveLength(1)
+  })
+
+  it('while messages are not delivered, the tier is bypassed; after, it starts afresh', async () => {
+    const nodes = await replicas(2)
+    const source = { version: 1 }
+    const [a, b] = everywhere(nodes, source)
+    if (a === undefined || b === undefined) throw new Error('two replicas')
+    await b.fn(5)
+    nodes[1]?.sidecar.setDeliveries(false)
+    await a.fn.invalidate(5) // B does not hear of it
+    source.version = 2
+    await eventually(() => nodes[1]?.bus.trusted() === false)
+    // B's tier still holds version 1 but is not used: B reads the store (empty: it computes).
+    expect(await b.fn(5)).toEqual({ id: 5, version: 2 })
+    nodes[1]?.sidecar.setDeliveries(true)
+    await eventually(() => nodes[1]?.bus.trusted() === true)
+    expect(await b.fn(5)).toEqual({ id: 5, version: 2 })
+  })
+
+  it('a daprd that subscribes anew makes the replica distrust its tier until its heartbeat is back', async () => {
+    const nodes = await replicas(1)
+    const node = nodes[0] as Node
+    expect(node.bus.trusted()).toBe(true)
+    node.sidecar.resubscribe()
+    await eventually(() => !node.bus.trusted())
+    await eventually(() => node.bus.trusted())
+  })
+
+  it('malformed messages and messages of a newer format are ignored with a warning; the subscriber keeps going', async () => {
+    const warnings: Array<string> = []
+    const nodes = await replicas(2, { logger: { warn: (message) => warnings.push(message) } })
+    const [a, b] = everywhere(nodes, { version: 1 })
+    if (a === undefined || b === undefined) throw new Error('two replicas')
+    const publish = (body: string) =>
+      fetch(`${nodes[0]?.sidecar.url}/v1.0/publish/pubsub/dapr-state-cache`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    expect((await publish('{"v":1,"origin":"x","seq":0,"kind":"delete","keys":[]}')).status).toBe(204)
+    expect((await publish('not json')).status).toBe(204)
+    expect((await publish('{"v":1,"origin":"x","seq":1,"kind":"drop-everything","keys":["a"]}')).status).toBe(204)
+    await eventually(() => (nodes[1]?.bus.stats().ignored ?? 0) >= 3)
+    expect(warnings.some((w) => w.includes('malformed'))).toBe(true)
+    expect((await publish('{"v":2,"origin":"x","seq":1,"kind":"whatever"}')).status).toBe(204)
+    await eventually(() => warnings.some((w) => w.includes('format 2')))
+    // Still hearing: an invalidation on A reaches B.
+    await b.fn(9)
+    const before = nodes[1]?.bus.stats().received ?? 0
+    await a.fn.invalidate(9)
+    await eventually(() => (nodes[1]?.bus.stats().received ?? 0) > before)
+  })
+
+  it('refuses bad options at construction, naming them', () => {
+    expect(() => backplane({ pubsubName: 'a/b', daprUrl: 'http://127.0.0.1:1' })).toThrow(/pubsubName/)
+    expect(() => backplane({ topic: '', daprUrl: 'http://127.0.0.1:1' })).toThrow(/topic/)
+    expect(() => backplane({ heartbeatMs: 0, daprUrl: 'http://127.0.0.1:1' })).toThrow(/heartbeatMs/)
+    expect(() => backplane({ listen: 70000, daprUrl: 'http://127.0.0.1:1' })).toThrow(/listen/)
+    expect(() => backplane({ daprURL: 'x' } as never)).toThrow(/daprUrl/)
+    expect(() => cacheable({ backplane: {} as never })).toThrow(/backplane/)
+  })
+})
