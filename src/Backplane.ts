@@ -162,7 +162,7 @@ const MAX_EVENT_BYTES = 1024 * 1024
  */
 export const backplaneOptions = (option: string, value: unknown): BackplaneOptions => {
   if (typeof value === 'object' && value !== null && 'env' in value) {
-    const { env, ...rest } = value as { env: unknown }
+    const { env, ...rest } = value
     if (env !== undefined && (typeof env !== 'object' || env === null)) throw toError(CE.invalidOptions(`${option}.env`, env, 'an object of environment variables'))
     return { ...checkOption(option, BackplaneOptionsCodec, rest), env: env as BackplaneOptions['env'] }
   }

@@ -37,7 +37,7 @@ export const hear = (recipe: Recipe, bus: Bus): void => {
     for (const key of event.keys) {
       if (event.kind === 'set') {
         // Another replica wrote a new value: the tier drops its copy and keeps no read begun before.
-        recipe.l1?.invalidate(key)
+        recipe.l1?.invalidate(key, true)
         continue
       }
       forgetHere(recipe, key)

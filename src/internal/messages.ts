@@ -54,7 +54,7 @@ export const readMessage = (body: string): E.Either<Refused, Message> => {
   } catch {
     return E.left({ reason: 'malformed', detail: 'the body is not JSON' })
   }
-  const data = typeof event === 'object' && event !== null && 'data' in event ? (event as { data: unknown }).data : undefined
+  const data = typeof event === 'object' && event !== null && 'data' in event ? (event).data : undefined
   // A publisher of another language may send the data as a JSON string.
   const message = typeof data === 'string' ? parseOr(data) : data
   if (typeof message !== 'object' || message === null) return E.left({ reason: 'malformed', detail: 'no message object in the event’s data' })

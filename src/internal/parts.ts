@@ -29,8 +29,12 @@ export interface L1 {
    * value that cannot be frozen, the tier keeps a copy and the caller's value stays its own.
    */
   readonly fill: (key: string, value: unknown, sizeBytes: number, entryTtlSeconds: number, ticket: number) => void
-  /** Drops `key` at once, and refuses fills from reads that began before now. */
-  readonly invalidate: (key: string) => void
+  /**
+   * Drops `key` at once, and refuses fills from reads that began before now; for a second after, it
+   * keeps no value of the key at all, unless `replaced` (another replica wrote a new value: no
+   * write from before an invalidation can be on its way).
+   */
+  readonly invalidate: (key: string, replaced?: boolean) => void
   /** Entries held now (expired ones not yet dropped included). */
   readonly size: () => number
   /** Drops every entry. */

@@ -114,10 +114,11 @@ export const l1 = (options: L1Options = {}): L1 => {
         used: false,
       })
     },
-    invalidate: (key) => {
+    invalidate: (key, replaced = false) => {
       entries.delete(key)
       const now = clock.now()
-      invalidated.set(key, { tick: ++tick, at: now, settledAfter: performance.now() + SETTLE_MS })
+      const settledAfter = performance.now() + (replaced ? 0 : SETTLE_MS)
+      invalidated.set(key, { tick: ++tick, at: now, settledAfter: Math.max(settledAfter, invalidated.get(key)?.settledAfter ?? 0) })
       if (invalidated.size > maxEntries) {
         for (const [stale, stamp] of invalidated) if (now - stamp.at > REMEMBER_INVALIDATION_MS) invalidated.delete(stale)
       }

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { STORE_NAME, componentYaml } from './daprd/components.js'
+import { STORE_NAME, componentYaml, pubsubYaml } from './daprd/components.js'
 import { findDaprd } from './daprd/find.js'
 import type { Daprd, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
 import { DaprdStartError } from './daprd/model.js'
@@ -45,17 +45,23 @@ export { daprdCandidates } from './daprd/find.js'
 export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd> => {
   const flavour = options.flavour ?? 'in-memory'
   const stores = options.stores ?? ['cache']
+  const pubsubs = options.pubsubs ?? ['pubsub']
   const appId = options.appId ?? 'test-app'
   const startTimeoutMs = options.startTimeoutMs ?? 30_000
   if (flavour !== 'in-memory' && flavour !== 'redis') {
     throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory' or 'redis')`)
   }
-  const badStore = stores.find((name) => !STORE_NAME.test(name))
-  if (badStore !== undefined || new Set(stores).size !== stores.length) {
-    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`stores\`: ${JSON.stringify(stores)} (distinct names of letters, digits and -)`)
+  const badStore = [...stores, ...pubsubs].find((name) => !STORE_NAME.test(name))
+  if (badStore !== undefined || new Set([...stores, ...pubsubs]).size !== stores.length + pubsubs.length) {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`stores\`: ${JSON.stringify(stores)} (distinct names of letters, digits and -, none also a pub/sub name)`)
   }
   if (options.redisHost !== undefined && !/^[^\s:]+:\d+$/.test(options.redisHost)) {
     throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`redisHost\`: ${JSON.stringify(options.redisHost)} (expected host:port)`)
+  }
+  for (const [name, value] of [['appPort', options.appPort], ['httpPort', options.httpPort]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= 65_535)) {
+      throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`${name}\`: ${String(value)}`)
+    }
   }
   if (!Number.isSafeInteger(startTimeoutMs) || startTimeoutMs <= 0) {
     throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`startTimeoutMs\`: ${String(startTimeoutMs)}`)
@@ -88,6 +94,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
 
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-daprd-'))
   for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost))
+  for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
 
   const env: NodeJS.ProcessEnv = { ...process.env }
   delete env['DAPR_API_TOKEN']
@@ -119,6 +126,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
       '--metrics-listen-address', '127.0.0.1',
       '--dapr-graceful-shutdown-seconds', '1',
       '--log-level', 'info',
+      ...(options.appPort === undefined ? [] : ['--app-port', String(options.appPort), '--app-channel-address', '127.0.0.1']),
       ...(options.daprdArgs ?? []),
     ]
     child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -144,7 +152,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     // A free port can be taken between our probe and daprd's bind: try again with new ones.
     for (let attempt = 1; ; attempt++) {
       const [http = 0, grpc = 0, internal = 0, publicPort = 0, profile = 0] = await freePorts(5)
-      ports = { http, grpc, internal, publicPort, profile }
+      ports = { http: options.httpPort ?? http, grpc, internal, publicPort, profile }
       try {
         await launch()
         break
@@ -152,7 +160,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
         // daprd says so in either words, depending on which of its servers could not listen.
         const inUse =
           error instanceof DaprdStartError && error.code === 'E_DAPRD_EXITED' && /address already in use|could not listen on any endpoint/.test(error.message)
-        if (!inUse || attempt >= 3) throw error
+        if (!inUse || attempt >= 3 || options.httpPort !== undefined) throw error
       }
     }
   } catch (error) {

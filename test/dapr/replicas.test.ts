@@ -5,6 +5,7 @@
  */
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
+import { describeBackplaneScenarios } from '../replicas/backplane.js'
 import { describeReplicaScenarios } from '../replicas/scenarios.js'
 import { raw } from './helpers.js'
 
@@ -46,4 +47,33 @@ describe('one daprd with the in-memory component', () => {
       return answer.status === 200 ? answer.body : undefined
     },
   }))
+})
+
+describe('three replicas, each with its own daprd delivering pub/sub to it, on one Redis', () => {
+  let redisOwner: Daprd | undefined
+  const daprds: Array<Daprd> = []
+  describeBackplaneScenarios(
+    'real daprd, pubsub.redis',
+    () => ({
+      start: async (index, httpPort, appPort) => {
+        const daprd = await startDaprd({ flavour: 'redis', httpPort, appPort, ...(redisOwner?.redis === undefined ? {} : { redisHost: redisOwner.redis.host }) })
+        redisOwner ??= daprd
+        daprds[index] = daprd
+      },
+      forget: async (key) => {
+        await raw((daprds[0] as Daprd).url, 'DELETE', `/v1.0/state/cache/${encodeURIComponent(key)}`)
+      },
+      stop: async () => {
+        await Promise.all(daprds.slice(1).map((daprd) => daprd.close()))
+        await redisOwner?.close()
+      },
+      faults: {
+        stopRedis: async () => redisOwner?.redis?.stop(),
+        startRedis: async () => redisOwner?.redis?.start(),
+        killSidecar: async (index) => daprds[index]?.kill(),
+        restartSidecar: async (index) => daprds[index]?.restart(),
+      },
+    }),
+    true,
+  )
 })

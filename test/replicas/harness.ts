@@ -15,6 +15,11 @@ export interface ReplicaConfig {
   readonly l1?: true | Omit<L1Options, 'clock'> | undefined
   readonly refreshAhead?: true | RefreshAheadOptions | undefined
   readonly ttlSeconds?: number | undefined
+  readonly generations?: boolean | undefined
+  /** The replica's backplane: it listens on `listen` for its sidecar's deliveries. */
+  readonly backplane?: { readonly listen: number; readonly heartbeatMs?: number; readonly suspectAfterMs?: number } | undefined
+  /** A URL whose body is the source's version, read by each computation. */
+  readonly source?: string | undefined
 }
 
 export interface Value {
@@ -29,7 +34,12 @@ export interface Replica {
   /** `callers` concurrent calls for `id` (the function takes `fnMs`): each value, and when each came back (ms after the start). */
   readonly call: (id: number, callers?: number, fnMs?: number) => Promise<{ values: ReadonlyArray<Value>; ms: ReadonlyArray<number> }>
   readonly invalidate: (id: number) => Promise<void>
-  readonly stats: () => Promise<{ computations: number; pending: number; stats: { hits: number; l1Hits: number; misses: number } }>
+  readonly stats: () => Promise<{
+    computations: number
+    pending: number
+    stats: { hits: number; l1Hits: number; misses: number }
+    bus?: { published: number; publishFailures: number; received: number; ignored: number; cleared: number; trusted: boolean } | undefined
+  }>
   readonly kill: () => void
   readonly exited: () => boolean
 }

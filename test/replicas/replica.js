@@ -5,7 +5,7 @@
 // Messages in: { type: 'call', requestId, id, callers, fnMs }, { type: 'invalidate', requestId, id },
 // { type: 'stats', requestId }. Every answer carries the requestId. The first message out is
 // { type: 'ready' }. Configuration comes in REPLICA_CONFIG (JSON): daprUrl, name, lease, generations,
-// l1, refreshAhead, ttlSeconds, and source: a URL whose body is the source's version, read by each
+// l1, refreshAhead, ttlSeconds, backplane (backplane options: listen, heartbeatMs, ...), and source: a URL whose body is the source's version, read by each
 // computation before it waits `fnMs` (the value then carries it as `version`).
 // REPLICA_LIB names another build to load (the benchmark uses dist/cjs).
 const path = require('node:path')
@@ -25,6 +25,9 @@ if (config.generations !== undefined) options.generations = config.generations
 if (config.l1 !== undefined) options.l1 = config.l1
 if (config.refreshAhead !== undefined) options.refreshAhead = config.refreshAhead
 if (config.ttlSeconds !== undefined) options.ttlSeconds = config.ttlSeconds
+// The backplane serves daprd's calls on config.backplane.listen (the port daprd's --app-port names).
+const bus = config.backplane === undefined ? undefined : lib.backplane({ daprUrl: config.daprUrl, logger: { warn: () => undefined }, ...config.backplane })
+if (bus !== undefined) options.backplane = bus
 const value = lib.cacheable(options)(async (id) => {
   computations++
   const startedAt = Date.now()
@@ -50,14 +53,19 @@ process.on('message', async (message) => {
       break
     }
     case 'invalidate':
-      await value.invalidate(message.id)
-      answer(message.requestId, { type: 'invalidated' })
+      try {
+        await value.invalidate(message.id)
+        answer(message.requestId, { type: 'invalidated' })
+      } catch (error) {
+        answer(message.requestId, { type: 'invalidated', error: String(error) })
+      }
       break
     case 'stats':
-      answer(message.requestId, { type: 'stats', computations, pending: value.pending(), stats: metrics.getStats() })
+      answer(message.requestId, { type: 'stats', computations, pending: value.pending(), stats: metrics.getStats(), bus: bus?.stats() })
       break
     case 'close':
       await store.close()
+      await bus?.close()
       process.exit(0)
   }
 })

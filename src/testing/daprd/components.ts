@@ -27,4 +27,28 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
   return `${lines.join('\n')}\n`
 }
 
+/**
+ * A pub/sub component: on Redis, Redis Streams with a consumer group of its own per daprd
+ * (`{uuid}`, which daprd replaces with a new random id at each start), so that every replica of
+ * one app id gets every message; the stream is capped so that a new group does not read an
+ * unbounded history.
+ */
+export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string => {
+  const metadata: ReadonlyArray<readonly [string, string]> =
+    flavour === 'redis'
+      ? [
+          ['redisHost', redisHost ?? ''],
+          ['redisPassword', ''],
+          ['consumerID', '{uuid}'],
+          ['maxLenApprox', '10000'],
+          ['dialTimeout', '1s'],
+          ['maxRetries', '0'],
+        ]
+      : []
+  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: pubsub.${flavour}`, '  version: v1']
+  if (metadata.length === 0) lines.push('  metadata: []')
+  else lines.push('  metadata:', ...metadata.map(([key, value]) => `  - name: ${key}\n    value: ${JSON.stringify(value)}`))
+  return `${lines.join('\n')}\n`
+}
+
 export const STORE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/

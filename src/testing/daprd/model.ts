@@ -44,6 +44,19 @@ export interface StartDaprdOptions {
   readonly startTimeoutMs?: number | undefined
   /** The `redis-server` command for a private Redis (default: `redis-server` on `PATH`). */
   readonly redisServerPath?: string | undefined
+  /**
+   * Pub/sub component names (default `["pubsub"]`; `[]`: none): `pubsub.redis` on the same Redis
+   * with `consumerID: "{uuid}"` (every daprd its own consumer group, so each gets every message) for
+   * the `'redis'` flavour, `pubsub.in-memory` (this daprd alone) for `'in-memory'`.
+   */
+  readonly pubsubs?: ReadonlyArray<string> | undefined
+  /** The app's port (`--app-port`): daprd asks it for its subscriptions and delivers to it. */
+  readonly appPort?: number | undefined
+  /**
+   * The Dapr HTTP port (default: a free one): fixed, an app can be given the sidecar's address
+   * before daprd starts, as `dapr run` gives it `DAPR_HTTP_PORT`.
+   */
+  readonly httpPort?: number | undefined
   /** Extra command-line flags for daprd, for example `['--max-body-size', '8Mi']`. */
   readonly daprdArgs?: ReadonlyArray<string> | undefined
 }

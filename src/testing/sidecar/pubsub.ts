@@ -119,7 +119,7 @@ export const subscribeApp = (
       try {
         const response = await fetch(`${origin}/dapr/subscribe`, { signal: AbortSignal.timeout(2000) })
         if (response.ok) {
-          const entries = (await response.json()) as unknown
+          const entries = (await response.json())
           routes.clear()
           if (Array.isArray(entries)) {
             for (const entry of entries as Array<Record<string, unknown>>) {
