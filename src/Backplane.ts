@@ -139,6 +139,7 @@ export interface Backplane extends Bus {
   readonly handler: (request: IncomingMessage, response: ServerResponse) => boolean
   /** Serves `handler` on `port` (0: a free one); resolves with the port once listening. */
   readonly listen: (port: number, host?: string) => Promise<number>
+  /** What it has done so far, and whether the tiers are trusted now. */
   readonly stats: () => BackplaneStats
   /** Stops the heartbeat and the server, and releases the connection pool. */
   readonly close: () => Promise<void>

@@ -9,6 +9,7 @@ import type { Backplane } from '../src/index.js'
 import type { DaprStore } from '../src/stores/DaprStore.js'
 import type { TestSidecar } from '../src/testing/index.js'
 import { startTestSidecar } from '../src/testing/index.js'
+import { deferred } from './helpers.js'
 
 interface Node {
   readonly sidecar: TestSidecar
@@ -65,12 +66,15 @@ describe('backplane', () => {
     const nodes = await replicas(3)
     const source = { version: 1 }
     const fns = everywhere(nodes, source)
+    expect(await fns[0]?.fn(7)).toEqual({ id: 7, version: 1 })
+    // The others hear of the first replica's write, then read it and keep it.
+    await eventually(() => nodes.every((node, i) => i === 0 || node.bus.stats().received === 1))
     for (const { fn } of fns) expect(await fn(7)).toEqual({ id: 7, version: 1 })
     // Each replica now serves version 1 from its tier for a minute.
     source.version = 2
     for (const { fn } of fns) expect(await fn(7)).toEqual({ id: 7, version: 1 })
     await fns[0]?.fn.invalidate(7)
-    await eventually(() => nodes.every((node, i) => i === 0 || node.bus.stats().received > 0))
+    await eventually(() => nodes.every((node, i) => i === 0 || node.bus.stats().received === 2))
     const seen = await Promise.all(fns.map(({ fn }) => fn(7)))
     expect(seen).toEqual([{ id: 7, version: 2 }, { id: 7, version: 2 }, { id: 7, version: 2 }])
   })
@@ -169,6 +173,69 @@ describe('backplane', () => {
     const before = nodes[1]?.bus.stats().received ?? 0
     await a.fn.invalidate(9)
     await eventually(() => (nodes[1]?.bus.stats().received ?? 0) > before)
+  })
+
+  it('a load under way on another replica when a key is invalidated neither stores its value nor takes later callers', async () => {
+    const nodes = await replicas(2)
+    const source = { version: 1 }
+    const gate = deferred()
+    const started = { count: 0 }
+    const [a, b] = nodes.map((node) =>
+      cacheable({ store: node.store, name: 'slow', ttlSeconds: 60, l1: true, backplane: node.bus, logger: quiet })(async (id: number) => {
+        const version = source.version
+        if (node === nodes[1]) {
+          started.count++
+          await gate.promise
+        }
+        return { id, version }
+      }),
+    )
+    if (a === undefined || b === undefined) throw new Error('two replicas')
+    const early = b(4) // B reads the source (version 1) and is held
+    await eventually(() => started.count === 1)
+    source.version = 2
+    await a.invalidate(4)
+    await eventually(() => (nodes[1]?.bus.stats().received ?? 0) >= 1)
+    gate.resolve()
+    // B's caller asked before the invalidation: it gets what B computed. Nothing of it is stored.
+    expect(await early).toEqual({ id: 4, version: 1 })
+    await eventually(() => b.pending() === 0)
+    expect(nodes[0]?.sidecar.state('cache').entries()).toEqual([])
+    expect(await b(4)).toEqual({ id: 4, version: 2 })
+  })
+
+  it('a write another replica’s invalidation overtook (landed after its delete, before its message) is deleted when the message comes', async () => {
+    const nodes = await replicas(2)
+    const [first, second] = nodes as [Node, Node]
+    const source = { version: 1 }
+    const gate = deferred()
+    const started = { count: 0 }
+    const [a, b] = nodes.map((node) =>
+      cacheable({ store: node.store, name: 'slow', ttlSeconds: 60, backplane: node.bus, logger: quiet })(async (id: number) => {
+        const version = source.version
+        if (node === second) {
+          started.count++
+          await gate.promise
+        }
+        return { id, version }
+      }),
+    )
+    if (a === undefined || b === undefined) throw new Error('two replicas')
+    const stored = () => first.sidecar.state('cache').entries().length
+    const early = b(4) // B reads the source (version 1) and is held
+    await eventually(() => started.count === 1)
+    source.version = 2
+    // A's message is held back for a while after its delete.
+    first.sidecar.fault({ route: 'publish', kind: 'delay', delayMs: 400 })
+    const invalidating = a.invalidate(4)
+    await eventually(() => first.sidecar.requests.some((r) => r.route === 'delete'))
+    gate.resolve()
+    expect(await early).toEqual({ id: 4, version: 1 })
+    // B's old value landed after A's delete: the store holds it until A's message reaches B.
+    expect(stored()).toBe(1)
+    await invalidating
+    await eventually(() => stored() === 0)
+    expect(await b(4)).toEqual({ id: 4, version: 2 })
   })
 
   it('refuses bad options at construction, naming them', () => {
