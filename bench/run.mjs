@@ -15,6 +15,7 @@ import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr'
 import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, defaultKeyBuilder, jsonSerializer, memoryStore, msgpackSerializer } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
 import { ROUNDS, costs, costsTable, staleness, stalenessTable } from './staleness.mjs'
+import { backplaneBench } from './backplane.mjs'
 import { replicaProcess, byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -689,7 +690,40 @@ const invalidationStaleness = async () => {
   )
 }
 
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness]]
+// ---------------------------------------------------------------------------------------------
+// 13. The backplane on real daprd with pubsub.redis (bench/backplane.mjs)
+// ---------------------------------------------------------------------------------------------
+const backplaneSection = async () => {
+  let result
+  try {
+    result = await backplaneBench()
+  } catch (error) {
+    if (error.code !== 'E_DAPRD_NOT_FOUND' && error.code !== 'E_REDIS_START') throw error
+    section('13. The backplane on real daprd with Redis', `Not measured: ${error.message.split('\n')[0]} (run \`npm run dapr:build\`, install redis-server).`)
+    return
+  }
+  json.backplane = result
+  const { propagation, cost } = result
+  section(
+    `13. The backplane on real daprd with pubsub.redis (3 daprds on one Redis, 3 backplanes in this process)`,
+    table(
+      ['measure', 'value'],
+      [
+        ['propagation p50 (invalidate resolved -> last of 2 other replicas heard it)', `${fmt(propagation.p50, 2)} ms`],
+        ['propagation p99', `${fmt(propagation.p99, 2)} ms`],
+        ['propagation max', `${fmt(propagation.max, 2)} ms`],
+        ['invalidate itself (median; it resolves once the sidecar took the message)', `${fmt(propagation.invalidateMs, 2)} ms`],
+        ['rounds not heard within 2 s', `${propagation.missed} of ${propagation.rounds}`],
+        ['a miss written, without the backplane (median µs/call)', fmt(cost.plainUs, 0)],
+        ['a miss written, with it (median µs/call)', fmt(cost.busUs, 0)],
+        ['ratio', `${fmt(cost.busUs / cost.plainUs, 2)}x`],
+        ['messages published for the writes with it (heartbeats included)', `${result.messages} for ${result.writes} writes`],
+      ],
+    ),
+  )
+}
+
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)

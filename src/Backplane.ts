@@ -148,6 +148,9 @@ export interface Backplane extends Bus {
 /** The route daprd POSTs this library's messages to. */
 export const BACKPLANE_ROUTE = '/dapr-state-cache/backplane'
 
+/** How long a new value's message may wait for others to share it. */
+const SET_LINGER_MS = 25
+
 /** The largest event body read. */
 const MAX_EVENT_BYTES = 1024 * 1024
 
@@ -262,32 +265,64 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
     return ok
   }
 
-  // Changes of one turn go out together: one message per kind, of at most MAX_KEYS_PER_MESSAGE keys.
+  // Changes go out together: one message in flight at a time, and the next carries every change
+  // made meanwhile. An invalidation goes out at the end of its turn (its caller waits for it); a new
+  // value may wait up to SET_LINGER_MS for others to share its message (nobody waits for it, and a
+  // write per message would cost every write a request). One message per kind, of at most
+  // MAX_KEYS_PER_MESSAGE keys.
   const batch = { set: new Set<string>(), delete: new Set<string>() }
-  let flushing: Promise<boolean> | undefined
-  const flush = (): Promise<boolean> => {
-    flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-      flushing = undefined
-      const sends: Array<Promise<boolean>> = []
-      for (const kind of ['delete', 'set'] as const) {
-        const keys = [...batch[kind]]
-        batch[kind].clear()
-        for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
-          sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) }))
-        }
+  let inFlight: Promise<boolean> | undefined
+  let next: Promise<boolean> | undefined
+  let hurry: (() => void) | undefined
+  const sendBatch = async (): Promise<boolean> => {
+    const sends: Array<Promise<boolean>> = []
+    for (const kind of ['delete', 'set'] as const) {
+      const keys = [...batch[kind]]
+      batch[kind].clear()
+      for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
+        sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) }))
       }
-      return (await Promise.all(sends)).every(Boolean)
+    }
+    return (await Promise.all(sends)).every(Boolean)
+  }
+  const waitFor = (urgent: boolean): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (urgent) {
+        setImmediate(resolve)
+        return
+      }
+      const timer = setTimeout(done, SET_LINGER_MS)
+      function done(): void {
+        clearTimeout(timer)
+        hurry = undefined
+        setImmediate(resolve)
+      }
+      hurry = done
     })
-    return flushing
+  const flush = (urgent: boolean): Promise<boolean> => {
+    if (urgent) hurry?.()
+    next ??= (async () => {
+      if (inFlight !== undefined) await inFlight
+      await waitFor(urgent || batch.delete.size > 0)
+      next = undefined
+      const sending = sendBatch()
+      inFlight = sending
+      try {
+        return await sending
+      } finally {
+        if (inFlight === sending) inFlight = undefined
+      }
+    })()
+    return next
   }
 
   const publish: Bus['publish'] = (kind, key) => {
     if (closed) return Promise.resolve(false)
-    // A key set and deleted in one turn: the delete says all the others need to know.
+    // A key set and deleted before they went out: the delete says all the others need to know.
     if (kind === 'delete') batch.set.delete(key)
-    else if (batch.delete.has(key)) return flush()
+    else if (batch.delete.has(key)) return flush(true)
     batch[kind].add(key)
-    return flush()
+    return flush(kind === 'delete')
   }
 
   const beat = (): void => {

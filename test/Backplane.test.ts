@@ -238,6 +238,23 @@ describe('backplane', () => {
     expect(await b(4)).toEqual({ id: 4, version: 2 })
   })
 
+  it('changes share messages: 100 writes and 100 invalidations at once take a handful of publishes, not 200', async () => {
+    const nodes = await replicas(2)
+    const [a] = everywhere(nodes, { version: 1 })
+    if (a === undefined) throw new Error('a replica')
+    const ids = Array.from({ length: 100 }, (_, i) => i)
+    nodes[0]?.sidecar.clearRequests()
+    await Promise.all(ids.map((id) => a.fn(id)))
+    await Promise.all(ids.map((id) => a.fn.invalidate(id)))
+    const changes = () => (nodes[0]?.sidecar.requests ?? []).filter((r) => r.route === 'publish' && !r.body.includes('"beat"'))
+    await eventually(() => changes().some((r) => r.body.includes('"set"')))
+    expect(changes().length).toBeLessThanOrEqual(20)
+    const keys = changes().flatMap((r) => (JSON.parse(r.body) as { keys: Array<string> }).keys)
+    // Every key was told, as a write and as an invalidation.
+    expect(new Set(keys).size).toBe(100)
+    await eventually(() => (nodes[1]?.bus.stats().received ?? 0) >= changes().length)
+  })
+
   it('refuses bad options at construction, naming them', () => {
     expect(() => backplane({ pubsubName: 'a/b', daprUrl: 'http://127.0.0.1:1' })).toThrow(/pubsubName/)
     expect(() => backplane({ topic: '', daprUrl: 'http://127.0.0.1:1' })).toThrow(/topic/)

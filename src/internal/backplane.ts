@@ -59,7 +59,9 @@ export const landed = (recipe: Recipe, key: string): void => {
       writes.delete(old)
     }
   }
-  void recipe.backplane.publish('set', key)
+  // A new value matters to the other replicas' tiers only: a function without one (and so, its
+  // replicas, which run the same code) does not publish its writes.
+  if (recipe.l1 !== undefined) void recipe.backplane.publish('set', key)
 }
 
 /** A write of this process that another replica's invalidation may have overtaken is deleted, and that is published. */
