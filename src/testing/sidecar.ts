@@ -22,7 +22,7 @@ import { redisStateStore } from './redisState.js'
 import type { StateStore } from './stateStore.js'
 import { inMemoryStateStore } from './stateStore.js'
 import type { Answer } from './sidecar/answers.js'
-import { daprError, text } from './sidecar/answers.js'
+import { daprError, errorInfo, text } from './sidecar/answers.js'
 import { endpoints } from './sidecar/endpoints.js'
 import type { MemoryBus } from './sidecar/pubsub.js'
 import { cloudEvent, memoryBus, subscribeApp } from './sidecar/pubsub.js'
@@ -189,7 +189,11 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
   let ready = true
   let closed = false
 
-  const handle = endpoints(appId, stores, () => ready)
+  // As daprd lists them: the in-memory component reports a capability, Redis Streams none.
+  const pubsubComponents = pubsubs.map((name) =>
+    flavour === 'redis' ? { name, type: 'pubsub.redis', version: 'v1' } : { name, type: 'pubsub.in-memory', version: 'v1', capabilities: ['SUBSCRIBE_WILDCARDS'] },
+  )
+  const handle = endpoints(appId, stores, () => ready, pubsubComponents)
 
   const respond = (response: ServerResponse, recorded: RecordedRequest, answer: Answer): void => {
     recorded.status = answer.status
@@ -290,9 +294,9 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
 
   const publish = (matched: Matched, headers: IncomingMessage['headers'], body: string): Answer => {
     const pubsub = matched.store ?? ''
-    if (!pubsubs.includes(pubsub)) return daprError(404, 'ERR_PUBSUB_NOT_FOUND', `pubsub ${pubsub} is not found`)
-    if (matched.key === undefined || matched.key === '') return daprError(404, 'ERR_TOPIC_NAME_EMPTY', `topic is empty in pubsub ${pubsub}`)
-    bus.publish(pubsub, matched.key, cloudEvent(appId, pubsub, matched.key, headers['content-type'] ?? 'text/plain', body))
+    if (!pubsubs.includes(pubsub)) return daprError(404, 'ERR_PUBSUB_NOT_FOUND', `pubsub ${pubsub} is not found`, [errorInfo('DAPR_PUBSUB_NOT_FOUND', {})])
+    const topic = matched.key ?? ''
+    bus.publish(pubsub, topic, cloudEvent(appId, pubsub, topic, headers['content-type'] ?? 'text/plain', body))
     return { status: 204 }
   }
   let app: ReturnType<typeof subscribeApp> | undefined

@@ -387,6 +387,17 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
+    item: 'pub/sub',
+    title: 'publish: 204 and no body; an unknown component 404 ERR_PUBSUB_NOT_FOUND; the topic is the rest of the path; no topic falls through to 404',
+    run: async (call) => {
+      await call('POST', '/v1.0/publish/pubsub/dapr-state-cache', '{"v":1}', { 'content-type': 'application/json' })
+      await call('POST', '/v1.0/publish/pubsub/a/b', 'text')
+      await call('POST', '/v1.0/publish/nope/t', '{}', { 'content-type': 'application/json' })
+      await call('POST', '/v1.0/publish/pubsub/', '{}')
+      await call('POST', '/v1.0/publish/pubsub', '{}')
+    },
+  },
+  {
     item: '23',
     title: 'health probes: 204 when ready',
     run: async (call) => {

@@ -19,6 +19,8 @@ export const endpoints = (
   appId: string,
   stores: ReadonlyMap<string, StateStore>,
   ready: () => boolean,
+  /** The pub/sub components, as `/v1.0/metadata` lists them. */
+  pubsubs: ReadonlyArray<Readonly<Record<string, unknown>>> = [],
 ): ((matched: Matched, query: URLSearchParams, headers: IncomingMessage['headers'], body: string) => Answer) => {
   const storeCheck = (store: string): Answer | undefined => {
     if (stores.size === 0) {
@@ -41,12 +43,15 @@ export const endpoints = (
           id: appId,
           runtimeVersion: `${DAPR_VERSION}-test-sidecar`,
           enabledFeatures: [],
-          components: [...stores].map(([name, store]) => ({
+          components: [
+          ...[...stores].map(([name, store]) => ({
             name,
             type: store.component.type,
             version: 'v1',
             capabilities: store.component.capabilities,
           })),
+          ...pubsubs,
+          ],
           extended: { 'dapr-state-cache': 'test sidecar' },
         })
       case 'fallback':

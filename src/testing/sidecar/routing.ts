@@ -55,7 +55,7 @@ export const match = (method: string, segments: ReadonlyArray<string>): Matched 
   }
   if (version === 'v1.0' && area === 'metadata' && store === undefined && method === 'GET') return { route: 'metadata' }
   // The topic is the rest of the path, slashes included (`/v1.0/publish/{pubsub}/{topic...}`).
-  if (version === 'v1.0' && area === 'publish' && method === 'POST' && store !== undefined) return { route: 'publish', store, key: [key, ...rest].filter((part) => part !== undefined).join('/') }
+  if (version === 'v1.0' && area === 'publish' && method === 'POST' && store !== undefined && key !== undefined) return { route: 'publish', store, key: [key, ...rest].join('/') }
   if (version === 'v1.0' && area === 'state' && store !== undefined && rest.length === 0) {
     if (key === undefined) return isSave ? { route: 'save', store } : { route: 'fallback' }
     if (isSave && key === 'bulk') return { route: 'bulk', store }
