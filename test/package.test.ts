@@ -68,7 +68,7 @@ describe('dapr-state-cache-sidecar', () => {
     })
     const response = await fetch(`${url}/v1.0/metadata`)
     const metadata = (await response.json()) as { components: Array<{ name: string }> }
-    expect(metadata.components.map((component) => component.name)).toEqual(['cache', 'other'])
+    expect(metadata.components.map((component) => component.name)).toEqual(['cache', 'other', 'pubsub'])
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
     child.kill('SIGTERM')
     expect(await exited).toBe(0)

@@ -9,8 +9,9 @@
  * copied instead). A read that began before an `invalidate` of its key never fills the entry after it,
  * and for one second after an `invalidate` the key is read from the store without being kept.
  *
- * It does not talk to other replicas: an entry another replica invalidated is served here until its
- * `ttlSeconds` end. The engine decides when an entry is read or filled (`internal/engine.ts`).
+ * It does not talk to other replicas itself: without a backplane (`withBackplane`), an entry another
+ * replica invalidated is served here until its `ttlSeconds` end. The engine decides when an entry is
+ * read or filled (`internal/engine.ts`).
  *
  * @since 0.2.0
  */

@@ -10,7 +10,7 @@
 import { isIP } from 'node:net'
 import { startTestSidecar } from './sidecar.js'
 
-const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID] [--flavour in-memory|redis]
+const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID] [--flavour in-memory|redis] [--app-port PORT]
 
 A Dapr-compatible state API on loopback, in memory, for development and tests.
   --port     port to listen on (default 3500; 0 picks a free one)
@@ -19,7 +19,9 @@ A Dapr-compatible state API on loopback, in memory, for development and tests.
   --token    require this dapr-api-token (default: DAPR_API_TOKEN, else none; a token given
              here is visible in the process list, the environment variable is not)
   --app-id   the app id /v1.0/metadata reports (default: test-app)
-  --flavour  the Dapr state component to behave as: in-memory (default) or redis`
+  --flavour  the Dapr state component to behave as: in-memory (default) or redis
+  --app-port the app's port, as daprd's: its pub/sub subscriptions (component "pubsub") are
+             asked for and delivered there`
 
 interface Parsed {
   port: number
@@ -28,11 +30,12 @@ interface Parsed {
   token: string | undefined
   appId: string | undefined
   flavour: 'in-memory' | 'redis'
+  appPort: number | undefined
 }
 
 const parse = (args: ReadonlyArray<string>): Parsed | string => {
   const fromEnv = process.env['DAPR_API_TOKEN']
-  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: fromEnv === '' ? undefined : fromEnv, appId: undefined, flavour: 'in-memory' }
+  const parsed: Parsed = { port: 3500, host: '127.0.0.1', stores: [], token: fromEnv === '' ? undefined : fromEnv, appId: undefined, flavour: 'in-memory', appPort: undefined }
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]
     if (flag === '--help' || flag === '-h') return usage
@@ -44,6 +47,12 @@ const parse = (args: ReadonlyArray<string>): Parsed | string => {
         const port = Number(value)
         if (!Number.isInteger(port) || port < 0 || port > 65535) return `--port must be a port number, got ${value}`
         parsed.port = port
+        break
+      }
+      case '--app-port': {
+        const port = Number(value)
+        if (!Number.isInteger(port) || port <= 0 || port > 65535) return `--app-port must be a port number, got ${value}`
+        parsed.appPort = port
         break
       }
       case '--host':
@@ -82,8 +91,8 @@ const main = async (): Promise<void> => {
     return
   }
   const stores = parsed.stores.length === 0 ? ['cache'] : parsed.stores
-  const sidecar = await startTestSidecar({ port: parsed.port, host: parsed.host, stores, apiToken: parsed.token, appId: parsed.appId, flavour: parsed.flavour })
-  console.log(`dapr-state-cache test sidecar listening on ${sidecar.url} (${parsed.flavour} state stores: ${stores.join(', ')}${parsed.token === undefined ? '' : '; token required'})`)
+  const sidecar = await startTestSidecar({ port: parsed.port, host: parsed.host, stores, apiToken: parsed.token, appId: parsed.appId, flavour: parsed.flavour, appPort: parsed.appPort })
+  console.log(`dapr-state-cache test sidecar listening on ${sidecar.url} (${parsed.flavour} state stores: ${stores.join(', ')}${parsed.token === undefined ? '' : '; token required'}${parsed.appPort === undefined ? '' : `; delivering pub/sub to port ${parsed.appPort}`})`)
   if (!isLoopback(parsed.host)) {
     console.warn(
       `warning: ${parsed.host} is not a loopback address: other machines can reach this sidecar, which is for development and tests${parsed.token === undefined ? ', and no token is required (set DAPR_API_TOKEN)' : ''}`,

@@ -410,6 +410,7 @@ describe('test sidecar: the rest of its contract', () => {
         components: [
           { name: 'cache', type: 'state.in-memory', version: 'v1', capabilities: expect.arrayContaining(['ETAG', 'TRANSACTIONAL', 'TTL']) as unknown },
           { name: 'sessions', type: 'state.in-memory' },
+          { name: 'pubsub', type: 'pubsub.in-memory', version: 'v1' },
         ],
       })
     } finally {
