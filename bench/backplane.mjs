@@ -5,18 +5,7 @@
 // interleaved against the same function without it, on the same daprds.
 import { backplane, cacheable, daprStore, defaultKeyBuilder } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
-import { median, percentile, quick } from './lib.mjs'
-
-const freePort = async () => {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
+import { freePort, median, percentile, quick } from './lib.mjs'
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -105,6 +105,18 @@ export const replicaProcess = (config) =>
     })
   })
 
+/** A free loopback port (free when asked; a server may take it before it is used). */
+export const freePort = async () => {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
 /** The test sidecar in its own process, steered over IPC, so client and server share no event loop. */
 export const sidecarProcess = async (flavour = 'in-memory') => {
   const child = fork(fileURLToPath(new URL('./sidecar-process.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })

@@ -18,7 +18,8 @@
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { cacheable, daprStore } from 'dapr-state-cache'
-import { interleaved, median, quick, replicaProcess, sidecarProcess, summary, table } from './lib.mjs'
+import { startTestSidecar } from 'dapr-state-cache/testing'
+import { freePort, interleaved, median, quick, replicaProcess, sidecarProcess, summary, table } from './lib.mjs'
 
 const REPLICAS = 3
 
@@ -30,14 +31,39 @@ export const combinations = [
   { name: 'l1', options: { l1: { ttlSeconds: 10 } } },
   { name: 'generations, l1', options: { generations: true, l1: { ttlSeconds: 10 } } },
   { name: 'lease, l1', options: { lease: { pollMs: 5, maxPollMs: 20 }, l1: { ttlSeconds: 10 } } },
+  // Each replica with its own sidecar (in this process, sharing state and bus), delivering to its backplane.
+  { name: 'backplane, l1', options: { l1: { ttlSeconds: 10 } }, backplane: true },
+  { name: 'backplane, generations, l1', options: { generations: true, l1: { ttlSeconds: 10 } }, backplane: true },
 ]
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const random = (max) => Math.floor(Math.random() * (max + 1))
 
 /** Rounds of one combination on one sidecar: how many had a stale read right after, and 100 ms after. */
-const measure = async (url, source, combination, rounds, name) => {
-  const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => replicaProcess({ daprUrl: url, source: source.url, name, ...combination.options })))
+const measure = async (url, source, combination, rounds, name, flavour) => {
+  const ports = combination.backplane === true ? await Promise.all(Array.from({ length: 2 * REPLICAS }, freePort)) : []
+  const sidecars = []
+  const replicas = await Promise.all(
+    Array.from({ length: REPLICAS }, (_, index) =>
+      replicaProcess({
+        daprUrl: combination.backplane === true ? `http://127.0.0.1:${ports[2 * index]}` : url,
+        source: source.url,
+        name,
+        ...combination.options,
+        ...(combination.backplane === true ? { backplane: { listen: ports[2 * index + 1], heartbeatMs: 200 } } : {}),
+      }),
+    ),
+  )
+  if (combination.backplane === true) {
+    for (let index = 0; index < REPLICAS; index++) {
+      sidecars.push(await startTestSidecar({ flavour, port: ports[2 * index], appPort: ports[2 * index + 1], ...(index === 0 ? {} : { replicaOf: sidecars[0] }) }))
+    }
+    const deadline = Date.now() + 20_000
+    while (!(await Promise.all(replicas.map((one) => one.ask({ type: 'stats' })))).every((stats) => stats.bus?.trusted === true)) {
+      if (Date.now() > deadline) throw new Error('staleness: the backplanes did not hear their heartbeats within 20 s')
+      await sleep(50)
+    }
+  }
   const stale = { rightAfter: [0, 0], later: [0, 0] }
   const readAll = async (id) => (await Promise.all(replicas.map((one) => one.ask({ type: 'call', id, fnMs: 0 })))).map((answer) => answer.values[0].version)
   /** Counts the round in `counts`: [on the invalidating replica, on another]. */
@@ -61,6 +87,7 @@ const measure = async (url, source, combination, rounds, name) => {
     }
   } finally {
     for (const one of replicas) one.kill()
+    for (const sidecar of sidecars) await sidecar.close()
   }
   return stale
 }
@@ -85,7 +112,7 @@ export const staleness = async (rounds) => {
       const sidecar = await sidecarProcess(flavour)
       try {
         for (const [index, combination] of combinations.entries()) {
-          const stale = await measure(sidecar.url, source, combination, rounds, `bench.staleness.${flavour}.${index}.${Date.now()}`)
+          const stale = await measure(sidecar.url, source, combination, rounds, `bench.staleness.${flavour}.${index}.${Date.now()}`, flavour)
           const cells = [...stale.rightAfter, ...stale.later].map((rounds) => String(rounds))
           rows.push([flavour, combination.name, ...cells])
           console.error(`staleness: ${flavour}, ${combination.name}: ${cells.join(' / ')} of ${rounds}`)

@@ -15,7 +15,8 @@
  * `heartbeatMs` and must hear its own back within `suspectAfterMs`. While it does not (the bus or
  * daprd is away, a publish failed, daprd subscribed anew, a message of another replica was lost),
  * reads skip the tier and go to the store; when its heartbeat is heard again the tier is cleared
- * and used again. A publish never fails a call and never holds it longer than `publishTimeoutMs`.
+ * and used again. A publish never fails a call; an `invalidate` waits for its message at most twice
+ * `publishTimeoutMs` (the message on its way before it, then its own), a miss not at all.
  *
  * @since 0.5.0
  */
@@ -63,6 +64,8 @@ const port = new t.Type<number, number, unknown>(
  * - `pubsubName`: the Dapr pub/sub component (default `"pubsub"`);
  * - `topic`: the topic of this library's messages (default `"dapr-state-cache"`);
  * - `daprUrl`, `apiToken`: the sidecar, as for `daprStore` (default: Dapr's environment variables);
+ * - `appApiToken`: the `dapr-api-token` daprd sends the app, required on every request to the
+ *   endpoint when set (default: `APP_API_TOKEN`, as daprd reads it);
  * - `listen`: a port to serve daprd's calls on (`--app-port`); unset, mount `handler` in the app's
  *   own server (default: `DAPR_STATE_CACHE_BACKPLANE_PORT` when set);
  * - `host`: the address `listen` binds (default `127.0.0.1`, where daprd runs beside the app);
@@ -80,6 +83,7 @@ export const BackplaneOptionsCodec = group('BackplaneOptions', {
   topic: optional(daprName),
   daprUrl: optional(t.string),
   apiToken: optional(t.string),
+  appApiToken: optional(t.string),
   listen: optional(port),
   host: optional(t.string),
   publishTimeoutMs: optional(milliseconds),
@@ -148,6 +152,9 @@ export interface Backplane extends Bus {
 /** The route daprd POSTs this library's messages to. */
 export const BACKPLANE_ROUTE = '/dapr-state-cache/backplane'
 
+/** The most key characters one message carries (its keys are split over several past it). */
+const MAX_MESSAGE_CHARS = 256 * 1024
+
 /** How long a new value's message may wait for others to share it. */
 const SET_LINGER_MS = 25
 
@@ -187,6 +194,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   if (apiToken !== undefined && !/^[\t\x20-\x7e\x80-\xff]*$/.test(apiToken)) {
     throw toError(CE.invalidOptions(decoded.apiToken === undefined ? 'DAPR_API_TOKEN' : 'backplane.apiToken', CE.NOT_SHOWN, 'a header value'))
   }
+  const appApiToken = decoded.appApiToken ?? (env['APP_API_TOKEN'] === '' ? undefined : env['APP_API_TOKEN'])
   const pubsubName = decoded.pubsubName ?? 'pubsub'
   const topic = decoded.topic ?? 'dapr-state-cache'
   const publishTimeoutMs = decoded.publishTimeoutMs ?? 1000
@@ -277,11 +285,19 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   const sendBatch = async (): Promise<boolean> => {
     const sends: Array<Promise<boolean>> = []
     for (const kind of ['delete', 'set'] as const) {
-      const keys = [...batch[kind]]
-      batch[kind].clear()
-      for (let i = 0; i < keys.length; i += MAX_KEYS_PER_MESSAGE) {
-        sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys: keys.slice(i, i + MAX_KEYS_PER_MESSAGE) }))
+      let keys: Array<string> = []
+      let size = 0
+      for (const key of batch[kind]) {
+        if (keys.length === MAX_KEYS_PER_MESSAGE || (keys.length > 0 && size + key.length > MAX_MESSAGE_CHARS)) {
+          sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys }))
+          keys = []
+          size = 0
+        }
+        keys.push(key)
+        size += key.length + 3
       }
+      batch[kind].clear()
+      if (keys.length > 0) sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys }))
     }
     return (await Promise.all(sends)).every(Boolean)
   }
@@ -327,14 +343,18 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
 
   const beat = (): void => {
     if (closed) return
-    void post({ v: FORMAT, origin: replicaId, seq: ++seq, kind: 'beat', keys: [] })
-    const now = performance.now()
-    if (seen.lost(now, suspectAfterMs)) {
-      counts.cleared++
-      warn('lost', 'a message of another replica was lost; in-process tiers cleared')
-      emit({ kind: 'clear' })
+    try {
+      void post({ v: FORMAT, origin: replicaId, seq: ++seq, kind: 'beat', keys: [] })
+      if (seen.lost(performance.now(), suspectAfterMs)) {
+        counts.cleared++
+        warn('lost', 'a message of another replica was lost; in-process tiers cleared')
+        emit({ kind: 'clear' })
+      }
+      isTrusted()
+    } catch (error) {
+      // A timer's callback must never throw: the process would end.
+      warn('beat', `heartbeat failed: ${CE.messageOf(error)}`)
     }
-    isTrusted()
   }
   const timer = setInterval(beat, heartbeatMs)
   timer.unref()
@@ -365,6 +385,14 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   const handler: Backplane['handler'] = (request, response) => {
     const url = request.url ?? ''
     const pathname = url.split('?')[0]
+    const ours = (request.method === 'GET' && pathname === '/dapr/subscribe') || (request.method === 'POST' && pathname === BACKPLANE_ROUTE)
+    if (ours && appApiToken !== undefined && request.headers['dapr-api-token'] !== appApiToken) {
+      // Not daprd: nothing it says is heard.
+      warn('token', 'a request without the app API token was refused')
+      answer(response, 401, { error: 'the dapr-api-token of APP_API_TOKEN is required' })
+      request.resume()
+      return true
+    }
     if (request.method === 'GET' && pathname === '/dapr/subscribe') {
       // daprd asks when it starts: when it did again, it was away, and messages may have been missed.
       suspect('daprd subscribed anew (it started or restarted)')
@@ -404,13 +432,20 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   let server: Server | undefined
   const listen: Backplane['listen'] = (at, host = decoded.host ?? '127.0.0.1') =>
     new Promise((resolve, reject) => {
+      if (server !== undefined || closed) {
+        reject(new Error(closed ? 'backplane: listen after close' : 'backplane: already listening (one server per backplane)'))
+        return
+      }
       const created = createServer((request, response) => {
         if (!handler(request, response)) answer(response, 404, { error: 'not a route of the dapr-state-cache backplane' })
       })
       created.keepAliveTimeout = 65_000
-      created.once('error', reject)
+      created.once('error', (error) => {
+        if (server === created) server = undefined
+        reject(error)
+      })
+      server = created
       created.listen(at, host, () => {
-        server = created
         const address = created.address()
         resolve(typeof address === 'object' && address !== null ? address.port : at)
       })
@@ -437,8 +472,11 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
     stats: () => ({ ...counts, trusted: isTrusted() }),
     close: async () => {
       if (closed) return
-      closed = true
       clearInterval(timer)
+      // Changes already asked for go out first.
+      hurry?.()
+      await next
+      closed = true
       trusted = false
       await Promise.all([
         release(),

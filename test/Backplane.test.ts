@@ -10,6 +10,9 @@ import type { DaprStore } from '../src/stores/DaprStore.js'
 import type { TestSidecar } from '../src/testing/index.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import { deferred } from './helpers.js'
+import * as E from 'fp-ts/lib/Either.js'
+import { readMessage, sequences } from '../src/internal/messages.js'
+import { l1 } from '../src/stores/L1.js'
 
 interface Node {
   readonly sidecar: TestSidecar
@@ -262,5 +265,82 @@ describe('backplane', () => {
     expect(() => backplane({ listen: 70000, daprUrl: 'http://127.0.0.1:1' })).toThrow(/listen/)
     expect(() => backplane({ daprURL: 'x' } as never)).toThrow(/daprUrl/)
     expect(() => cacheable({ backplane: {} as never })).toThrow(/backplane/)
+  })
+
+  it('with an app API token, refuses what does not carry it (not daprd) and hears what does', async () => {
+    const sidecar = await startTestSidecar()
+    closers.push(sidecar.close)
+    const bus = backplane({ daprUrl: sidecar.url, appApiToken: 'app-secret', heartbeatMs: 100, logger: quiet })
+    closers.push(bus.close)
+    const port = await bus.listen(0)
+    const forged = await fetch(`http://127.0.0.1:${port}/dapr-state-cache/backplane`, { method: 'POST', body: '{"data":{"v":2}}' })
+    expect(forged.status).toBe(401)
+    const subscribe = await fetch(`http://127.0.0.1:${port}/dapr/subscribe`, { headers: { 'dapr-api-token': 'app-secret' } })
+    expect(await subscribe.json()).toEqual([{ pubsubname: 'pubsub', topic: 'dapr-state-cache', route: '/dapr-state-cache/backplane' }])
+    expect(bus.stats().ignored).toBe(0)
+    await expect(bus.listen(0)).rejects.toThrow(/already listening/)
+  })
+
+  it('close() sends the changes already asked for', async () => {
+    const sidecar = await startTestSidecar()
+    closers.push(sidecar.close)
+    const bus = backplane({ daprUrl: sidecar.url, heartbeatMs: 60_000, logger: quiet })
+    sidecar.clearRequests()
+    const told = bus.publish('set', 'cache:a:1')
+    await bus.close()
+    expect(await told).toBe(true)
+    expect(sidecar.requests.filter((r) => r.route === 'publish' && r.body.includes('cache:a:1'))).toHaveLength(1)
+  })
+})
+
+describe('sequences of other replicas', () => {
+  const message = (seq: number, origin = 'r1') => ({ v: 1 as const, origin, seq, kind: 'set' as const, keys: ['k'] })
+
+  it('takes messages delivered out of order on first contact as new, and a second copy as a duplicate', () => {
+    const seen = sequences()
+    expect(seen.arrived(message(11), 0)).toBe(true)
+    expect(seen.arrived(message(10), 0)).toBe(true)
+    expect(seen.arrived(message(10), 0)).toBe(false)
+    expect(seen.arrived(message(12), 0)).toBe(true)
+    expect(seen.arrived(message(11), 0)).toBe(false)
+    expect(seen.lost(10_000, 1000)).toBe(false)
+  })
+
+  it('a gap older than the grace is a loss, once; what came after counts from there', () => {
+    const seen = sequences()
+    seen.arrived(message(1), 0)
+    seen.arrived(message(3), 0)
+    expect(seen.lost(500, 1000)).toBe(false)
+    expect(seen.lost(2000, 1000)).toBe(true)
+    expect(seen.lost(3000, 1000)).toBe(false)
+    expect(seen.arrived(message(2), 3000)).toBe(false)
+    expect(seen.arrived(message(4), 3000)).toBe(true)
+  })
+
+  it('a gap with very many messages after it does not throw and is taken as a loss at once', () => {
+    const seen = sequences()
+    seen.arrived(message(1), 0)
+    for (let seq = 3; seq < 300_000; seq++) seen.arrived(message(seq), 0)
+    expect(() => seen.lost(1, 1000)).not.toThrow()
+    expect(seen.lost(1, 1000)).toBe(false) // reported once, already
+    expect(seen.arrived(message(300_000), 1)).toBe(true)
+  })
+
+  it('refuses a replica id that is not a short token', () => {
+    expect(E.isLeft(readMessage(JSON.stringify({ data: message(1, 'x'.repeat(65)) })))).toBe(true)
+    expect(E.isRight(readMessage(JSON.stringify({ data: message(1, 'abc_-1') })))).toBe(true)
+    expect(E.isRight(readMessage(JSON.stringify({ data: JSON.stringify(message(1)) })))).toBe(true)
+  })
+})
+
+describe('the in-process tier, cleared', () => {
+  it('keeps nothing a read that began before the clear brings', () => {
+    const tier = l1()
+    const before = tier.ticket()
+    tier.clear()
+    tier.fill('k', 1, 1, 60, before)
+    expect(tier.get('k')).toBeUndefined()
+    tier.fill('k', 2, 1, 60, tier.ticket())
+    expect(tier.get('k')).toEqual({ value: 2 })
   })
 })

@@ -27,9 +27,19 @@ export const trustedTier = (tier: L1, bus: Bus): L1 => ({
   },
 })
 
-/** The recipe hears the other replicas' changes for as long as it lives. */
-export const hear = (recipe: Recipe, bus: Bus): void => {
-  bus.subscribe((event: BackplaneEvent) => {
+/**
+ * The recipe hears the other replicas' changes for as long as it lives: the backplane holds it
+ * weakly, so a cached function that is dropped (one made per request, say) is not kept alive by
+ * its subscription, which ends at the first message after it was collected.
+ */
+export const hear = (of: Recipe, bus: Bus): void => {
+  const held = new WeakRef(of)
+  const stop = bus.subscribe((event: BackplaneEvent) => {
+    const recipe = held.deref()
+    if (recipe === undefined) {
+      stop()
+      return
+    }
     if (event.kind === 'clear') {
       recipe.l1?.clear()
       return

@@ -409,10 +409,10 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
   return kept(at, fresh, written)
 }
 
-/** A write an invalidation overtook is deleted; other replicas' tiers may have read it meanwhile, and are told. */
+/** A write an invalidation overtook is deleted; other replicas' tiers may have read it meanwhile, and are told (no caller waits for that). */
 const dropped = async (recipe: Recipe, key: string): Promise<void> => {
   await drop(recipe, key)
-  if (recipe.backplane !== undefined) await recipe.backplane.publish('delete', key)
+  if (recipe.backplane !== undefined) void recipe.backplane.publish('delete', key)
 }
 
 /** A computation overtaken by another replica's invalidation, done again; after three, its value is answered unstored. */

@@ -33,9 +33,16 @@ const sequence = new t.Type<number, number, unknown>(
  * messages from 1 with no gap, `kind` says what changed: `set` (new values written), `delete` (keys
  * invalidated), `beat` (nothing: the sender is alive, and its sequence is at `seq`).
  */
+const origin = new t.Type<string, string, unknown>(
+  'a replica id',
+  (u): u is string => typeof u === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(u),
+  (u, c) => (typeof u === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(u) ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
 const MessageCodec = t.type({
   v: t.literal(FORMAT),
-  origin: t.string,
+  origin,
   seq: sequence,
   kind: t.keyof({ set: null, delete: null, beat: null }),
   keys: t.array(boundedKey),
@@ -85,40 +92,59 @@ const parseOr = (text: string): unknown => {
 
 /** What a replica keeps of another replica's sequence. */
 interface Seen {
-  /** Every number below this arrived. */
+  /** The first number heard. */
+  readonly first: number
+  /** Every number from the first heard up to below this arrived. */
   next: number
-  /** Numbers at or above `next` that arrived, out of order, with when the first gap was noticed. */
+  /** Numbers at or above `next` that arrived, out of order, and since when one before them is missing. */
   readonly ahead: Set<number>
   gapSince: number | undefined
-  lastHeard: number
+  /** Numbers below the first one heard that arrived since (Dapr's workers deliver out of order). */
+  readonly before: Set<number>
 }
 
 /** How many other replicas' sequences are kept; the least recently heard is forgotten past it. */
-const MAX_ORIGINS = 4096
+const MAX_ORIGINS = 1024
+
+/** How many numbers are kept ahead of a gap, or below the first heard: past it, the gap counts as a loss. */
+const MAX_AHEAD = 10_000
 
 /**
  * The sequences of the other replicas, to tell a duplicate (at-least-once delivery) from a new
- * message and a message lost from one merely late (Dapr's workers deliver out of order).
+ * message and a message lost from one merely late (Dapr's workers deliver out of order). A doubt
+ * counts a message as new: applying a change twice costs a read, missing one serves stale values.
  */
 export const sequences = () => {
+  // In the order last heard: the first is the one forgotten when there are too many.
   const origins = new Map<string, Seen>()
+  let overflow = false
   return {
     /** Takes note of `message`: false when it is a duplicate, to be ignored. */
     arrived: (message: Message, now: number): boolean => {
       let seen = origins.get(message.origin)
       if (seen === undefined) {
-        // The first message heard from a replica sets where its sequence starts for us.
-        seen = { next: message.seq, ahead: new Set(), gapSince: undefined, lastHeard: now }
+        seen = { first: message.seq, next: message.seq, ahead: new Set(), gapSince: undefined, before: new Set() }
         if (origins.size >= MAX_ORIGINS) {
-          const oldest = [...origins.entries()].reduce((a, b) => (b[1].lastHeard < a[1].lastHeard ? b : a))
-          origins.delete(oldest[0])
+          const oldest = origins.keys().next()
+          if (oldest.done !== true) origins.delete(oldest.value)
         }
-        origins.set(message.origin, seen)
+      } else origins.delete(message.origin)
+      origins.set(message.origin, seen)
+      if (message.seq < seen.first) {
+        // Below the first number heard: new unless it came already.
+        if (seen.before.has(message.seq)) return false
+        if (seen.before.size >= MAX_AHEAD) seen.before.clear()
+        seen.before.add(message.seq)
+        return true
       }
-      seen.lastHeard = now
       if (message.seq < seen.next || seen.ahead.has(message.seq)) return false
       seen.ahead.add(message.seq)
       while (seen.ahead.delete(seen.next)) seen.next++
+      if (seen.ahead.size > MAX_AHEAD) {
+        // Too far ahead of a gap: the gap is taken as a loss now.
+        overflow = true
+        close(seen)
+      }
       seen.gapSince = seen.ahead.size === 0 ? undefined : (seen.gapSince ?? now)
       return true
     },
@@ -127,13 +153,12 @@ export const sequences = () => {
      * lost, and the gap is closed: what arrived after it counts from there).
      */
     lost: (now: number, graceMs: number): boolean => {
-      let lost = false
+      let lost = overflow
+      overflow = false
       for (const seen of origins.values()) {
         if (seen.gapSince !== undefined && now - seen.gapSince > graceMs) {
           lost = true
-          seen.next = Math.max(...seen.ahead) + 1
-          seen.ahead.clear()
-          seen.gapSince = undefined
+          close(seen)
         }
       }
       return lost
@@ -141,4 +166,13 @@ export const sequences = () => {
     /** Replicas heard from. */
     size: () => origins.size,
   }
+}
+
+/** Closes the gap of `seen`: every number up to the highest that arrived counts as heard. */
+const close = (seen: Seen): void => {
+  let highest = seen.next - 1
+  for (const seq of seen.ahead) if (seq > highest) highest = seq
+  seen.next = highest + 1
+  seen.ahead.clear()
+  seen.gapSince = undefined
 }

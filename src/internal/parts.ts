@@ -37,7 +37,7 @@ export interface L1 {
   readonly invalidate: (key: string, replaced?: boolean) => void
   /** Entries held now (expired ones not yet dropped included). */
   readonly size: () => number
-  /** Drops every entry. */
+  /** Drops every entry, and refuses fills from reads that began before now. */
   readonly clear: () => void
 }
 

@@ -92,6 +92,8 @@ export const l1 = (options: L1Options = {}): L1 => {
   // `at` is on the tier's clock (for forgetting); `settledAfter` on real time, as the network's delays are.
   const invalidated = new Map<string, { readonly tick: number; readonly at: number; readonly settledAfter: number }>()
   let tick = 0
+  // Reads that began before the last clear fill nothing: what they read may be what the clear was for.
+  let floor = 0
 
   return {
     values,
@@ -101,6 +103,7 @@ export const l1 = (options: L1Options = {}): L1 => {
     },
     ticket: () => ++tick,
     fill: (key, value, sizeBytes, entryTtlSeconds, ticket) => {
+      if (ticket <= floor) return
       const stamp = invalidated.get(key)
       if (stamp !== undefined && (stamp.tick >= ticket || performance.now() - stamp.settledAfter < 0)) return
       if (sizeBytes > maxBytes) return
@@ -125,7 +128,10 @@ export const l1 = (options: L1Options = {}): L1 => {
       }
     },
     size: () => entries.size(),
-    clear: () => entries.clear(),
+    clear: () => {
+      entries.clear()
+      floor = ++tick
+    },
   }
 }
 
