@@ -4,7 +4,10 @@
  * calls on a port of its own. Real sockets throughout: publishes go to the sidecar, deliveries come
  * back as CloudEvents POSTed to the backplane's endpoint.
  */
-import { backplane, cacheable, daprStore } from '../src/index.js'
+import { pipe } from 'fp-ts/lib/function.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
+import { backplane, cache, cacheable, daprStore, defaultBackplane, memoryStore, withBackplane, withKey, withL1 } from '../src/index.js'
+import { freePorts } from '../src/testing/daprd/processes.js'
 import type { Backplane } from '../src/index.js'
 import type { DaprStore } from '../src/stores/DaprStore.js'
 import type { TestSidecar } from '../src/testing/index.js'
@@ -290,6 +293,54 @@ describe('backplane', () => {
     await bus.close()
     expect(await told).toBe(true)
     expect(sidecar.requests.filter((r) => r.route === 'publish' && r.body.includes('cache:a:1'))).toHaveLength(1)
+  })
+})
+
+describe('the backplane in a pipeline and by default', () => {
+  it('withBackplane(bus) in a pipeline, in any order with withL1: another replica’s invalidation reaches the tier', async () => {
+    const nodes = await replicas(2)
+    const source = { version: 1 }
+    const made = nodes.map((node, index) =>
+      pipe(
+        (id: number) => TE.right({ id, version: source.version }),
+        cache(node.store),
+        withKey('pipe.user'),
+        ...(index === 0 ? ([withL1(), withBackplane(node.bus)] as const) : ([withBackplane(node.bus), withL1()] as const)),
+      ),
+    )
+    const [a, b] = made as [(typeof made)[0], (typeof made)[0]]
+    expect(await a(1)()).toEqual(E.right({ id: 1, version: 1 }))
+    await eventually(() => nodes[1]?.bus.stats().received === 1)
+    expect(await b(1)()).toEqual(E.right({ id: 1, version: 1 }))
+    source.version = 2
+    expect(await b(1)()).toEqual(E.right({ id: 1, version: 1 })) // from B's tier
+    expect(E.isRight(await a.invalidate(1)())).toBe(true)
+    await eventually(() => nodes[1]?.bus.stats().received === 2)
+    expect(await b(1)()).toEqual(E.right({ id: 1, version: 2 }))
+  })
+
+  it('backplane: true is the process’s default backplane, which listens on DAPR_STATE_CACHE_BACKPLANE_PORT', async () => {
+    const sidecar = await startTestSidecar()
+    closers.push(sidecar.close)
+    const port = (await freePorts(1))[0] ?? 0
+    const saved = { url: process.env['DAPR_HTTP_ENDPOINT'], port: process.env['DAPR_STATE_CACHE_BACKPLANE_PORT'] }
+    process.env['DAPR_HTTP_ENDPOINT'] = sidecar.url
+    process.env['DAPR_STATE_CACHE_BACKPLANE_PORT'] = String(port)
+    try {
+      const bus = defaultBackplane()
+      closers.push(bus.close)
+      expect(defaultBackplane()).toBe(bus)
+      sidecar.connectApp(port)
+      await eventually(() => bus.trusted())
+      const fn = cacheable({ store: memoryStore(), name: 'default.bus', l1: true, backplane: true, logger: quiet })(async (id: number) => id)
+      expect(await fn(1)).toBe(1)
+      await eventually(() => sidecar.requests.some((r) => r.route === 'publish' && r.body.includes('default.bus')))
+    } finally {
+      for (const [name, value] of [['DAPR_HTTP_ENDPOINT', saved.url], ['DAPR_STATE_CACHE_BACKPLANE_PORT', saved.port]] as const) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
   })
 })
 
