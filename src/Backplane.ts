@@ -52,9 +52,9 @@ const daprName = new t.Type<string, string, unknown>(
   t.identity,
 )
 const port = new t.Type<number, number, unknown>(
-  'a TCP port (0 to 65535; 0 picks a free one)',
-  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 65_535,
-  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= 65_535 ? t.success(u) : t.failure(u, c)),
+  'a TCP port (1 to 65535; for a free one, call listen(0) and give daprd the port it resolves with)',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 1 && u <= 65_535,
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 1 && u <= 65_535 ? t.success(u) : t.failure(u, c)),
   t.identity,
 )
 
@@ -245,15 +245,33 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   }
 
   /** Messages may have been missed: the tier is not trusted until a beat sent from now comes back. */
-  const suspect = (why: string): void => {
-    if (trusted) warn(`suspect:${why}`, `${why}; in-process tiers are bypassed until the bus is heard again`)
+  const suspect = (kind: string, why: string): void => {
+    if (trusted) warn(kind, `${why}; in-process tiers are bypassed until the bus is heard again`)
+    else lastTrouble = why
     trusted = false
     needBeat = seq + 1
   }
 
   const isTrusted = (): boolean => {
-    if (trusted && performance.now() - lastOwnBeat > suspectAfterMs) suspect(`no heartbeat of this replica came back within ${suspectAfterMs} ms`)
+    if (trusted && performance.now() - lastOwnBeat > suspectAfterMs) suspect('silent', `no heartbeat of this replica came back within ${suspectAfterMs} ms`)
     return trusted
+  }
+
+  // Until its first heartbeat comes back, a replica does not trust its tier. daprd may start after
+  // the app (with --app-port it waits for it), so a while without is normal; longer, it is a setup
+  // mistake, said once.
+  const startedAt = performance.now()
+  const startupMs = 3 * suspectAfterMs
+  let everTrusted = false
+  let lastTrouble: string | undefined
+  const neverHeard = (): void => {
+    if (everTrusted || performance.now() - startedAt < startupMs) return
+    warn(
+      'never',
+      `no heartbeat of this replica came back in ${Math.round(startupMs / 1000)} s, so in-process tiers are not used` +
+        ` (${lastTrouble ?? 'publishing works'}); check that the pub/sub component ${JSON.stringify(pubsubName)} exists and that daprd's` +
+        ` --app-port reaches this backplane (its \`listen\` port, or its \`handler\` mounted in the app's server)`,
+    )
   }
 
   const post = async (message: Message): Promise<boolean> => {
@@ -262,13 +280,13 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
     const ok = E.isRight(answer) && answer.right.status === 204
     if (!ok) {
       counts.publishFailures++
-      const error = E.isLeft(answer) ? answer.left : CE.storeRejected(answer.right.status, `publish to ${pubsubName}/${topic}: ${answer.right.body.slice(0, 300)}`)
+      const error = E.isLeft(answer) ? answer.left : CE.storeRejected(answer.right.status, answer.right.body.slice(0, 300))
       try {
         metrics.recordError(undefined, error)
       } catch {
         // Counting must not break the backplane.
       }
-      suspect(`a publish to ${pubsubName}/${topic} failed (${error.message})`)
+      suspect('publish', `a publish to ${pubsubName}/${topic} failed (${error.message})`)
     }
     return ok
   }
@@ -351,6 +369,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
         emit({ kind: 'clear' })
       }
       isTrusted()
+      neverHeard()
     } catch (error) {
       // A timer's callback must never throw: the process would end.
       warn('beat', `heartbeat failed: ${CE.messageOf(error)}`)
@@ -366,8 +385,12 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
       lastOwnBeat = performance.now()
       if (!trusted && message.seq >= needBeat) {
         trusted = true
-        counts.cleared++
-        emit({ kind: 'clear' })
+        // The first time, the tier is empty: nothing to clear, nothing to count.
+        if (everTrusted) {
+          counts.cleared++
+          emit({ kind: 'clear' })
+        }
+        everTrusted = true
       }
       return
     }
@@ -395,7 +418,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
     }
     if (request.method === 'GET' && pathname === '/dapr/subscribe') {
       // daprd asks when it starts: when it did again, it was away, and messages may have been missed.
-      suspect('daprd subscribed anew (it started or restarted)')
+      suspect('subscribed', 'daprd subscribed anew (it started or restarted)')
       answer(response, 200, [subscription])
       return true
     }

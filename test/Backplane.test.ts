@@ -266,6 +266,7 @@ describe('backplane', () => {
     expect(() => backplane({ topic: '', daprUrl: 'http://127.0.0.1:1' })).toThrow(/topic/)
     expect(() => backplane({ heartbeatMs: 0, daprUrl: 'http://127.0.0.1:1' })).toThrow(/heartbeatMs/)
     expect(() => backplane({ listen: 70000, daprUrl: 'http://127.0.0.1:1' })).toThrow(/listen/)
+    expect(() => backplane({ listen: 0, daprUrl: 'http://127.0.0.1:1' })).toThrow(/listen\(0\)/)
     expect(() => backplane({ daprURL: 'x' } as never)).toThrow(/daprUrl/)
     expect(() => cacheable({ backplane: {} as never })).toThrow(/backplane/)
   })
@@ -282,6 +283,22 @@ describe('backplane', () => {
     expect(await subscribe.json()).toEqual([{ pubsubname: 'pubsub', topic: 'dapr-state-cache', route: '/dapr-state-cache/backplane' }])
     expect(bus.stats().ignored).toBe(0)
     await expect(bus.listen(0)).rejects.toThrow(/already listening/)
+  })
+
+  it('says once, naming the likely causes, when its own heartbeat never comes back (no delivery set up)', async () => {
+    const sidecar = await startTestSidecar()
+    closers.push(sidecar.close)
+    const warnings: Array<string> = []
+    const bus = backplane({ daprUrl: sidecar.url, pubsubName: 'nope', heartbeatMs: 50, suspectAfterMs: 100, logger: { warn: (message) => warnings.push(message) } })
+    closers.push(bus.close)
+    await eventually(() => warnings.length > 0)
+    expect(warnings[0]).toMatch(/no heartbeat of this replica came back/)
+    expect(warnings[0]).toMatch(/"nope"/)
+    expect(warnings[0]).toMatch(/ERR_PUBSUB_NOT_FOUND/)
+    expect(bus.stats()).toMatchObject({ trusted: false, cleared: 0 })
+    expect(bus.stats().publishFailures).toBeGreaterThan(0)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(warnings).toHaveLength(1)
   })
 
   it('close() sends the changes already asked for', async () => {

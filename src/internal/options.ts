@@ -149,7 +149,10 @@ export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, va
     .filter((key) => key !== '' && !/^\d+$/.test(key))
   const inside = path.join('.')
   const where = (option === '' ? inside : inside === '' ? option : `${option}${separator}${inside}`) || 'options'
-  const expected = first?.message ?? first?.context[first.context.length - 1]?.type.name ?? codec.name
+  // Branches of one union that all failed at that depth: the union's own name says what was expected.
+  const depth = first?.context.length ?? 0
+  const tied = decoded.left.filter((error) => error.context.length === depth && error.message === undefined).length > 1
+  const expected = first?.message ?? (tied ? first?.context[depth - 2]?.type.name : undefined) ?? first?.context[depth - 1]?.type.name ?? codec.name
   return E.left(CE.invalidOptions(where, first?.value ?? value, expected))
 }
 
