@@ -25,11 +25,11 @@ describe('startDaprd', () => {
       const metadata = JSON.parse((await raw(daprd.url, 'GET', '/v1.0/metadata')).body) as Metadata
       expect(metadata.id).toBe('launcher-test')
       expect(metadata.runtimeVersion).toBe(DAPR_VERSION)
-      expect(metadata.components).toEqual([expect.objectContaining({ name: 'cache', type: 'state.redis' })])
+      expect(metadata.components).toEqual([expect.objectContaining({ name: 'cache', type: 'state.redis' }), { name: 'pubsub', type: 'pubsub.redis', version: 'v1' }])
       expect(pids.every(alive)).toBe(true)
       expect(await redisCli(daprd.redis?.port ?? 0, 'PING')).toBe('PONG')
       expect(await redisCli(daprd.redis?.port ?? 0, 'CONFIG', 'GET', 'save')).toBe('save')
-      expect(fs.readdirSync(daprd.resourcesPath)).toEqual(['cache.yaml'])
+      expect(fs.readdirSync(daprd.resourcesPath).sort()).toEqual(['cache.yaml', 'pubsub.yaml'])
       expect(daprdFolders()).toContain(path.basename(daprd.resourcesPath))
     } finally {
       await daprd.close()
@@ -46,6 +46,7 @@ describe('startDaprd', () => {
       const metadata = JSON.parse((await raw(daprd.url, 'GET', '/v1.0/metadata')).body) as Metadata
       expect(metadata.components.map((component) => [component.name, component.type]).sort()).toEqual([
         ['cache', 'state.in-memory'],
+        ['pubsub', 'pubsub.in-memory'],
         ['sessions', 'state.in-memory'],
       ])
       expect(metadata.components[0]?.capabilities).toEqual(expect.arrayContaining(['ETAG', 'TRANSACTIONAL', 'TTL']))
@@ -53,6 +54,18 @@ describe('startDaprd', () => {
       await daprd.close()
     }
     expect(alive(daprd.pid)).toBe(false)
+  })
+
+  it('writes no pub/sub component with pubsubs: [], and refuses a pub/sub name that is also a store', async () => {
+    const daprd = await startDaprd({ pubsubs: [] })
+    try {
+      const metadata = JSON.parse((await raw(daprd.url, 'GET', '/v1.0/metadata')).body) as Metadata
+      expect(metadata.components.map((component) => component.name)).toEqual(['cache'])
+    } finally {
+      await daprd.close()
+    }
+    await expect(startDaprd({ pubsubs: ['cache'] })).rejects.toMatchObject({ code: 'E_DAPRD_OPTIONS' })
+    await expect(startDaprd({ appPort: 0 })).rejects.toMatchObject({ code: 'E_DAPRD_OPTIONS' })
   })
 
   it('requires the API token when one is given, except on the health probes', async () => {
