@@ -1,6 +1,6 @@
 /**
  * The component files `startDaprd` writes for daprd: one `state.in-memory` or `state.redis`
- * component per store, and the store names it accepts.
+ * component per store, one `pubsub.in-memory` or `pubsub.redis` per pub/sub, and the names it accepts.
  */
 import type { Flavour } from './model.js'
 
@@ -8,8 +8,20 @@ import type { Flavour } from './model.js'
 // components
 // -------------------------------------------------------------------------------------
 
-export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string => {
-  const metadata: ReadonlyArray<readonly [string, string]> =
+type Metadata = ReadonlyArray<readonly [string, string]>
+
+/** One component file: its name, its type (`state.redis`, ...) and its metadata. */
+const yaml = (name: string, type: string, metadata: Metadata): string => {
+  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: ${type}`, '  version: v1']
+  if (metadata.length === 0) lines.push('  metadata: []')
+  else lines.push('  metadata:', ...metadata.map(([key, value]) => `  - name: ${key}\n    value: ${JSON.stringify(value)}`))
+  return `${lines.join('\n')}\n`
+}
+
+export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string =>
+  yaml(
+    name,
+    `state.${flavour}`,
     flavour === 'redis'
       ? [
           ['redisHost', redisHost ?? ''],
@@ -20,12 +32,8 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
           ['writeTimeout', '2s'],
           ['maxRetries', '0'],
         ]
-      : []
-  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: state.${flavour}`, '  version: v1']
-  if (metadata.length === 0) lines.push('  metadata: []')
-  else lines.push('  metadata:', ...metadata.map(([key, value]) => `  - name: ${key}\n    value: ${JSON.stringify(value)}`))
-  return `${lines.join('\n')}\n`
-}
+      : [],
+  )
 
 /**
  * A pub/sub component: on Redis, Redis Streams with a consumer group of its own per daprd
@@ -33,8 +41,10 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
  * one app id gets every message; the stream is capped so that a new group does not read an
  * unbounded history.
  */
-export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string => {
-  const metadata: ReadonlyArray<readonly [string, string]> =
+export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string =>
+  yaml(
+    name,
+    `pubsub.${flavour}`,
     flavour === 'redis'
       ? [
           ['redisHost', redisHost ?? ''],
@@ -44,11 +54,7 @@ export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | u
           ['dialTimeout', '1s'],
           ['maxRetries', '0'],
         ]
-      : []
-  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: pubsub.${flavour}`, '  version: v1']
-  if (metadata.length === 0) lines.push('  metadata: []')
-  else lines.push('  metadata:', ...metadata.map(([key, value]) => `  - name: ${key}\n    value: ${JSON.stringify(value)}`))
-  return `${lines.join('\n')}\n`
-}
+      : [],
+  )
 
 export const STORE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/
