@@ -30,6 +30,17 @@ export interface StoreEntry {
 }
 
 /**
+ * Stored bytes with their version, for `getVersioned`.
+ * @category model
+ * @since 0.5.0
+ */
+export interface Versioned {
+  readonly value: Uint8Array
+  /** Opaque: give it back to `setIf` or `deleteIf`. */
+  readonly etag: string
+}
+
+/**
  * @category model
  * @since 0.1.0
  */
@@ -73,6 +84,18 @@ export interface Store {
   readonly create?: (key: string, value: Uint8Array, ttlSeconds: number) => TE.TaskEither<CacheError, boolean>
   /** Optional: whether `create` works on this backend (a Dapr component must report ETAG). Asked once. */
   readonly supportsCreate?: () => Promise<boolean>
+  /**
+   * Optional, for the library's own records (tag indexes), never value keys: the bytes under `key`
+   * with their version (Dapr's ETag), or none.
+   */
+  readonly getVersioned?: (key: string) => TE.TaskEither<CacheError, O.Option<Versioned>>
+  /**
+   * Optional, with `getVersioned`: stores `value` only if the entry is still at `etag` (undefined:
+   * only if there is none), for `ttlSeconds`. Right(false): it was not (another writer came first).
+   */
+  readonly setIf?: (key: string, value: Uint8Array, ttlSeconds: number, etag: string | undefined) => TE.TaskEither<CacheError, boolean>
+  /** Optional, with `getVersioned`: removes `key` only if it is still at `etag`. Right(false): it was not, or it is gone. */
+  readonly deleteIf?: (key: string, etag: string) => TE.TaskEither<CacheError, boolean>
   /** Releases what the store holds (sockets, timers). Optional; idempotent where present. */
   readonly close?: () => Promise<void>
 }

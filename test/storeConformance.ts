@@ -179,5 +179,46 @@ export const describeStore = (label: string, setup: () => Promise<StoreUnderTest
       expect(E.isLeft(refused)).toBe(true)
       expect(O.isNone(expectRight(await get('conformance:many:fine')()))).toBe(true)
     })
+
+    it('versions entries: setIf and deleteIf go ahead only at the version read, and a create only where none is', async () => {
+      const { getVersioned, setIf, deleteIf } = store
+      if (getVersioned === undefined || setIf === undefined || deleteIf === undefined) return
+      const key = 'conformance:versioned'
+      expect(O.isNone(expectRight(await getVersioned(key)()))).toBe(true)
+      expect(expectRight(await setIf(key, bytes(1), 60, undefined)())).toBe(true)
+      // A second create loses: another writer came first.
+      expect(expectRight(await setIf(key, bytes(2), 60, undefined)())).toBe(false)
+      const first = expectRight(await getVersioned(key)())
+      if (O.isNone(first)) throw new Error('written')
+      expect([...first.value.value]).toEqual([1])
+      expect(expectRight(await setIf(key, bytes(3), 60, first.value.etag)())).toBe(true)
+      // The version read before that write is stale now.
+      expect(expectRight(await setIf(key, bytes(4), 60, first.value.etag)())).toBe(false)
+      expect(expectRight(await deleteIf(key, first.value.etag)())).toBe(false)
+      const second = expectRight(await getVersioned(key)())
+      if (O.isNone(second)) throw new Error('written')
+      expect([...second.value.value]).toEqual([3])
+      expect(second.value.etag).not.toBe(first.value.etag)
+      expect(expectRight(await deleteIf(key, second.value.etag)())).toBe(true)
+      expect(O.isNone(expectRight(await store.get(key)()))).toBe(true)
+    })
+
+    it('of two writers adding to one versioned entry at once, neither loses its addition', async () => {
+      const { getVersioned, setIf } = store
+      if (getVersioned === undefined || setIf === undefined) return
+      const key = 'conformance:versioned:race'
+      const add = async (item: number): Promise<void> => {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const read = expectRight(await getVersioned(key)())
+          const items = O.isNone(read) ? [] : [...read.value.value]
+          if (expectRight(await setIf(key, Uint8Array.from([...items, item]), 60, O.isNone(read) ? undefined : read.value.etag)())) return
+        }
+        throw new Error(`item ${item} was never added`)
+      }
+      await Promise.all(Array.from({ length: 8 }, (_, item) => add(item)))
+      const final = expectRight(await getVersioned(key)())
+      if (O.isNone(final)) throw new Error('written')
+      expect([...final.value.value].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    })
   })
 }

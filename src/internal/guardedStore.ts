@@ -31,6 +31,15 @@ const misshapen = (method: string, answer: unknown): string | undefined => {
     return valid ? undefined : `a Left of ${CE.describe(left)}, not a CacheError`
   }
   if (tag !== 'Right') return `${CE.describe(answer)}, not an Either`
+  if (method === 'setIf' || method === 'deleteIf') {
+    const right = (answer as { right?: unknown }).right
+    return typeof right === 'boolean' ? undefined : `a Right of ${CE.describe(right)}, not a boolean`
+  }
+  if (method === 'getVersioned') {
+    const option = (answer as { right?: unknown }).right as { _tag?: unknown; value?: { value?: unknown; etag?: unknown } } | null | undefined
+    if (option?._tag === 'None' || (option?._tag === 'Some' && option.value?.value instanceof Uint8Array && typeof option.value.etag === 'string')) return undefined
+    return `a Right of ${CE.describe(option)}, not an Option of bytes with an etag`
+  }
   if (method !== 'get' && method !== 'readNow') return undefined
   const option = (answer as { right?: unknown }).right as { _tag?: unknown; value?: unknown } | null | undefined
   if (option?._tag === 'None' || (option?._tag === 'Some' && option.value instanceof Uint8Array)) return undefined
@@ -83,7 +92,7 @@ const guard = (store: Store): Store => {
       return broke(method, cause, key)
     }
   }
-  const { readNow, writeNow, setMany, getMany, create, supportsCreate, close } = store
+  const { readNow, writeNow, setMany, getMany, create, supportsCreate, getVersioned, setIf, deleteIf, close } = store
   return {
     name: store.name,
     get: (key) => task('get', key, () => store.get(key)),
@@ -98,6 +107,14 @@ const guard = (store: Store): Store => {
     ...(create === undefined
       ? {}
       : { create: (key: string, value: Uint8Array, ttlSeconds: number) => task('create', key, () => create.call(store, key, value, ttlSeconds)) }),
+    // Versions: all three, or none (a tag index needs them together).
+    ...(getVersioned === undefined || setIf === undefined || deleteIf === undefined
+      ? {}
+      : {
+          getVersioned: (key: string) => task('getVersioned', key, () => getVersioned.call(store, key)),
+          setIf: (key: string, value: Uint8Array, ttlSeconds: number, etag: string | undefined) => task('setIf', key, () => setIf.call(store, key, value, ttlSeconds, etag)),
+          deleteIf: (key: string, etag: string) => task('deleteIf', key, () => deleteIf.call(store, key, etag)),
+        }),
     // A store that cannot say whether it supports `create` does not hold leases.
     ...(supportsCreate === undefined ? {} : { supportsCreate: () => Promise.resolve().then(() => supportsCreate.call(store)).catch(() => false) }),
     ...(close === undefined ? {} : { close: () => close.call(store) }),

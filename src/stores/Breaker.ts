@@ -153,6 +153,14 @@ export const withBreaker = (store: Store, options: BreakerOptions = {}): Breaker
     ...(store.getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => guard((store.getMany as NonNullable<Store['getMany']>)(keys), keys[0] ?? '') }),
     ...(store.create === undefined ? {} : { create: (key: string, value: Uint8Array, ttlSeconds: number) => guard((store.create as NonNullable<Store['create']>)(key, value, ttlSeconds), key) }),
     ...(store.supportsCreate === undefined ? {} : { supportsCreate: store.supportsCreate }),
+    ...(store.getVersioned === undefined || store.setIf === undefined || store.deleteIf === undefined
+      ? {}
+      : {
+          getVersioned: (key: string) => guard((store.getVersioned as NonNullable<Store['getVersioned']>)(key), key),
+          setIf: (key: string, value: Uint8Array, ttlSeconds: number, etag: string | undefined) =>
+            guard((store.setIf as NonNullable<Store['setIf']>)(key, value, ttlSeconds, etag), key),
+          deleteIf: (key: string, etag: string) => guard((store.deleteIf as NonNullable<Store['deleteIf']>)(key, etag), key),
+        }),
     ...(store.close === undefined ? {} : { close: store.close }),
     breaker: {
       state,

@@ -28,7 +28,7 @@ import { trust } from '../internal/guardedStore.js'
 import { KEY_PART, daprKeyProblem, isKeyPart } from '../Key.js'
 import { MAX_INT32 } from '../internal/options.js'
 import { withBreaker } from './Breaker.js'
-import type { Store, StoreEntry } from '../Store.js'
+import type { Store, StoreEntry, Versioned } from '../Store.js'
 import type { AnswerLimit } from './dapr/http.js'
 import { MIB, acquire, sender } from './dapr/http.js'
 import { fail, positiveInteger, resolveDaprUrl } from './dapr/options.js'
@@ -282,6 +282,49 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
       return isFirstWriteConflict(status, body) ? E.right(false) : E.left(rejection(status, body, key))
     }
 
+  const getVersioned = (key: string): TE.TaskEither<CacheError, O.Option<Versioned>> => async () => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked
+    const answered = await send({ method: 'GET', path: keyPath(key), headers }, key, readTimeoutMs, valueAnswers)
+    if (E.isLeft(answered)) return answered
+    const { status, body, etag } = answered.right
+    if (status === 204) return E.right(O.none)
+    if (status !== 200) return E.left(rejection(status, body, key))
+    if (etag === undefined) return E.left(CE.storeRejected(status, 'the component answered without an ETag: it cannot version entries', { key }))
+    const value = parseValue(body, key)
+    return E.isLeft(value) ? value : E.right(O.some({ value: value.right, etag }))
+  }
+
+  /**
+   * A save only at `etag` (none: only if absent), with first-write concurrency (Redis ignores an
+   * ETag under last-write). A conflict is Right(false): 409, or Redis's 500 for an entry written
+   * with first-write when no ETag is given.
+   */
+  const setIf =
+    (key: string, value: Uint8Array, ttlSeconds: number, etag: string | undefined): TE.TaskEither<CacheError, boolean> =>
+    async () => {
+      const refused = unsendable({ key, value, ttlSeconds })
+      if (refused !== undefined) return E.left(refused)
+      const body = saveBody(key, value, ttlSeconds, true, etag)
+      if (Buffer.byteLength(body) > maxBodyBytes) return E.left(CE.storeRejected(413, `not sent: the save request would be over the sidecar's limit of ${maxBodyBytes} bytes`, { key }))
+      const answered = await send({ method: 'POST', path: statePath, headers: jsonHeaders, body }, key, writeTimeoutMs)
+      if (E.isLeft(answered)) return answered
+      const { status, body: answer } = answered.right
+      if (status >= 200 && status < 300) return E.right(true)
+      return status === 409 || isFirstWriteConflict(status, answer) ? E.right(false) : E.left(rejection(status, answer, key))
+    }
+
+  /** A delete only at `etag` (`If-Match`); a conflict or a missing entry is Right(false) (409). */
+  const deleteIf = (key: string, etag: string): TE.TaskEither<CacheError, boolean> => async () => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked
+    const answered = await send({ method: 'DELETE', path: keyPath(key), headers: { ...headers, 'if-match': etag } }, key, writeTimeoutMs)
+    if (E.isLeft(answered)) return answered
+    const { status, body } = answered.right
+    if (status >= 200 && status < 300) return E.right(true)
+    return status === 409 ? E.right(false) : E.left(rejection(status, body, key))
+  }
+
   /** The component's capabilities, from `/v1.0/metadata`, asked once (again after a failed ask). */
   let capabilities: Promise<ReadonlyArray<string> | undefined> | undefined
   const supportsCreate = async (): Promise<boolean> => {
@@ -329,7 +372,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     }
   }
 
-  const raw: Store = { name: storeName, get, set, setMany, getMany, delete: del, create, supportsCreate }
+  const raw: Store = { name: storeName, get, set, setMany, getMany, delete: del, create, supportsCreate, getVersioned, setIf, deleteIf }
   const guarded: BreakerStore =
     options.breaker === false
       ? { ...raw, breaker: { state: () => 'closed', failures: () => 0, reset: () => undefined } }

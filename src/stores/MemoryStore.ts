@@ -21,7 +21,7 @@ import * as CE from '../CacheError.js'
 import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
 import { toError } from '../errors.js'
-import type { Store, StoreEntry } from '../Store.js'
+import type { Store, StoreEntry, Versioned } from '../Store.js'
 import type { Held, SecondChanceMap } from '../internal/secondChance.js'
 import type { SyncReads, SyncWrites } from '../internal/sync.js'
 import { withSyncCore } from '../internal/sync.js'
@@ -64,6 +64,8 @@ export interface MemoryStore extends Store {
 
 interface Entry extends Held {
   readonly bytes: Uint8Array
+  /** Its version, for `getVersioned`, `setIf` and `deleteIf`: every write makes a new one. */
+  readonly version: number
 }
 
 // -------------------------------------------------------------------------------------
@@ -89,6 +91,7 @@ const DONE: E.Either<CacheError, void> = E.right(undefined)
 /** The work of one memory store, on its entries (a class: see `internal/sync.ts`). */
 class Memory implements SyncReads, SyncWrites {
   readonly entries: SecondChanceMap<Entry>
+  private versions = 0
 
   constructor(
     maxEntries: number,
@@ -113,7 +116,7 @@ class Memory implements SyncReads, SyncWrites {
     const length = value.byteLength
     const refused = this.refusal(key, length, ttlSeconds)
     if (refused !== undefined) return E.left(refused)
-    this.entries.set(key, { bytes: copy ? value.slice() : value, expiresAt: this.clock.now() + ttlSeconds * 1000, size: key.length + length, used: false })
+    this.entries.set(key, { bytes: copy ? value.slice() : value, version: ++this.versions, expiresAt: this.clock.now() + ttlSeconds * 1000, size: key.length + length, used: false })
     return DONE
   }
 
@@ -159,6 +162,27 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
       return Promise.resolve(E.isLeft(stored) ? stored : E.right(true))
     }
 
+  const getVersioned = (key: string): TE.TaskEither<CacheError, O.Option<Versioned>> => () => {
+    const entry = entries.get(key)
+    return right(entry === undefined ? O.none : O.some({ value: entry.bytes.slice(), etag: String(entry.version) }))
+  }
+
+  const setIf =
+    (key: string, value: Uint8Array, ttlSeconds: number, etag: string | undefined): TE.TaskEither<CacheError, boolean> =>
+    () => {
+      const entry = entries.get(key)
+      if (etag === undefined ? entry !== undefined : entry === undefined || String(entry.version) !== etag) return right(false)
+      const stored = memory.keep(key, value, ttlSeconds, true)
+      return Promise.resolve(E.isLeft(stored) ? stored : E.right(true))
+    }
+
+  const deleteIf = (key: string, etag: string): TE.TaskEither<CacheError, boolean> => () => {
+    const entry = entries.get(key)
+    if (entry === undefined || String(entry.version) !== etag) return right(false)
+    entries.delete(key)
+    return right(true)
+  }
+
   /** All or nothing: an entry that cannot be kept refuses the lot. */
   const setMany = (stored: ReadonlyArray<StoreEntry>): TE.TaskEither<CacheError, void> => () => {
     for (const { key, value, ttlSeconds } of stored) {
@@ -187,6 +211,9 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     getMany,
     delete: del,
     create,
+    getVersioned,
+    setIf,
+    deleteIf,
     close: () => Promise.resolve(),
     usage: () => ({ entries: entries.size(), bytes: entries.bytes() }),
     clear: () => entries.clear(),

@@ -78,6 +78,13 @@ const failure = (cause: unknown, timedOut: boolean, timeoutMs: number, key: stri
   return CE.connectionError(`cannot reach the sidecar at ${origin}: ${reason}`, { key, cause })
 }
 
+/** An answer: its status, its body, and its ETag header when it has one. */
+export interface Answered {
+  readonly status: number
+  readonly body: string
+  readonly etag?: string | undefined
+}
+
 /** The requests of one store, to the sidecar at `origin` through `pool`. */
 export const sender = (pool: Pool, origin: string) => {
   /**
@@ -90,9 +97,10 @@ export const sender = (pool: Pool, origin: string) => {
     key: string | undefined,
     timeoutMs: number,
     limit: AnswerLimit = otherAnswers,
-  ): Promise<E.Either<CacheError, { status: number; body: string }>> =>
+  ): Promise<E.Either<CacheError, Answered>> =>
     new Promise((resolve) => {
       let status = 0
+      let etag: string | undefined
       let received = 0
       const chunks: Array<Buffer> = []
       /** Stops an answer over the limit: the connection is closed, not reused. */
@@ -104,7 +112,7 @@ export const sender = (pool: Pool, origin: string) => {
       let controller: Dispatcher.DispatchController | undefined
       let timedOut = false
       let settled = false
-      const settle = (result: E.Either<CacheError, { status: number; body: string }>): void => {
+      const settle = (result: E.Either<CacheError, Answered>): void => {
         if (settled) return
         settled = true
         clearTimeout(timer)
@@ -123,6 +131,8 @@ export const sender = (pool: Pool, origin: string) => {
           },
           onResponseStart: (started, statusCode, responseHeaders) => {
             status = statusCode
+            const header = responseHeaders['etag']
+            etag = typeof header === 'string' ? header : undefined
             const announced = Number(responseHeaders['content-length'] ?? Number.NaN)
             if (announced > limit.bytes) tooLarge(announced, started)
           },
@@ -132,7 +142,7 @@ export const sender = (pool: Pool, origin: string) => {
             chunks.push(chunk)
           },
           onResponseEnd: () => {
-            settle(E.right({ status, body: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') }))
+            settle(E.right({ status, etag, body: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') }))
           },
           onResponseError: (_controller, cause) => {
             settle(E.left(failure(cause, timedOut, timeoutMs, key, origin)))

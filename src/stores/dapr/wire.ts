@@ -16,15 +16,16 @@ import type { StoreEntry } from '../../Store.js'
 const isBase64 = (text: string): boolean => text.length % 4 === 0 && !text.slice(0, -2).includes('=')
 
 /** The request body Dapr expects for a save: the value as a base64 JSON string, the TTL as a string. */
-export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, firstWrite = false): string =>
-  saveItems([{ key, value, ttlSeconds }], firstWrite)
+export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, firstWrite = false, etag?: string): string =>
+  saveItems([{ key, value, ttlSeconds }], firstWrite, etag)
 
 /** The body of a save of several entries: one item each, as `saveBody` writes one. */
-export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false): string =>
+export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false, etag?: string): string =>
   JSON.stringify(
     entries.map(({ key, value, ttlSeconds }) => ({
       key,
       value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+      ...(etag === undefined ? {} : { etag }),
       ...(firstWrite ? { options: { concurrency: 'first-write' } } : {}),
       metadata: { ttlInSeconds: String(ttlSeconds) },
     })),
