@@ -490,6 +490,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
       }
     },
     trusted: isTrusted,
+    echo: emit,
     handler,
     listen,
     stats: () => ({ ...counts, trusted: isTrusted() }),

@@ -78,6 +78,7 @@ export const plan = (store: Store, f: (...args: never) => unknown, lift: Plan['l
     lease: undefined,
     generations: undefined,
     backplane: undefined,
+    tags: undefined,
     failSafe: undefined,
     timeouts: undefined,
     refreshAhead: undefined,

@@ -76,6 +76,8 @@ export interface CacheMetrics {
   recordStale?(key: string, context?: MetricsContext): void
   /** A miss answered with a remembered failure of the function, without running it (`withNegativeCache`). */
   recordNegativeHit?(key: string, context?: MetricsContext): void
+  /** Value keys a tag invalidation deleted, told chunk by chunk while it runs (`invalidateTag`): its progress. */
+  recordTagInvalidation?(tag: string, keysDeleted: number, context?: MetricsContext): void
 }
 
 /**
@@ -117,6 +119,8 @@ export interface KeyStats {
 export interface CacheStats extends KeyStats {
   /** Errors by stable code (`E_CACHE_CONNECTION`, ...). */
   readonly errorsByCode: Readonly<Record<string, number>>
+  /** Value keys deleted by tag invalidations, by tag (the most recent 1,000 tags). */
+  readonly tagKeysDeleted: Readonly<Record<string, number>>
 }
 
 /**
@@ -168,6 +172,9 @@ const guarded = (sink: CacheMetrics): CacheMetrics => ({
   ...(sink.recordNegativeHit === undefined
     ? {}
     : { recordNegativeHit: safely((key: string, context?: MetricsContext) => sink.recordNegativeHit?.(key, context)) }),
+  ...(sink.recordTagInvalidation === undefined
+    ? {}
+    : { recordTagInvalidation: safely((tag: string, keysDeleted: number, context?: MetricsContext) => sink.recordTagInvalidation?.(tag, keysDeleted, context)) }),
 })
 
 /**
@@ -189,6 +196,7 @@ export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics
     recordCoalesced: (key, context) => each.forEach((sink) => sink.recordCoalesced?.(key, context)),
     recordStale: (key, context) => each.forEach((sink) => sink.recordStale?.(key, context)),
     recordNegativeHit: (key, context) => each.forEach((sink) => sink.recordNegativeHit?.(key, context)),
+    recordTagInvalidation: (tag, keysDeleted, context) => each.forEach((sink) => sink.recordTagInvalidation?.(tag, keysDeleted, context)),
   }
 }
 
@@ -254,6 +262,7 @@ export class InMemoryMetrics implements CacheMetrics {
   private readonly maxKeys: number
   private totals: Counters = zero()
   private errorsByCode: Record<string, number> = {}
+  private tagKeys = new Map<string, number>()
   private readonly perKey = new Map<string, Counters>()
 
   constructor(options: InMemoryMetricsOptions = {}) {
@@ -330,7 +339,15 @@ export class InMemoryMetrics implements CacheMetrics {
 
   /** Totals since construction or the last `reset()`. */
   getStats(): CacheStats {
-    return { ...snapshot(this.totals), errorsByCode: { ...this.errorsByCode } }
+    return { ...snapshot(this.totals), errorsByCode: { ...this.errorsByCode }, tagKeysDeleted: Object.fromEntries(this.tagKeys) }
+  }
+
+  /** Adds to the keys deleted for `tag`. */
+  recordTagInvalidation(tag: string, keysDeleted: number): void {
+    const before = this.tagKeys.get(tag) ?? 0
+    this.tagKeys.delete(tag)
+    this.tagKeys.set(tag, before + keysDeleted)
+    if (this.tagKeys.size > 1000) this.tagKeys.delete(this.tagKeys.keys().next().value as string)
   }
 
   /** Figures for one key, or undefined when it was never seen (or was dropped past `maxKeys`). */
@@ -351,6 +368,7 @@ export class InMemoryMetrics implements CacheMetrics {
   /** Forgets every figure, totals and per key. */
   reset(): void {
     this.totals = zero()
+    this.tagKeys = new Map()
     this.errorsByCode = {}
     this.perKey.clear()
   }

@@ -49,6 +49,7 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   private readonly errors: Counter
   private readonly stale: Counter
   private readonly negativeHits: Counter
+  private readonly tagKeysDeleted: Counter
   private readonly latency: Histogram
   private readonly size: Histogram
   private readonly recordKeys: boolean
@@ -72,6 +73,10 @@ export class OpenTelemetryMetrics implements CacheMetrics {
     this.negativeHits = meter.createCounter('cache.negative_hits', {
       description: 'Calls answered with a remembered failure of the function, without running it (negative caching); not counted as misses',
       unit: '{hit}',
+    })
+    this.tagKeysDeleted = meter.createCounter('cache.tag_keys_deleted', {
+      description: 'Value keys deleted by tag invalidations, added chunk by chunk while one runs (its progress); attribute cache.tag',
+      unit: '{key}',
     })
     this.latency = meter.createHistogram('cache.latency', {
       description: 'Time spent in the cache: store read (and decode) for hits and misses, store write for writes',
@@ -110,6 +115,11 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   recordError(key: string | undefined, error: CacheError, context: MetricsContext = NO_CONTEXT): void {
     const attributes: Attributes = { ...this.for(context).base, 'error.type': error.code }
     this.errors.add(1, key === undefined ? attributes : this.withKey(attributes, key))
+  }
+
+  /** Adds to `cache.tag_keys_deleted`, with the tag as `cache.tag`. */
+  recordTagInvalidation(tag: string, keysDeleted: number, context: MetricsContext = NO_CONTEXT): void {
+    this.tagKeysDeleted.add(keysDeleted, { ...this.for(context).base, 'cache.tag': tag })
   }
 
   /** Adds to `cache.negative_hits`. */

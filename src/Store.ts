@@ -76,6 +76,8 @@ export interface Store {
   readonly getMany?: (keys: ReadonlyArray<string>) => TE.TaskEither<CacheError, ReadonlyArray<E.Either<CacheError, O.Option<Uint8Array>>>>
   /** Removes `key`; succeeds whether or not it was there. */
   readonly delete: (key: string) => TE.TaskEither<CacheError, void>
+  /** Optional: removes several keys in one round trip (Dapr's transaction of deletes). */
+  readonly deleteMany?: (keys: ReadonlyArray<string>) => TE.TaskEither<CacheError, void>
   /**
    * Optional, for leases: stores `value` under `key` only if no entry is there (Dapr's `first-write`
    * concurrency), for `ttlSeconds`. Right(true): stored; Right(false): an entry was there. The engine

@@ -34,6 +34,8 @@ import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { generations } from './Generations.js'
 import { backplaneCodec, defaultBackplane } from './Backplane.js'
+import type { TagInvalidation } from './Tags.js'
+import { tagsCodec } from './Tags.js'
 import { LeaseOptionsCodec, lease, leaseGenerations } from './Lease.js'
 import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
 import { JitterCodec } from './Jitter.js'
@@ -115,6 +117,11 @@ export const CacheableOptionsCodec = group(
      */
     backplane: optional(t.union([t.literal(true), backplaneCodec], 'true or a backplane (see backplane())')),
     /**
+     * Which tags each value carries, `(args, value) => tags`: `invalidateTag(tag)` then deletes every
+     * entry carrying one. Off by default. See `withTags`.
+     */
+    tags: optional(tagsCodec),
+    /**
      * Stale values when the function fails or times out, for up to `maxStaleSeconds` after expiry,
      * and a rest for a failing function (`true`: its defaults). Off by default. See `withFailSafe`.
      */
@@ -161,6 +168,12 @@ export interface CacheableFunction<Args extends ReadonlyArray<unknown>, R> {
   /** Drops the entry for these arguments. Rejects with a `CacheError` when the store could not do it. */
   readonly invalidate: (...args: Args) => Promise<void>
   /**
+   * Deletes every entry carrying one of these tags (of every function with the same key prefix and
+   * store), and tells the replicas when there is a backplane. Rejects with a `CacheError` when the
+   * store could not do it, or a tag is not one (empty, over 1 KiB, not a string).
+   */
+  readonly invalidateTag: (tags: string | ReadonlyArray<string>) => Promise<TagInvalidation>
+  /**
    * How many keys have a call in flight now (the single flight's size), plus the work under way in
    * the background (a refresh ahead, a computation past its timeout, a background write).
    */
@@ -206,6 +219,7 @@ const resolve = (given: CacheableOptions) => {
     ttlSeconds: options.ttlSeconds ?? 3600,
     l1: options.l1 === undefined ? undefined : options.l1 === true ? {} : options.l1,
     generations: options.generations ?? false,
+    tags: options.tags,
     backplane: options.backplane === undefined ? undefined : options.backplane === true ? defaultBackplane() : options.backplane,
     lease: options.lease === undefined ? undefined : { logger: options.logger, ...(options.lease === true ? {} : options.lease) },
     failSafe: options.failSafe,
@@ -249,6 +263,7 @@ const pipeline = (resolved: Resolved, fn: AnyFunction, name: string | undefined)
     lease: options === undefined ? undefined : (store) => lease(store, options),
     generations: options !== undefined ? leaseGenerations(options) : resolved.generations ? (store) => generations(store) : undefined,
     backplane: resolved.backplane,
+    tags: resolved.tags,
     failSafe: resolved.failSafe === undefined ? undefined : failSafe(resolved.failSafe),
     timeouts: resolved.timeouts,
     refreshAhead: resolved.refreshAhead === undefined ? undefined : refreshAhead(resolved.refreshAhead),
@@ -296,6 +311,11 @@ const invalidation = (result: E.Either<CacheErrorValue, void>): void => {
   if (E.isLeft(result)) throw toError(result.left)
 }
 
+const orThrow = <A>(result: E.Either<CacheErrorValue, A>): A => {
+  if (E.isLeft(result)) throw toError(result.left)
+  return result.right
+}
+
 const INVALIDATE = Symbol('dapr-state-cache/invalidate')
 
 const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<ReadonlyArray<unknown>, unknown> => {
@@ -306,12 +326,14 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
   const cached = pipeline(resolved, fn, name)
   const run = runnerOf(cached)
   const invalidate = (...args: ReadonlyArray<unknown>): Promise<void> => cached.invalidate(...args)().then(invalidation)
+  const invalidateTag = (tags: string | ReadonlyArray<string>): Promise<TagInvalidation> => cached.invalidateTag(tags)().then(orThrow)
   const wrapped = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
     return settle(run(this, args))
   }
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
   Object.defineProperty(wrapped, 'invalidate', { value: invalidate })
+  Object.defineProperty(wrapped, 'invalidateTag', { value: invalidateTag })
   Object.defineProperty(wrapped, 'pending', { value: cached.pending })
   Object.defineProperty(wrapped, INVALIDATE, { value: invalidate })
   return wrapped as CacheableFunction<ReadonlyArray<unknown>, unknown>
@@ -382,6 +404,11 @@ const decorate = (
   }
   Object.defineProperty(replacement, 'name', { value: methodName })
   Object.defineProperty(replacement, 'invalidate', { value: invalidate })
+  Object.defineProperty(replacement, 'invalidateTag', {
+    value: function (this: unknown, tags: string | ReadonlyArray<string>): Promise<TagInvalidation> {
+      return pipelineFor(this).invalidateTag(tags)().then(orThrow)
+    },
+  })
   Object.defineProperty(replacement, INVALIDATE, { value: invalidate })
   return replacement
 }

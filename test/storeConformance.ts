@@ -220,5 +220,13 @@ export const describeStore = (label: string, setup: () => Promise<StoreUnderTest
       if (O.isNone(final)) throw new Error('written')
       expect([...final.value.value].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
     })
+
+    it('deletes several keys at once with deleteMany, missing ones included', async () => {
+      const { deleteMany } = store
+      if (deleteMany === undefined) return
+      for (const key of ['conformance:dm:a', 'conformance:dm:b']) expectRight(await store.set(key, bytes(1), 60)())
+      expectRight(await deleteMany(['conformance:dm:a', 'conformance:dm:b', 'conformance:dm:never'])())
+      for (const key of ['conformance:dm:a', 'conformance:dm:b']) expect(O.isNone(expectRight(await store.get(key)()))).toBe(true)
+    })
   })
 }

@@ -15,7 +15,8 @@ import * as engine from './engine.js'
 import { fence } from './fence.js'
 import { guarded } from './guardedStore.js'
 import { hear, trustedTier } from './backplane.js'
-import { invalidate } from './invalidate.js'
+import { invalidate, invalidateTag } from './invalidate.js'
+import { canTag, withEpoch } from './tags.js'
 import { keysOf } from './keys.js'
 import type { Cached, Plan } from './model.js'
 import { clockCodec, checkOption, fraction, functionCodec, keyBuilderCodec, keyName, keyPart, metricsSinkCodec, optional, positiveInteger, seconds, serializerCodec, storeCodec, tracerCodec, withMethods } from './options.js'
@@ -59,6 +60,7 @@ const PlanCodec = t.type({
   l1: optional(withMethods('an in-process tier (see withL1)', ['get', 'ticket', 'fill', 'invalidate', 'size', 'clear'])),
   lease: optional(functionCodec),
   generations: optional(functionCodec),
+  tags: optional(functionCodec),
   backplane: optional(withMethods('a backplane (see withBackplane)', ['publish', 'subscribe', 'trusted'])),
   failSafe: optional(withMethods('a fail-safe (see withFailSafe)', ['throttled', 'throttle', 'forget', 'size'])),
   timeouts: optional(t.partial({ softMs: optional(positiveInteger), hardMs: optional(positiveInteger) })),
@@ -82,6 +84,9 @@ export const checked = (plan: Plan, by: string): Plan => {
 }
 
 export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): Cached<Args, Err, A> => {
+  if (plan.tags !== undefined && !canTag(plan.store)) {
+    fail(CE.invalidOptions('tags', plan.store.name, 'a store with versioned entries (getVersioned, setIf, deleteIf), as daprStore and memoryStore are: the tag indexes need them'))
+  }
   const metrics = combineMetrics(plan.metrics)
   // A store of the user's own that throws instead of answering must not break the call either.
   const store = guarded(plan.store)
@@ -103,7 +108,9 @@ export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): 
     fence: fence(),
     l1: plan.l1 !== undefined && plan.backplane !== undefined ? trustedTier(plan.l1, plan.backplane) : plan.l1,
     lease: plan.lease?.(store),
-    generations: plan.generations?.(store),
+    generations: plan.tags === undefined ? plan.generations?.(store) : withEpoch(plan.generations?.(store), store, plan.prefix),
+    prefix: plan.prefix,
+    tags: plan.tags as Recipe['tags'],
     backplane: plan.backplane,
     landed: plan.backplane === undefined ? undefined : new Map(),
     failSafe: plan.failSafe,
@@ -142,6 +149,7 @@ export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): 
   Object.defineProperty(cached, 'invalidate', {
     value: (...args: Args) => () => invalidate(recipe, args),
   })
+  Object.defineProperty(cached, 'invalidateTag', { value: (tags: string | ReadonlyArray<string>) => () => invalidateTag(recipe, tags) })
   Object.defineProperty(cached, 'pending', { value: () => pending(recipe) })
   Object.defineProperty(cached, RUN, { value: run })
   Object.defineProperty(cached, PLAN, { value: plan })

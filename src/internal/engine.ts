@@ -32,6 +32,7 @@ import { endStoreSpan, startCall } from './tracing.js'
 import type { Written } from './write.js'
 import type { Generation } from './landing.js'
 import { kept, sameGeneration, track } from './landing.js'
+import { indexed } from './tags.js'
 import type { Read } from './reads.js'
 import { readAgain, readWithMeta } from './reads.js'
 import { drop, write } from './write.js'
@@ -342,6 +343,11 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket, at.miss, before))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
+    // With tags, the key joins their indexes before its value is written (never a value unindexed).
+    if (recipe.tags !== undefined && underway?.writing === undefined) {
+      const refused = await indexed(at, fresh)
+      if (refused !== undefined) return refused
+    }
     // Invalidated on another replica while computing: not written at all, rather than written and
     // then deleted (which leaves other replicas a round trip to read it).
     if (before !== undefined && underway?.writing === undefined) {

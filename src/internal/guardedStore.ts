@@ -92,7 +92,7 @@ const guard = (store: Store): Store => {
       return broke(method, cause, key)
     }
   }
-  const { readNow, writeNow, setMany, getMany, create, supportsCreate, getVersioned, setIf, deleteIf, close } = store
+  const { readNow, writeNow, setMany, getMany, deleteMany, create, supportsCreate, getVersioned, setIf, deleteIf, close } = store
   return {
     name: store.name,
     get: (key) => task('get', key, () => store.get(key)),
@@ -104,6 +104,7 @@ const guard = (store: Store): Store => {
       : { writeNow: (key: string, value: Uint8Array, ttlSeconds: number) => now('writeNow', key, () => writeNow.call(store, key, value, ttlSeconds)) }),
     ...(setMany === undefined ? {} : { setMany: (entries: Parameters<typeof setMany>[0]) => task('setMany', entries[0]?.key, () => setMany.call(store, entries)) }),
     ...(getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => task('getMany', keys[0], () => getMany.call(store, keys)) }),
+    ...(deleteMany === undefined ? {} : { deleteMany: (keys: ReadonlyArray<string>) => task('deleteMany', keys[0], () => deleteMany.call(store, keys)) }),
     ...(create === undefined
       ? {}
       : { create: (key: string, value: Uint8Array, ttlSeconds: number) => task('create', key, () => create.call(store, key, value, ttlSeconds)) }),

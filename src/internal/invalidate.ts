@@ -7,6 +7,9 @@ import * as CE from '../CacheError.js'
 import type { Recipe } from './recipe.js'
 import { ttlOr } from './recipe.js'
 import { drop } from './write.js'
+import { metaKey } from './meta.js'
+import type { TagInvalidation } from './tags.js'
+import { checkTags, invalidateTagIndexes } from './tags.js'
 
 // -------------------------------------------------------------------------------------
 // invalidation
@@ -54,4 +57,30 @@ export const invalidate = async (recipe: Recipe, args: ReadonlyArray<unknown>): 
     return E.left(located)
   }
   return deleted
+}
+
+/**
+ * Drops every entry carrying one of `tags` (see `internal/tags.ts`): from the store, from this
+ * function's tier and loads, and, with a backplane, from every replica's (this one's other
+ * functions included). Resolves once all are deleted and told; a failure is counted and returned.
+ */
+export const invalidateTag = async (recipe: Recipe, tags: unknown): Promise<E.Either<CacheError, TagInvalidation>> => {
+  const checked = checkTags(typeof tags === 'string' ? [tags] : tags)
+  if (E.isLeft(checked)) {
+    recipe.metrics.recordError(undefined, checked.left, recipe.context)
+    return checked
+  }
+  const told: Array<Promise<boolean>> = []
+  const companions = recipe.keepsMeta ? [metaKey, ...recipe.companions] : recipe.companions
+  const result = await invalidateTagIndexes(recipe.store, recipe.prefix, checked.right, companions, (keys, tag) => {
+    for (const key of keys) {
+      forgetHere(recipe, key)
+      if (recipe.backplane !== undefined) told.push(recipe.backplane.publish('delete', key))
+    }
+    recipe.backplane?.echo?.({ kind: 'delete', keys })
+    recipe.metrics.recordTagInvalidation?.(tag, keys.length, recipe.context)
+  })
+  await Promise.all(told)
+  if (E.isLeft(result)) recipe.metrics.recordError(undefined, result.left, recipe.context)
+  return result
 }

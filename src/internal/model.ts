@@ -14,6 +14,7 @@ import type { ErrorReporter } from '../Logger.js'
 import type { CacheMetrics } from '../Metrics.js'
 import type { Serializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
+import type { TagInvalidation } from './tags.js'
 import type { Bus, Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 
 // -------------------------------------------------------------------------------------
@@ -30,6 +31,11 @@ export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
   (...args: Args): TE.TaskEither<E, A>
   /** Drops the entry for these arguments. A failure here is returned, never recovered from. */
   readonly invalidate: (...args: Args) => TE.TaskEither<CacheError, void>
+  /**
+   * Deletes every entry carrying one of these tags, from the store (see `withTags`), from this
+   * function's tier, and, with a backplane, from every replica's. A failure is returned.
+   */
+  readonly invalidateTag: (tags: string | ReadonlyArray<string>) => TE.TaskEither<CacheError, TagInvalidation>
   /**
    * How many lookups are in flight in its single flight (always 0 without `withDedup`), plus the
    * background work no caller waits for (a refresh ahead, a computation past its timeout, a write
@@ -91,6 +97,8 @@ export interface Plan {
   readonly lease: ((store: Store) => Lease) | undefined
   /** Makes the generations of the keys for the store the plan ends with (see `withGenerations`; `withLease` sets them too). */
   readonly generations: ((store: Store) => Generations) | undefined
+  /** The tags a computed value carries, from the call's arguments and the value (see `withTags`). */
+  readonly tags: ((args: never, value: never) => ReadonlyArray<string>) | undefined
   /** Tells other replicas of this function's changes and hears theirs (see `withBackplane`). */
   readonly backplane: Bus | undefined
   /** Stale values for a failing function (see `withFailSafe`). */

@@ -196,4 +196,6 @@ export interface Bus {
   readonly subscribe: (listener: (event: BackplaneEvent) => void) => () => void
   /** Whether this replica hears the bus now: while it does not, the in-process tier is not used. */
   readonly trusted: () => boolean
+  /** Optional: hands `event` to this process's own listeners too (a tag invalidation's keys, for its other functions). */
+  readonly echo?: (event: BackplaneEvent) => void
 }

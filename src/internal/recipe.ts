@@ -52,6 +52,10 @@ export interface Recipe {
   readonly lease: Lease | undefined
   /** The keys' generations: an invalidation here wins over a computation under way on another replica. */
   readonly generations: Generations | undefined
+  /** The first part of every key, and of the tag indexes' keys. */
+  readonly prefix: string
+  /** The tags a computed value carries: its key joins their indexes before it is written. */
+  readonly tags: ((args: ReadonlyArray<unknown>, value: unknown) => unknown) | undefined
   /** The backplane: every write and invalidation is published, and other replicas' are heard. */
   readonly backplane: Bus | undefined
   /**

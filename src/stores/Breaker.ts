@@ -151,6 +151,7 @@ export const withBreaker = (store: Store, options: BreakerOptions = {}): Breaker
     delete: (key) => guard(store.delete(key), key),
     ...(store.setMany === undefined ? {} : { setMany: (entries: ReadonlyArray<StoreEntry>) => guard((store.setMany as NonNullable<Store['setMany']>)(entries), entries[0]?.key ?? '') }),
     ...(store.getMany === undefined ? {} : { getMany: (keys: ReadonlyArray<string>) => guard((store.getMany as NonNullable<Store['getMany']>)(keys), keys[0] ?? '') }),
+    ...(store.deleteMany === undefined ? {} : { deleteMany: (keys: ReadonlyArray<string>) => guard((store.deleteMany as NonNullable<Store['deleteMany']>)(keys), keys[0] ?? '') }),
     ...(store.create === undefined ? {} : { create: (key: string, value: Uint8Array, ttlSeconds: number) => guard((store.create as NonNullable<Store['create']>)(key, value, ttlSeconds), key) }),
     ...(store.supportsCreate === undefined ? {} : { supportsCreate: store.supportsCreate }),
     ...(store.getVersioned === undefined || store.setIf === undefined || store.deleteIf === undefined

@@ -355,6 +355,21 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, body, key))
   }
 
+  /** Deletes in one transaction (atomic on both components); Dapr's answer to a failed one is 500. */
+  const deleteMany = (keys: ReadonlyArray<string>): TE.TaskEither<CacheError, void> => async () => {
+    const [first] = keys
+    if (first === undefined) return E.right(undefined)
+    for (const key of keys) {
+      const checked = checkKey(key)
+      if (E.isLeft(checked)) return checked
+    }
+    const body = JSON.stringify({ operations: keys.map((key) => ({ operation: 'delete', request: { key } })) })
+    const answered = await send({ method: 'POST', path: `${statePath}/transaction`, headers: jsonHeaders, body }, first, writeTimeoutMs)
+    if (E.isLeft(answered)) return answered
+    const { status, body: answer } = answered.right
+    return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, first))
+  }
+
   const isReady = async (): Promise<boolean> => {
     const answered = await send({ method: 'GET', path: '/v1.0/healthz/outbound', headers: {} }, undefined, readTimeoutMs)
     return E.isRight(answered) && answered.right.status === 204
@@ -372,7 +387,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     }
   }
 
-  const raw: Store = { name: storeName, get, set, setMany, getMany, delete: del, create, supportsCreate, getVersioned, setIf, deleteIf }
+  const raw: Store = { name: storeName, get, set, setMany, getMany, delete: del, create, supportsCreate, getVersioned, setIf, deleteIf, deleteMany }
   const guarded: BreakerStore =
     options.breaker === false
       ? { ...raw, breaker: { state: () => 'closed', failures: () => 0, reset: () => undefined } }
@@ -388,6 +403,10 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     delete: guarded.delete,
     create: guarded.create ?? create,
     supportsCreate,
+    deleteMany: guarded.deleteMany ?? deleteMany,
+    getVersioned: guarded.getVersioned ?? getVersioned,
+    setIf: guarded.setIf ?? setIf,
+    deleteIf: guarded.deleteIf ?? deleteIf,
     breaker: guarded.breaker,
     isReady,
     waitUntilReady,

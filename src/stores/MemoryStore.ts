@@ -201,8 +201,14 @@ export const memoryStore = (options: MemoryStoreOptions = {}): MemoryStore => {
     return right(undefined)
   }
 
+  const deleteMany = (keys: ReadonlyArray<string>): TE.TaskEither<CacheError, void> => () => {
+    for (const key of keys) entries.delete(key)
+    return right(undefined)
+  }
+
   const store = trust({
     name,
+    deleteMany,
     get,
     readNow,
     set,
