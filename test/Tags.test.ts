@@ -61,7 +61,7 @@ describe.each(['memory', 'test sidecar'] as const)('tags on the %s store', (kind
     const fn = cacheable({ store, name: 'many', tags: () => ['hot'], logger: quiet })(async (id: number) => id)
     await Promise.all(Array.from({ length: 200 }, (_, id) => fn(id)))
     const metrics = new InMemoryMetrics()
-    const result = await E.getOrElseW(() => ({ deleted: -1 }))(await invalidateTags(store, 'hot', { metrics: [metrics] })())
+    const result = E.getOrElseW(() => ({ deleted: -1 }))(await invalidateTags(store, 'hot', { metrics: [metrics] })())
     expect(result.deleted).toBe(200)
     expect(metrics.getStats().tagKeysDeleted).toEqual({ hot: 200 })
     const left = await Promise.all(Array.from({ length: 200 }, (_, id) => present(`cache:many:${keyHash('many', id)}`)))
