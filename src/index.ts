@@ -19,7 +19,7 @@ export {
   CacheStoreError,
   toError,
 } from './errors.js'
-export type { Store, StoreEntry } from './Store.js'
+export type { Store, StoreEntry, Versioned } from './Store.js'
 export type { Clock, ManualClock } from './Clock.js'
 export { manualClock, systemClock } from './Clock.js'
 export type { BreakerOptions, BreakerState, BreakerStore } from './stores/Breaker.js'
