@@ -112,6 +112,7 @@ export const describeBackplaneScenarios = (label: string, topology: () => Backpl
         ttlSeconds: 600,
         source: source.url,
         backplane: { listen: ports[index * 2 + 1] ?? 0, heartbeatMs, suspectAfterMs },
+        tags: true,
       }))
       const started = await startReplicas(configs)
       replicas = started.replicas
@@ -131,7 +132,7 @@ export const describeBackplaneScenarios = (label: string, topology: () => Backpl
       await source.close()
     })
 
-    it('an invalidate and a new value on one replica reach the tiers of the other two', async () => {
+    it('an invalidate, a new value and a tag invalidation on one replica reach the tiers of the other two', async () => {
       const [a, b, c] = replicas as [Replica, Replica, Replica]
       source.set(1)
       // A computes and writes; once B and C heard of that write, they read it and keep it.
@@ -153,6 +154,14 @@ export const describeBackplaneScenarios = (label: string, topology: () => Backpl
       await until(b, 1, 3, 3000)
       await until(c, 1, 3, 3000)
       const stats = await Promise.all(replicas.map((replica) => replica.stats()))
+      // A tag invalidation on A: every entry carrying it leaves the store and every tier.
+      await sleep(1200) // past the second in which tiers keep nothing of a key just invalidated
+      await tiersHold([b, c], 1, 3)
+      source.set(4)
+      expect((await a.invalidateTag('all')).deleted).toBeGreaterThanOrEqual(1)
+      await until(b, 1, 4, 3000)
+      await until(c, 1, 4, 3000)
+      expect(await versions(replicas, 1)).toEqual([4, 4, 4])
       // B and C heard A's changes; every replica served from its tier in between.
       expect(stats.map((s, index) => index === 0 || (s.bus?.received ?? 0) > 0)).toEqual([true, true, true])
       expect(stats.map((s) => s.stats.l1Hits > 0)).toEqual([true, true, true])

@@ -16,6 +16,8 @@ export interface ReplicaConfig {
   readonly refreshAhead?: true | RefreshAheadOptions | undefined
   readonly ttlSeconds?: number | undefined
   readonly generations?: boolean | undefined
+  /** Values carry the tags `item:<id>` and `all`. */
+  readonly tags?: boolean | undefined
   /** The replica's backplane: it listens on `listen` for its sidecar's deliveries. */
   readonly backplane?: { readonly listen: number; readonly heartbeatMs?: number; readonly suspectAfterMs?: number } | undefined
   /** A URL whose body is the source's version, read by each computation. */
@@ -34,6 +36,8 @@ export interface Replica {
   /** `callers` concurrent calls for `id` (the function takes `fnMs`): each value, and when each came back (ms after the start). */
   readonly call: (id: number, callers?: number, fnMs?: number) => Promise<{ values: ReadonlyArray<Value>; ms: ReadonlyArray<number> }>
   readonly invalidate: (id: number) => Promise<void>
+  /** Invalidates a tag (the replica's values carry `item:<id>` and `all` with `tags: true`): how many keys it deleted. */
+  readonly invalidateTag: (tag: string) => Promise<{ deleted?: number; error?: string }>
   readonly stats: () => Promise<{
     computations: number
     pending: number
@@ -84,6 +88,7 @@ const start = (config: ReplicaConfig): Promise<{ replica: Replica; child: ChildP
             invalidate: async (id) => {
               await ask({ type: 'invalidate', id })
             },
+            invalidateTag: (tag) => ask({ type: 'invalidateTag', tag }),
             stats: () => ask({ type: 'stats' }),
             kill: () => {
               child.kill('SIGKILL')

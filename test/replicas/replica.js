@@ -28,6 +28,8 @@ if (config.ttlSeconds !== undefined) options.ttlSeconds = config.ttlSeconds
 // The backplane serves daprd's calls on config.backplane.listen (the port daprd's --app-port names).
 const bus = config.backplane === undefined ? undefined : lib.backplane({ daprUrl: config.daprUrl, logger: { warn: () => undefined }, ...config.backplane })
 if (bus !== undefined) options.backplane = bus
+// With config.tags, each value carries the tags `item:<id>` and `all`.
+if (config.tags === true) options.tags = ([id]) => [`item:${id}`, 'all']
 const value = lib.cacheable(options)(async (id) => {
   computations++
   const startedAt = Date.now()
@@ -58,6 +60,14 @@ process.on('message', async (message) => {
         answer(message.requestId, { type: 'invalidated' })
       } catch (error) {
         answer(message.requestId, { type: 'invalidated', error: String(error) })
+      }
+      break
+    case 'invalidateTag':
+      try {
+        const result = await value.invalidateTag(message.tag)
+        answer(message.requestId, { type: 'invalidatedTag', deleted: result.deleted })
+      } catch (error) {
+        answer(message.requestId, { type: 'invalidatedTag', error: String(error) })
       }
       break
     case 'stats':
