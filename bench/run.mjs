@@ -16,6 +16,7 @@ import { InMemoryMetrics, OpenTelemetryMetrics, cacheable, daprStore, defaultKey
 import { startDaprd } from 'dapr-state-cache/testing'
 import { ROUNDS, costs, costsTable, staleness, stalenessTable } from './staleness.mjs'
 import { backplaneBench } from './backplane.mjs'
+import { tagsBench } from './tags.mjs'
 import { replicaProcess, byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -723,7 +724,37 @@ const backplaneSection = async () => {
   )
 }
 
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection]]
+// ---------------------------------------------------------------------------------------------
+// 14. Tags on real daprd with Redis (bench/tags.mjs)
+// ---------------------------------------------------------------------------------------------
+const tagsSection = async () => {
+  let result
+  try {
+    result = await tagsBench()
+  } catch (error) {
+    if (error.code !== 'E_DAPRD_NOT_FOUND' && error.code !== 'E_REDIS_START') throw error
+    section('14. Tags on real daprd with Redis', `Not measured: ${error.message.split('\n')[0]} (run \`npm run dapr:build\`, install redis-server).`)
+    return
+  }
+  json.tags = result
+  const requests = Object.entries(result.requests).map(([method, count]) => `${method} ${count}`).join(', ')
+  section(
+    '14. Tags on real daprd with Redis',
+    table(
+      ['measure', 'value'],
+      [
+        ['a miss without tags (median ms, 200 one after the other)', fmt(result.missMs.plain, 2)],
+        ['a miss with one tag', `${fmt(result.missMs.tagged, 2)} (${fmt(result.missMs.tagged / result.missMs.plain, 2)}x)`],
+        [`writing ${result.size} tagged entries, 100 at a time`, `${fmt(result.writeMs, 0)} ms`],
+        [`invalidateTag over them: keys deleted`, String(result.deleted)],
+        ['invalidateTag: time', `${fmt(result.invalidateMs, 0)} ms`],
+        ['invalidateTag: requests to the sidecar', requests],
+      ],
+    ),
+  )
+}
+
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)
