@@ -14,6 +14,8 @@ describe('InMemoryMetrics', () => {
     metrics.recordCoalesced('a')
     metrics.recordStale('b')
     metrics.recordNegativeHit('b')
+    metrics.recordTagInvalidation('user:1', 100)
+    metrics.recordTagInvalidation('user:1', 20)
     expect(metrics.getStats()).toEqual({
       hits: 2,
       l1Hits: 1,
@@ -31,6 +33,7 @@ describe('InMemoryMetrics', () => {
       avgHitLatencyMs: 3,
       avgMissLatencyMs: 10,
       errorsByCode: { E_CACHE_CONNECTION: 1, E_CACHE_KEY: 1 },
+      tagKeysDeleted: { 'user:1': 120 },
     })
     expect(metrics.getKeyStats('a')).toMatchObject({ hits: 2, l1Hits: 1, coalesced: 1, hitRatio: 1, avgHitLatencyMs: 3 })
     expect(metrics.getKeyStats('b')).toMatchObject({ misses: 1, writes: 1, errors: 1, stale: 1, negativeHits: 1, bytesWritten: 100, hitRatio: 0 })

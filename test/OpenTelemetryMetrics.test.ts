@@ -13,6 +13,7 @@ import { InMemoryMetrics } from '../src/Metrics.js'
 import { OpenTelemetryMetrics } from '../src/OpenTelemetryMetrics.js'
 import { cache } from '../src/Cached.js'
 import { orElseUncached, withKey, withMetrics } from '../src/Pipeline.js'
+import { cacheable } from '../src/cacheable.js'
 import { withL1 } from '../src/stores/L1.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 import { probeStore } from './helpers.js'
@@ -99,6 +100,22 @@ describe('OpenTelemetryMetrics with the real SDK', () => {
     }
   })
 
+  it('counts the keys a tag invalidation deleted, chunk by chunk, with the tag as cache.tag', async () => {
+    const { sink, collect, shutdown } = setup()
+    const store = memoryStore()
+    const fn = cacheable({ store, name: 'tagged', tags: () => ['team:red'], metrics: sink, logger: { warn: () => undefined } })(async (id: number) => id)
+    for (let id = 0; id < 150; id++) await fn(id)
+    expect((await fn.invalidateTag('team:red')).deleted).toBe(150)
+    try {
+      const metrics = await collect()
+      expect(points(metrics.get('cache.tag_keys_deleted'))).toEqual([
+        { attributes: { 'cache.store': 'memory', 'cache.function': 'tagged', 'cache.tag': 'team:red' }, value: 150 },
+      ])
+    } finally {
+      await shutdown()
+    }
+  })
+
   it('puts the key on data points only when asked to', async () => {
     const { sink, collect, shutdown } = setup({ recordKeys: true })
     try {
@@ -130,7 +147,7 @@ describe('OpenTelemetryMetrics with the real SDK', () => {
     })
     const sink = new OpenTelemetryMetrics({ meter: counting })
     for (let i = 0; i < 100; i++) sink.recordHit(`k${i}`, 1, { name: 'f', store: 's' })
-    expect(created.sort()).toEqual(['cache.errors', 'cache.hits', 'cache.latency', 'cache.misses', 'cache.negative_hits', 'cache.size', 'cache.stale', 'cache.writes'])
+    expect(created.sort()).toEqual(['cache.errors', 'cache.hits', 'cache.latency', 'cache.misses', 'cache.negative_hits', 'cache.size', 'cache.stale', 'cache.tag_keys_deleted', 'cache.writes'])
     await provider.shutdown()
   })
 

@@ -49,3 +49,19 @@ it('5,000 keys under one tag: deleted in chunks, progress in metrics as it goes'
   expect(Math.max(...progress)).toBeLessThanOrEqual(100)
   expect(progress.reduce((a, b) => a + b, 0)).toBe(5000)
 }, 30_000)
+
+it('tags with the lease: the key’s generations and the epoch together; invalidate and invalidateTag both win', async () => {
+  const store = memoryStore()
+  const source = { version: 1 }
+  const fn = cacheable({ store, name: 'leased', lease: { pollMs: 5 }, tags: ([id]: [number]) => [`id:${id}`], logger: { warn: () => undefined } })(async (id: number) => ({
+    id,
+    version: source.version,
+  }))
+  expect(await fn(1)).toEqual({ id: 1, version: 1 })
+  source.version = 2
+  await fn.invalidate(1)
+  expect(await fn(1)).toEqual({ id: 1, version: 2 })
+  source.version = 3
+  expect((await fn.invalidateTag('id:1')).deleted).toBe(1)
+  expect(await fn(1)).toEqual({ id: 1, version: 3 })
+})
