@@ -22,11 +22,10 @@ import type { CacheMetrics } from './Metrics.js'
 import { combineMetrics } from './Metrics.js'
 import type { Store } from './Store.js'
 import type { Bus } from './internal/parts.js'
-import { metaKey } from './internal/meta.js'
 import { checkOption, functionOf, group, keyPart, optional, withMethods, metricsSinkCodec } from './internal/options.js'
 import { guarded } from './internal/guardedStore.js'
 import type { TagInvalidation } from './internal/tags.js'
-import { checkTags, invalidateTagIndexes } from './internal/tags.js'
+import { TAG_COMPANIONS, checkTags, invalidateTagIndexes } from './internal/tags.js'
 import * as t from 'io-ts'
 
 export type { TagInvalidation } from './internal/tags.js'
@@ -98,14 +97,11 @@ export const invalidateTags = (store: Store, tags: string | ReadonlyArray<string
   return async () => {
     const checked = checkTags(typeof tags === 'string' ? [tags] : tags)
     if (E.isLeft(checked)) return checked
-    const told: Array<Promise<boolean>> = []
     const bus = decoded.backplane
-    const result = await invalidateTagIndexes(guarded(store), decoded.prefix ?? 'cache', checked.right, [metaKey, (key) => `${key}:neg`], (keys, tag) => {
-      if (bus !== undefined) for (const key of keys) told.push(bus.publish('delete', key))
+    return invalidateTagIndexes(guarded(store), decoded.prefix ?? 'cache', checked.right, TAG_COMPANIONS, async (keys, tag) => {
       bus?.echo?.({ kind: 'delete', keys })
       metrics.recordTagInvalidation?.(tag, keys.length)
+      if (bus !== undefined) await Promise.all(keys.map((key) => bus.publish('delete', key)))
     })
-    await Promise.all(told)
-    return result
   }
 }

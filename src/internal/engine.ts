@@ -32,7 +32,7 @@ import { endStoreSpan, startCall } from './tracing.js'
 import type { Written } from './write.js'
 import type { Generation } from './landing.js'
 import { kept, sameGeneration, track } from './landing.js'
-import { indexed } from './tags.js'
+import { indexed, stillIndexed } from './tags.js'
 import type { Read } from './reads.js'
 import { readAgain, readWithMeta } from './reads.js'
 import { drop, write } from './write.js'
@@ -343,10 +343,13 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
     const fresh = await (underway?.computing ?? computeTraced(recipe, at.key, at.self, at.args, at.call, fenceTicket, at.miss, before))
     if (E.isLeft(fresh)) return fresh
     if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh // invalidated while computing: not stored
-    // With tags, the key joins their indexes before its value is written (never a value unindexed).
+    // With tags, the key joins their indexes before its value is written (never a value unindexed),
+    // and after the write it checks it is still in them (see `afterWrite`).
+    let lookup = at
     if (recipe.tags !== undefined && underway?.writing === undefined) {
-      const refused = await indexed(at, fresh)
-      if (refused !== undefined) return refused
+      const tags = await indexed(at, fresh)
+      if (!Array.isArray(tags)) return tags as Outcome
+      if (tags.length > 0) lookup = { ...at, tags: tags as ReadonlyArray<string> }
     }
     // Invalidated on another replica while computing: not written at all, rather than written and
     // then deleted (which leaves other replicas a round trip to read it).
@@ -356,16 +359,16 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
       if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh
     }
     const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
-    if (!isThenable(writing)) return await orAgain(at, fresh, await afterWrite(at, fenceTicket, fresh, writing, before))
+    if (!isThenable(writing)) return await orAgain(at, fresh, await afterWrite(lookup, fenceTicket, fresh, writing, before))
     if (recipe.backgroundWrites && at.call === undefined) {
       handedOver = true
-      void land(at, fenceTicket, fresh, writing, before).then(undefined, ignore)
+      void land(lookup, fenceTicket, fresh, writing, before).then(undefined, ignore)
       return fresh
     }
     // Until the write has landed and, if an invalidation came meanwhile, been deleted, an invalidation
     // of the key waits for it: once that resolves, no write of this process from before it is left.
     // A computation done again for another replica's invalidation is not part of it.
-    const landed = await track(recipe, key, writing.then((written) => afterWrite(at, fenceTicket, fresh, written, before)))
+    const landed = await track(recipe, key, writing.then((written) => afterWrite(lookup, fenceTicket, fresh, written, before)))
     return await orAgain(at, fresh, landed)
   } finally {
     if (!handedOver) recipe.fence.end()
@@ -411,6 +414,15 @@ const afterWrite = async (at: Lookup, fenceTicket: number, fresh: E.Right<unknow
     // never end, and after the third its value is answered unstored. Callers answered before the write
     // (background writes) already have this value. A generation that could not be read says nothing.
     return generation === 'moved' ? AGAIN : fresh
+  }
+  if (at.tags !== undefined) {
+    // A tag invalidation that read the index after this key joined it, and emptied it before this
+    // write landed, deleted the key too early: the key is gone from the index, and its value goes.
+    const indexes = await stillIndexed(recipe, key, at.tags)
+    if (indexes !== 'yes') {
+      await dropped(recipe, key)
+      return indexes === 'no' ? AGAIN : fresh
+    }
   }
   return kept(at, fresh, written)
 }

@@ -7,9 +7,8 @@ import * as CE from '../CacheError.js'
 import type { Recipe } from './recipe.js'
 import { ttlOr } from './recipe.js'
 import { drop } from './write.js'
-import { metaKey } from './meta.js'
 import type { TagInvalidation } from './tags.js'
-import { checkTags, invalidateTagIndexes } from './tags.js'
+import { TAG_COMPANIONS, checkTags, invalidateTagIndexes } from './tags.js'
 
 // -------------------------------------------------------------------------------------
 // invalidation
@@ -70,17 +69,19 @@ export const invalidateTag = async (recipe: Recipe, tags: unknown): Promise<E.Ei
     recipe.metrics.recordError(undefined, checked.left, recipe.context)
     return checked
   }
-  const told: Array<Promise<boolean>> = []
-  const companions = recipe.keepsMeta ? [metaKey, ...recipe.companions] : recipe.companions
-  const result = await invalidateTagIndexes(recipe.store, recipe.prefix, checked.right, companions, (keys, tag) => {
-    for (const key of keys) {
-      forgetHere(recipe, key)
-      if (recipe.backplane !== undefined) told.push(recipe.backplane.publish('delete', key))
-    }
+  // Every function's companions, not just this one's: the tag spans every function of the prefix.
+  const companions = [...TAG_COMPANIONS, ...recipe.companions.filter((companion) => !TAG_COMPANIONS.includes(companion))]
+  const result = await invalidateTagIndexes(recipe.store, recipe.prefix, checked.right, companions, async (keys, tag) => {
+    for (const key of keys) forgetHere(recipe, key)
     recipe.backplane?.echo?.({ kind: 'delete', keys })
     recipe.metrics.recordTagInvalidation?.(tag, keys.length, recipe.context)
+    // The other replicas told (one message per chunk), and this function's writes of these keys
+    // still on their way landed and deleted, before the next chunk.
+    await Promise.all([
+      ...(recipe.backplane === undefined ? [] : keys.map((key) => recipe.backplane?.publish('delete', key))),
+      ...keys.map((key) => recipe.landings.get(key)),
+    ])
   })
-  await Promise.all(told)
   if (E.isLeft(result)) recipe.metrics.recordError(undefined, result.left, recipe.context)
   return result
 }

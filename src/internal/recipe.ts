@@ -126,6 +126,8 @@ export interface Lookup {
   readonly ticket: number
   /** How many of this lookup's computations another replica's invalidation overtook (see `afterWrite`). */
   readonly overtaken?: number | undefined
+  /** The tags whose indexes this lookup's key joined before its write (see `internal/tags.ts`). */
+  readonly tags?: ReadonlyArray<string> | undefined
   /** The miss of this lookup, when a wrapper of the computation may still answer it as a hit of its own. */
   readonly miss?: PendingMiss | undefined
 }

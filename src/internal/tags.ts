@@ -22,9 +22,16 @@ import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import type { Store } from '../Store.js'
 import type { Generations } from './parts.js'
-import type { Lookup, Outcome } from './recipe.js'
+import { metaKey } from './meta.js'
+import type { Lookup, Outcome, Recipe } from './recipe.js'
 import { cacheFailure, ttlFor } from './recipe.js'
 import { KEY_PART, isKeyPart } from '../Key.js'
+
+/**
+ * The companion entries a tag invalidation deletes with each value key, whichever function wrote
+ * it: fail-safe's and refresh ahead's `:meta`, negative caching's `:neg`.
+ */
+export const TAG_COMPANIONS: ReadonlyArray<(key: string) => string> = [metaKey, (key) => `${key}:neg`]
 
 /** Buckets per tag. */
 export const BUCKETS = 64
@@ -121,7 +128,8 @@ export const addToIndexes = async (store: Store, prefix: string, tags: ReadonlyA
         if (E.isLeft(read)) return read
         const now = Math.floor(Date.now() / 1000)
         const index = O.isSome(read.right) ? readIndex(read.right.value.value) : (Object.create(null) as Index)
-        for (const [held, expiry] of Object.entries(index)) if (expiry < now) delete index[held]
+        // Gone a minute after their expiry, not at it: a clock ahead of the store's must not drop a live key.
+        for (const [held, expiry] of Object.entries(index)) if (expiry + BUCKET_SLACK_SECONDS < now) delete index[held]
         index[key] = now + ttlSeconds
         const lastExpiry = Math.max(...Object.values(index))
         const written = await cas.setIf(where, writeIndex(index), lastExpiry - now + BUCKET_SLACK_SECONDS, O.isSome(read.right) ? read.right.value.etag : undefined)()
@@ -137,22 +145,25 @@ export const addToIndexes = async (store: Store, prefix: string, tags: ReadonlyA
 
 /** What a tag invalidation did. */
 export interface TagInvalidation {
-  /** Value keys deleted (each with its companion entries). */
+  /** Value keys deleted (each with its companion entries), counted per tag: a key under two of the tags counts twice. */
   readonly deleted: number
 }
 
 /**
  * Invalidates `tags`: a new epoch first (computations under way anywhere drop what they write),
- * then, bucket by bucket, the keys of each index deleted with their companions, and the bucket
- * removed at the version read (when a writer added a key meanwhile, it is read again). `deleted`
- * is told every chunk of keys deleted (for progress in metrics and for the tiers).
+ * then, bucket by bucket, the bucket emptied at the version read (when a writer added a key
+ * meanwhile, it is read again), and its keys deleted with their companions. A bucket is emptied,
+ * never deleted: its versions only grow (Redis would number a new one from 1 again, and a writer
+ * holding an old version could overwrite it). A writer whose key was emptied out of an index after
+ * it joined deletes its own value once written (`stillIndexed`). `deleted` is told each chunk of
+ * keys deleted, and waited for (progress in metrics, the tiers told), so memory stays bounded.
  */
 export const invalidateTagIndexes = async (
   store: Store,
   prefix: string,
   tags: ReadonlyArray<string>,
   companions: ReadonlyArray<(key: string) => string>,
-  deleted: (keys: ReadonlyArray<string>, tag: string) => void,
+  deleted: (keys: ReadonlyArray<string>, tag: string) => Promise<void>,
 ): Promise<E.Either<CacheError, TagInvalidation>> => {
   const cas = versioned(store)
   if (cas === undefined) return E.left(CE.invalidOptions('tags', store.name, 'a store with versioned entries (getVersioned, setIf, deleteIf)'))
@@ -162,25 +173,27 @@ export const invalidateTagIndexes = async (
   for (const tag of tags) {
     for (let bucket = 0; bucket < BUCKETS; bucket++) {
       const where = bucketKey(prefix, tag, bucket)
-      const done = new Set<string>()
+      let keys: ReadonlyArray<string> = []
       for (let attempt = 0; ; attempt++) {
         const read = await cas.getVersioned(where)()
         if (E.isLeft(read)) return read
         if (O.isNone(read.right)) break
-        const keys = Object.keys(readIndex(read.right.value.value)).filter((key) => !done.has(key))
-        for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
-          const chunk = keys.slice(i, i + DELETE_CHUNK)
-          const removed = await deleteAll(store, chunk.flatMap((key) => [key, ...companions.map((companion) => companion(key))]))
-          if (E.isLeft(removed)) return removed
-          for (const key of chunk) done.add(key)
-          count += chunk.length
-          deleted(chunk, tag)
-        }
-        const cleared = await cas.deleteIf(where, read.right.value.etag)()
-        if (E.isLeft(cleared)) return cleared
-        if (cleared.right) break
-        // A writer added a key since the read: its value may be written; read again.
+        const index = readIndex(read.right.value.value)
+        keys = Object.keys(index)
+        if (keys.length === 0) break
+        const emptied = await cas.setIf(where, writeIndex({}), BUCKET_SLACK_SECONDS, read.right.value.etag)()
+        if (E.isLeft(emptied)) return emptied
+        if (emptied.right) break
+        // A writer added a key since the read: read again, after a pause that grows.
         if (attempt >= ATTEMPTS) return E.left(CE.storeRejected(409, `the index of tag ${JSON.stringify(tag)} kept changing; try again`))
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)))
+      }
+      for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
+        const chunk = keys.slice(i, i + DELETE_CHUNK)
+        const removed = await deleteAll(store, chunk.flatMap((key) => [key, ...companions.map((companion) => companion(key))]))
+        if (E.isLeft(removed)) return removed
+        count += chunk.length
+        await deleted(chunk, tag)
       }
     }
   }
@@ -210,14 +223,14 @@ export const withEpoch = (keys: Generations | undefined, store: Store, prefix: s
 })
 
 /**
- * Before a fresh value is written: its key joins the index of every tag it carries. Undefined when
- * the write may go ahead; otherwise what the call ends with, unstored (a tag function that threw or
- * gave no valid tags, an index that could not be changed: counted, reported, and with a recipe
- * that recovers, the value itself).
+ * Before a fresh value is written: its key joins the index of every tag it carries. The tags it
+ * joined (maybe none) when the write may go ahead; otherwise what the call ends with, unstored (a
+ * tag function that threw or gave a bad tag, an index that could not be changed: counted, reported,
+ * and with a recipe that recovers the value itself; a strict one fails, as for a failed write).
  */
-export const indexed = async (at: Lookup, fresh: E.Right<unknown>): Promise<Outcome | undefined> => {
+export const indexed = async (at: Lookup, fresh: E.Right<unknown>): Promise<Outcome | ReadonlyArray<string>> => {
   const { recipe, key, call } = at
-  if (recipe.tags === undefined) return undefined
+  if (recipe.tags === undefined) return []
   let given: unknown
   try {
     given = recipe.tags(at.args, fresh.right)
@@ -226,10 +239,22 @@ export const indexed = async (at: Lookup, fresh: E.Right<unknown>): Promise<Outc
   }
   const tags = checkTags(given)
   if (E.isLeft(tags)) return cacheFailure(recipe, key, tags.left, call) ?? fresh
-  if (tags.right.length === 0) return undefined
+  if (tags.right.length === 0) return []
   const ttl = ttlFor(recipe, fresh.right)
-  if (typeof ttl !== 'number') return undefined // the write refuses it and says why
+  if (typeof ttl !== 'number') return [] // the write refuses it and says why
   // A jittered TTL is at most `ttl * (1 + jitter)`: the index keeps the key at least that long.
   const added = await addToIndexes(recipe.store, recipe.prefix, tags.right, key, Math.ceil(ttl * (1 + recipe.jitter)))
-  return E.isLeft(added) ? (cacheFailure(recipe, key, added.left, call) ?? fresh) : undefined
+  return E.isLeft(added) ? (cacheFailure(recipe, key, added.left, call) ?? fresh) : tags.right
+}
+
+/**
+ * After a tagged write landed: whether its key is still in every index it joined (`'no'`: a tag
+ * invalidation emptied one since; `'unknown'`: an index could not be read, which a write must take
+ * as a change).
+ */
+export const stillIndexed = async (recipe: Recipe, key: string, tags: ReadonlyArray<string>): Promise<'yes' | 'no' | 'unknown'> => {
+  const bucket = bucketOf(key)
+  const found = await Promise.all(tags.map((tag) => recipe.store.get(bucketKey(recipe.prefix, tag, bucket))()))
+  if (found.some(E.isLeft)) return 'unknown'
+  return found.every((read) => E.isRight(read) && O.isSome(read.right) && key in readIndex(read.right.value)) ? 'yes' : 'no'
 }

@@ -355,7 +355,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, body, key))
   }
 
-  /** Deletes in one transaction (atomic on both components); Dapr's answer to a failed one is 500. */
+  /** Deletes in one transaction request (atomic on the in-memory component, not on Redis); a failed one is answered 500. */
   const deleteMany = (keys: ReadonlyArray<string>): TE.TaskEither<CacheError, void> => async () => {
     const [first] = keys
     if (first === undefined) return E.right(undefined)
