@@ -5,7 +5,7 @@
 // interleaved against the same function without it, on the same daprds.
 import { backplane, cacheable, daprStore, defaultKeyBuilder } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
-import { freePort, median, percentile, quick } from './lib.mjs'
+import { freePort, interleaved, median, percentile, quick } from './lib.mjs'
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -69,16 +69,13 @@ export const backplaneBench = async () => {
     const withBus = cacheable({ store: nodes[0].store, name: 'bench.bus', ttlSeconds: 600, l1: true, backplane: nodes[0].bus })(async (id) => ({ id }))
     const reps = quick ? 3 : 7
     const perCall = quick ? 200 : 1000
-    const samples = { plain: [], bus: [] }
     let next = 0
-    for (let rep = 0; rep < reps; rep++) {
-      for (const [name, fn] of rep % 2 === 0 ? [['plain', plain], ['bus', withBus]] : [['bus', withBus], ['plain', plain]]) {
-        const started = performance.now()
-        for (let i = 0; i < perCall; i++) await fn(`miss-${next++}`)
-        samples[name].push(((performance.now() - started) * 1000) / perCall)
-      }
-    }
-    const cost = { plainUs: median(samples.plain), busUs: median(samples.bus) }
+    const samples = await interleaved([{ name: 'plain', fn: plain }, { name: 'bus', fn: withBus }], reps, async ({ fn }) => {
+      const started = performance.now()
+      for (let i = 0; i < perCall; i++) await fn(`miss-${next++}`)
+      return ((performance.now() - started) * 1000) / perCall
+    })
+    const cost = { plainUs: median(samples.get('plain')), busUs: median(samples.get('bus')) }
     return { propagation, cost, writes: next / 2, messages: nodes[0].bus.stats().published - publishedBefore }
   } finally {
     for (const node of nodes) {

@@ -694,15 +694,20 @@ const invalidationStaleness = async () => {
 // ---------------------------------------------------------------------------------------------
 // 13. The backplane on real daprd with pubsub.redis (bench/backplane.mjs)
 // ---------------------------------------------------------------------------------------------
-const backplaneSection = async () => {
-  let result
+/** What `run` measured on real daprd, or undefined after saying in `title`'s section why it could not. */
+const onDaprd = async (title, run) => {
   try {
-    result = await backplaneBench()
+    return await run()
   } catch (error) {
     if (error.code !== 'E_DAPRD_NOT_FOUND' && error.code !== 'E_REDIS_START') throw error
-    section('13. The backplane on real daprd with Redis', `Not measured: ${error.message.split('\n')[0]} (run \`npm run dapr:build\`, install redis-server).`)
-    return
+    section(title, `Not measured: ${error.message.split('\n')[0]} (run \`npm run dapr:build\`, install redis-server).`)
+    return undefined
   }
+}
+
+const backplaneSection = async () => {
+  const result = await onDaprd('13. The backplane on real daprd with Redis', backplaneBench)
+  if (result === undefined) return
   json.backplane = result
   const { propagation, cost } = result
   section(
@@ -728,14 +733,8 @@ const backplaneSection = async () => {
 // 14. Tags on real daprd with Redis (bench/tags.mjs)
 // ---------------------------------------------------------------------------------------------
 const tagsSection = async () => {
-  let result
-  try {
-    result = await tagsBench()
-  } catch (error) {
-    if (error.code !== 'E_DAPRD_NOT_FOUND' && error.code !== 'E_REDIS_START') throw error
-    section('14. Tags on real daprd with Redis', `Not measured: ${error.message.split('\n')[0]} (run \`npm run dapr:build\`, install redis-server).`)
-    return
-  }
+  const result = await onDaprd('14. Tags on real daprd with Redis', tagsBench)
+  if (result === undefined) return
   json.tags = result
   const requests = Object.entries(result.requests).map(([method, count]) => `${method} ${count}`).join(', ')
   section(

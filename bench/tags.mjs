@@ -4,7 +4,7 @@
 // HTTP request to the sidecar; counted by a store wrapper).
 import { cacheable, daprStore, invalidateTags } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
-import { median, quick } from './lib.mjs'
+import { interleaved, median, quick } from './lib.mjs'
 
 /** A store that counts its calls, by method. */
 const counting = (store) => {
@@ -31,15 +31,12 @@ export const tagsBench = async () => {
     const plain = cacheable({ store, name: 'bench.untagged', ttlSeconds: 600 })(async (id) => ({ id }))
     const tagged = cacheable({ store, name: 'bench.tagged', ttlSeconds: 600, tags: ([id]) => [`group:${id % 10}`] })(async (id) => ({ id }))
     const reps = quick ? 3 : 7
-    const samples = { plain: [], tagged: [] }
     let next = 0
-    for (let rep = 0; rep < reps; rep++) {
-      for (const [name, fn] of rep % 2 === 0 ? [['plain', plain], ['tagged', tagged]] : [['tagged', tagged], ['plain', plain]]) {
-        const started = performance.now()
-        for (let i = 0; i < 200; i++) await fn(next++)
-        samples[name].push((performance.now() - started) / 200)
-      }
-    }
+    const samples = await interleaved([{ name: 'plain', fn: plain }, { name: 'tagged', fn: tagged }], reps, async ({ fn }) => {
+      const started = performance.now()
+      for (let i = 0; i < 200; i++) await fn(next++)
+      return (performance.now() - started) / 200
+    })
     // invalidateTag over `size` keys of one tag, written 100 at a time.
     const size = quick ? 1000 : 10_000
     const big = cacheable({ store, name: 'bench.big', ttlSeconds: 600, tags: () => ['big'] })(async (id) => ({ id }))
@@ -52,7 +49,7 @@ export const tagsBench = async () => {
     const invalidateMs = performance.now() - started
     if (result._tag !== 'Right') throw new Error(`invalidateTags failed: ${result.left.message}`)
     return {
-      missMs: { plain: median(samples.plain), tagged: median(samples.tagged) },
+      missMs: { plain: median(samples.get('plain')), tagged: median(samples.get('tagged')) },
       size,
       writeMs,
       deleted: result.right.deleted,
