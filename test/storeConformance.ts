@@ -207,6 +207,7 @@ export const describeStore = (label: string, setup: () => Promise<StoreUnderTest
       const { getVersioned, setIf } = store
       if (getVersioned === undefined || setIf === undefined) return
       const key = 'conformance:versioned:race'
+      await store.delete(key)() // a store shared with an earlier run of the suite starts clean
       const add = async (item: number): Promise<void> => {
         for (let attempt = 0; attempt < 50; attempt++) {
           const read = expectRight(await getVersioned(key)())

@@ -28,6 +28,8 @@ import { trust } from '../internal/guardedStore.js'
 import { KEY_PART, daprKeyProblem, isKeyPart } from '../Key.js'
 import { MAX_INT32 } from '../internal/options.js'
 import { withBreaker } from './Breaker.js'
+import type { BatchOptions, BulkRead } from './dapr/batch.js'
+import { batched } from './dapr/batch.js'
 import type { Store, StoreEntry, Versioned } from '../Store.js'
 import type { AnswerLimit } from './dapr/http.js'
 import { MIB, acquire, sender } from './dapr/http.js'
@@ -37,7 +39,7 @@ import { decodeValue, isFirstWriteConflict, parseValue, pathSegment, rejection, 
 export { resolveDaprUrl } from './dapr/options.js'
 /** The options `daprStore` knows. */
 const KNOWN_OPTIONS: ReadonlyArray<keyof DaprStoreOptions> = [
-  'storeName', 'daprUrl', 'apiToken', 'timeoutMs', 'readTimeoutMs', 'writeTimeoutMs', 'breaker', 'connections', 'maxBodyBytes', 'maxValueBytes', 'env',
+  'storeName', 'daprUrl', 'apiToken', 'timeoutMs', 'readTimeoutMs', 'writeTimeoutMs', 'breaker', 'connections', 'maxBodyBytes', 'maxValueBytes', 'batch', 'env',
 ]
 
 /** Options that are an object of known names, with a `daprUrl` that is a string: a typo is refused, not ignored. */
@@ -92,6 +94,13 @@ export interface DaprStoreOptions {
    * `E_CACHE_VALUE_TOO_LARGE` error: the call runs uncached.
    */
   readonly maxValueBytes?: number | undefined
+  /**
+   * Reads batched (off by default): the single-key reads of one turn of the event loop go out as one
+   * bulk read (`POST /v1.0/state/{store}/bulk`), each caller getting its own key's answer; a lone
+   * read stays a single GET. `windowMs` (0 or up to 1) waits that long for more keys; `maxKeys`
+   * (default 100) bounds a batch. A sidecar without the bulk endpoint is read key by key.
+   */
+  readonly batch?: true | BatchOptions | false | undefined
   /** Where the defaults are read from (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
@@ -164,9 +173,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return problem === undefined ? E.right(key) : E.left(problem)
   }
 
-  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
-    const checked = checkKey(key)
-    if (E.isLeft(checked)) return checked
+  const getOne = async (key: string): Promise<E.Either<CacheError, O.Option<Uint8Array>>> => {
     const answered = await send({ method: 'GET', path: keyPath(key), headers }, key, readTimeoutMs, valueAnswers)
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
@@ -175,6 +182,68 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     if (body === '') return E.left(CE.serializationError('deserialize', 'the sidecar answered 200 with an empty body', { key }))
     const value = parseValue(body, key)
     return E.isLeft(value) ? value : E.right(O.some(value.right))
+  }
+
+  /**
+   * One bulk read for a batch: each requested key's answer found by its key, never by its place; a
+   * key the answer lacks or holds twice is an error of that key alone (the call runs uncached).
+   */
+  const bulkRead: BulkRead = async (keys) => {
+    const [first] = keys
+    if (first === undefined) return E.right(new Map())
+    const limit: AnswerLimit = { bytes: keys.length * (valueAnswers.bytes + 1024), error: (known, status, key) => valueAnswers.error(known, status, key) }
+    const request = { method: 'POST' as const, path: `${statePath}/bulk`, headers: jsonHeaders, body: JSON.stringify({ keys, parallelism: Math.min(keys.length, 16) }) }
+    const answered = await send(request, first, readTimeoutMs, limit)
+    if (E.isLeft(answered)) return answered
+    const { status, body } = answered.right
+    if (status === 404 || status === 405) return 'unsupported'
+    if (status !== 200) return E.left(rejection(status, body, first))
+    let items: unknown
+    try {
+      items = JSON.parse(body)
+    } catch (cause) {
+      return E.left(CE.serializationError('deserialize', `the sidecar answered a bulk get with a body that is not JSON (${body.length} bytes)`, { key: first, cause }))
+    }
+    if (!Array.isArray(items)) return E.left(CE.serializationError('deserialize', 'the sidecar answered a bulk get with something else than a list', { key: first }))
+    const byKey = new Map<string, Array<{ data?: unknown; error?: unknown }>>()
+    for (const item of items as ReadonlyArray<unknown>) {
+      if (typeof item !== 'object' || item === null || typeof (item as { key?: unknown }).key !== 'string') continue
+      const key = (item as { key: string }).key
+      byKey.set(key, [...(byKey.get(key) ?? []), item])
+    }
+    return E.right(
+      new Map(
+        keys.map((key): [string, E.Either<CacheError, O.Option<Uint8Array>>] => {
+          const found = byKey.get(key) ?? []
+          if (found.length !== 1) {
+            const what = found.length === 0 ? 'lacked the key' : `held the key ${found.length} times`
+            return [key, E.left(CE.serializationError('deserialize', `the sidecar's bulk get answer ${what}`, { key }))]
+          }
+          const item = found[0] as { data?: unknown; error?: unknown }
+          if (typeof item.error === 'string' && item.error !== '') return [key, E.left(CE.storeRejected(500, `the sidecar could not read the key: ${item.error}`, { key }))]
+          if (item.data === undefined) return [key, E.right(O.none)]
+          const value = decodeValue(item.data, key)
+          return [key, E.isLeft(value) ? value : E.right(O.some(value.right))]
+        }),
+      ),
+    )
+  }
+
+  const batchOption = options.batch
+  if (batchOption !== undefined && batchOption !== false && batchOption !== true) {
+    if (typeof batchOption !== 'object' || batchOption === null) fail(CE.invalidOptions('batch', batchOption, 'true, false or { windowMs, maxKeys }'))
+    const { windowMs, maxKeys, ...rest } = batchOption
+    const unknown = Object.keys(rest)[0]
+    if (unknown !== undefined) fail(CE.invalidOptions(`batch.${unknown}`, CE.NOT_SHOWN, 'a known field; the fields are windowMs, maxKeys'))
+    if (windowMs !== undefined && !(typeof windowMs === 'number' && windowMs >= 0 && windowMs <= 1)) fail(CE.invalidOptions('batch.windowMs', windowMs, 'a number of milliseconds from 0 to 1'))
+    if (maxKeys !== undefined) positiveInteger('batch.maxKeys', maxKeys, 100, 1000)
+  }
+  const read = batchOption === undefined || batchOption === false ? getOne : batched(getOne, bulkRead, batchOption === true ? {} : batchOption)
+
+  const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
+    const checked = checkKey(key)
+    if (E.isLeft(checked)) return checked
+    return read(key)
   }
 
   /** A save; with `firstWrite`, only if no entry is there. Gives the status and body answered. */

@@ -54,6 +54,11 @@ describe.each(flavours)('daprStore on real daprd (%s)', (flavour) => {
     }
   })
 
+  describeStore(`daprStore on real daprd (${flavour}), reads batched`, async () => {
+    const store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false, batch: true })
+    return { store, elapse: sleep, marginMs: 300, teardown: () => store.close() }
+  })
+
   describe('the Python wire format', () => {
     let store: ReturnType<typeof daprStore>
     beforeAll(() => {

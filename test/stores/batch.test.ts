@@ -1,0 +1,129 @@
+/**
+ * Batched reads of the Dapr store against the test sidecar: one bulk read for the reads of a turn,
+ * each caller its own key's answer, a lone read a single GET, a sidecar without the bulk endpoint
+ * read key by key from then on, and a bulk answer that lacks, repeats or garbles a key never handed
+ * to another caller's key. The conformance suite runs with batching on too.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
+import { manualClock } from '../../src/Clock.js'
+import { daprStore } from '../../src/stores/DaprStore.js'
+import { startTestSidecar } from '../../src/testing/index.js'
+import type { TestSidecar } from '../../src/testing/index.js'
+import { describeStore, manualTime } from '../storeConformance.js'
+
+describeStore('daprStore over HTTP, reads batched', async () => {
+  const clock = manualClock(Date.UTC(2026, 0, 1))
+  const sidecar = await startTestSidecar({ clock })
+  const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
+  return {
+    store,
+    elapse: manualTime(clock),
+    teardown: async () => {
+      await store.close()
+      await sidecar.close()
+    },
+  }
+})
+
+describe('daprStore with batched reads', () => {
+  let sidecar: TestSidecar
+  beforeEach(async () => {
+    sidecar = await startTestSidecar()
+  })
+  afterEach(async () => {
+    await sidecar.close()
+  })
+
+  const bytesOf = (read: E.Either<unknown, O.Option<Uint8Array>>): string | undefined =>
+    E.isRight(read) && O.isSome(read.right) ? Buffer.from(read.right.value).toString() : undefined
+
+  it('reads 50 keys asked for in one turn with one bulk read; each caller gets its own key', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
+    try {
+      for (let i = 0; i < 50; i += 2) await store.set(`k${i}`, Buffer.from(`v${i}`), 60)()
+      sidecar.clearRequests()
+      const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => store.get(`k${i}`)()))
+      expect(reads.map(bytesOf)).toEqual(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? `v${i}` : undefined)))
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['bulk'])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('a lone read is a single GET; one key asked twice is read once and each caller gets its own bytes', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
+    try {
+      await store.set('a', Buffer.from('x'), 60)()
+      sidecar.clearRequests()
+      expect(bytesOf(await store.get('a')())).toBe('x')
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['get'])
+      sidecar.clearRequests()
+      const [one, two] = await Promise.all([store.get('a')(), store.get('a')()])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['get'])
+      if (E.isLeft(one) || E.isLeft(two) || O.isNone(one.right) || O.isNone(two.right)) throw new Error('both read')
+      expect(one.right.value).not.toBe(two.right.value)
+      expect(Buffer.from(two.right.value).toString()).toBe('x')
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('sends a batch as soon as it holds maxKeys keys', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: { maxKeys: 10 } })
+    try {
+      sidecar.clearRequests()
+      await Promise.all(Array.from({ length: 25 }, (_, i) => store.get(`m${i}`)()))
+      const bulks = sidecar.requests.filter((r) => r.route === 'bulk').map((r) => (JSON.parse(r.body) as { keys: Array<string> }).keys.length)
+      expect(bulks).toEqual([10, 10, 5])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('a sidecar without the bulk endpoint (404) is read key by key, and remembered', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
+    try {
+      await store.set('b0', Buffer.from('zero'), 60)()
+      sidecar.fault({ route: 'bulk', kind: 'status', status: 404, errorCode: 'ERR_DIRECT_INVOKE', message: 'not here' })
+      sidecar.clearRequests()
+      const first = await Promise.all([store.get('b0')(), store.get('b1')()])
+      expect(first.map(bytesOf)).toEqual(['zero', undefined])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['bulk', 'get', 'get'])
+      sidecar.clearRequests()
+      await Promise.all([store.get('b0')(), store.get('b1')()])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['get', 'get'])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('a bulk answer that lacks a key, repeats one or names another is an error of those keys alone, never another caller’s value', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
+    try {
+      const value = (text: string) => JSON.stringify(Buffer.from(text).toString('base64'))
+      sidecar.fault({
+        route: 'bulk',
+        kind: 'garbage',
+        body: `[{"key":"x","data":${value('for x')}},{"key":"y","data":${value('y one')}},{"key":"y","data":${value('y two')}},{"key":"stranger","data":${value('nobody')}}]`,
+        times: 1,
+      })
+      const [x, y, z] = await Promise.all([store.get('x')(), store.get('y')(), store.get('z')()])
+      expect(bytesOf(x)).toBe('for x')
+      expect(E.isLeft(y) && y.left.message).toMatch(/2 times/)
+      expect(E.isLeft(z) && z.left.message).toMatch(/lacked the key/)
+      sidecar.fault({ route: 'bulk', kind: 'garbage', body: '{"not": "a list"', times: 1 })
+      const garbled = await Promise.all([store.get('x')(), store.get('y')()])
+      expect(garbled.every(E.isLeft)).toBe(true)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('refuses bad batch options at construction, naming them', () => {
+    expect(() => daprStore({ env: {}, batch: { windowMs: 5 } })).toThrow(/batch.windowMs/)
+    expect(() => daprStore({ env: {}, batch: { maxKeys: 0 } })).toThrow(/batch.maxKeys/)
+    expect(() => daprStore({ env: {}, batch: { size: 3 } as never })).toThrow(/batch.size/)
+    expect(() => daprStore({ env: {}, batch: 'yes' as never })).toThrow(/batch/)
+  })
+})
