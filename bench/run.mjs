@@ -17,6 +17,7 @@ import { startDaprd } from 'dapr-state-cache/testing'
 import { ROUNDS, costs, costsTable, staleness, stalenessTable } from './staleness.mjs'
 import { backplaneBench } from './backplane.mjs'
 import { tagsBench } from './tags.mjs'
+import { batchingBench } from './batching.mjs'
 import { replicaProcess, byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -753,7 +754,30 @@ const tagsSection = async () => {
   )
 }
 
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection]]
+// ---------------------------------------------------------------------------------------------
+// 15. Batched reads on real daprd with Redis (bench/batching.mjs)
+// ---------------------------------------------------------------------------------------------
+const batchingSection = async () => {
+  const result = await onDaprd('15. Batched reads on real daprd with Redis', batchingBench)
+  if (result === undefined) return
+  json.batching = result
+  section(
+    '15. Batched reads on real daprd with Redis (callers reading distinct keys one after the other; medians of interleaved runs)',
+    table(
+      ['reads', 'callers', 'floor: reads/s, p99 ms', 'unbatched: reads/s, p99 ms, CPU µs/read', 'batched: reads/s, p99 ms, CPU µs/read', 'batched vs floor'],
+      result.rows.map((row) => [
+        row.kind,
+        String(row.concurrency),
+        `${fmt(row.floor.rps)}, ${fmt(row.floor.p99, 2)}`,
+        `${fmt(row.unbatched.rps)}, ${fmt(row.unbatched.p99, 2)}, ${fmt(row.unbatched.cpuUs, 0)}`,
+        `${fmt(row.batched.rps)}, ${fmt(row.batched.p99, 2)}, ${fmt(row.batched.cpuUs, 0)}`,
+        `${fmt(row.batched.rps / row.floor.rps, 2)}x`,
+      ]),
+    ) + `\n\nA lone caller, p50 of a read: ${fmt(result.lone.unbatched, 3)} ms unbatched, ${fmt(result.lone.batched, 3)} ms batched (${fmt(result.lone.batched / result.lone.unbatched, 3)}x).`,
+  )
+}
+
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection], ['15', batchingSection]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)

@@ -1,0 +1,56 @@
+// Section 15 of `npm run bench`: batched reads on real daprd with Redis. Concurrent callers, each
+// reading distinct keys one after the other, through the Dapr store with and without batching, and
+// the floor: undici to the same daprd, one GET per key. Hits (keys written first) and misses (keys
+// never written). Then a lone caller: what batching adds to an isolated read.
+import { Pool } from 'undici'
+import { daprStore } from 'dapr-state-cache'
+import { startDaprd } from 'dapr-state-cache/testing'
+import { interleaved, load, median, quick } from './lib.mjs'
+
+const KEYS = 4096
+
+export const batchingBench = async () => {
+  const daprd = await startDaprd({ flavour: 'redis', pubsubs: [] })
+  const plain = daprStore({ daprUrl: daprd.url, env: {}, connections: 64 })
+  const batched = daprStore({ daprUrl: daprd.url, env: {}, connections: 64, batch: true })
+  const pool = new Pool(daprd.url, { connections: 64, pipelining: 1 })
+  try {
+    const value = Buffer.from(JSON.stringify({ id: 1, name: 'a row of fifteen fields or so', tags: ['x', 'y'] }))
+    for (let i = 0; i < KEYS; i += 256) await Promise.all(Array.from({ length: 256 }, (_, j) => plain.set(`hit:${i + j}`, value, 3600)()))
+    const floor = async (key) => {
+      const answer = await pool.request({ method: 'GET', path: `/v1.0/state/cache/${encodeURIComponent(key)}` })
+      await answer.body.arrayBuffer()
+    }
+    const read = (store) => async (key) => {
+      const got = await store.get(key)()
+      if (got._tag === 'Left') throw new Error(got.left.message)
+    }
+    const contenders = [
+      { name: 'floor', fn: floor },
+      { name: 'unbatched', fn: read(plain) },
+      { name: 'batched', fn: read(batched) },
+    ]
+    const ms = quick ? 300 : 1000
+    const reps = quick ? 2 : 5
+    const rows = []
+    for (const kind of ['hit', 'miss']) {
+      for (const concurrency of [16, 64, 256]) {
+        const runs = await interleaved(contenders, reps, ({ fn }) => load((i) => fn(`${kind}:${i % KEYS}`), { concurrency, ms }))
+        const pick = (name, field) => median(runs.get(name).map((run) => run[field]))
+        rows.push({
+          kind,
+          concurrency,
+          ...Object.fromEntries(contenders.map(({ name }) => [name, { rps: pick(name, 'rps'), p99: pick(name, 'p99'), cpuUs: pick(name, 'cpuUs') }])),
+        })
+      }
+    }
+    // A lone caller: sequential reads of one hit key.
+    const lone = await interleaved(contenders.slice(1), reps, ({ fn }) => load(() => fn('hit:1'), { concurrency: 1, ms }))
+    return { rows, lone: { unbatched: median(lone.get('unbatched').map((run) => run.p50)), batched: median(lone.get('batched').map((run) => run.p50)) } }
+  } finally {
+    await pool.close()
+    await plain.close()
+    await batched.close()
+    await daprd.close()
+  }
+}
