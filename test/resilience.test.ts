@@ -58,6 +58,8 @@ describe('the fault suite', () => {
       apiToken: fault === 'unauthorized' ? 'wrong-token' : 'right-token',
       storeName: fault === 'not-found' ? 'missing-store' : 'cache',
       timeoutMs: 100,
+      // The faults are put on single-key reads; batched reads' faults are in test/stores/batch.test.ts.
+      batch: false,
     })
     const metrics = new InMemoryMetrics()
     const Item = t.type({ id: t.number, square: t.number, label: t.string })

@@ -95,10 +95,12 @@ export interface DaprStoreOptions {
    */
   readonly maxValueBytes?: number | undefined
   /**
-   * Reads batched (off by default): the single-key reads of one turn of the event loop go out as one
-   * bulk read (`POST /v1.0/state/{store}/bulk`), each caller getting its own key's answer; a lone
-   * read stays a single GET. `windowMs` (0 or up to 1) waits that long for more keys; `maxKeys`
-   * (default 100) bounds a batch. A sidecar without the bulk endpoint is read key by key.
+   * Reads batched (on by default; `false` turns it off): the single-key reads of one turn of the
+   * event loop go out as one bulk read (`POST /v1.0/state/{store}/bulk`), each caller getting its own
+   * key's answer; a lone read stays a single GET. `windowMs` (0 or up to 1) waits that long for more
+   * keys; `maxKeys` (default 100) bounds a batch. A sidecar without the bulk endpoint is read key by
+   * key. Measured on real daprd: 2.7-4.8x the reads per second of one request per key, at a lower
+   * p99, and an isolated read no slower (docs/benchmarks.md, section 15).
    */
   readonly batch?: true | BatchOptions | false | undefined
   /** Where the defaults are read from (default `process.env`). */
@@ -238,7 +240,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     if (windowMs !== undefined && !(typeof windowMs === 'number' && windowMs >= 0 && windowMs <= 1)) fail(CE.invalidOptions('batch.windowMs', windowMs, 'a number of milliseconds from 0 to 1'))
     if (maxKeys !== undefined) positiveInteger('batch.maxKeys', maxKeys, 100, 1000)
   }
-  const read = batchOption === undefined || batchOption === false ? getOne : batched(getOne, bulkRead, batchOption === true ? {} : batchOption)
+  const read = batchOption === false ? getOne : batched(getOne, bulkRead, batchOption === undefined || batchOption === true ? {} : batchOption)
 
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {
     const checked = checkKey(key)

@@ -120,6 +120,21 @@ describe('daprStore with batched reads', () => {
     }
   })
 
+  it.each([
+    ['500', { kind: 'status' as const, status: 500 }, 'E_CACHE_STORE_REJECTED'],
+    ['a reset', { kind: 'reset' as const }, 'E_CACHE_CONNECTION'],
+    ['a hang past the deadline', { kind: 'hang' as const }, 'E_CACHE_TIMEOUT'],
+  ])('a bulk read that fails (%s) fails each of its keys with the same typed error, and nothing hangs', async (_name, fault, code) => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, timeoutMs: 100, breaker: false })
+    try {
+      sidecar.fault({ route: 'bulk', ...fault })
+      const reads = await Promise.all([store.get('p')(), store.get('q')()])
+      expect(reads.map((read) => (E.isLeft(read) ? read.left.code : 'ok'))).toEqual([code, code])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('refuses bad batch options at construction, naming them', () => {
     expect(() => daprStore({ env: {}, batch: { windowMs: 5 } })).toThrow(/batch.windowMs/)
     expect(() => daprStore({ env: {}, batch: { maxKeys: 0 } })).toThrow(/batch.maxKeys/)
