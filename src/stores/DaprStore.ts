@@ -295,7 +295,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, first.key))
   }
 
-  /** Several keys in one bulk get; each answer in the order asked, a missing key as none. */
+  /** Several keys in one bulk get; each answer in the order asked, a missing key as none, found by its key. */
   const getMany =
     (keys: ReadonlyArray<string>): TE.TaskEither<CacheError, ReadonlyArray<E.Either<CacheError, O.Option<Uint8Array>>>> =>
     async () => {
@@ -305,33 +305,10 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
         const checked = checkKey(key)
         if (E.isLeft(checked)) return checked
       }
-      const limit: AnswerLimit = { bytes: keys.length * (valueAnswers.bytes + 1024), error: (known, status, key) => valueAnswers.error(known, status, key) }
-      const request = { method: 'POST' as const, path: `${statePath}/bulk`, headers: jsonHeaders, body: JSON.stringify({ keys, parallelism: keys.length }) }
-      const answered = await send(request, first, readTimeoutMs, limit)
-      if (E.isLeft(answered)) return answered
-      const { status, body } = answered.right
-      if (status !== 200) return E.left(rejection(status, body, first))
-      let items: unknown
-      try {
-        items = JSON.parse(body)
-      } catch (cause) {
-        return E.left(CE.serializationError('deserialize', `the sidecar answered a bulk get with a body that is not JSON (${body.length} bytes)`, { key: first, cause }))
-      }
-      if (!Array.isArray(items) || items.length !== keys.length) {
-        return E.left(CE.serializationError('deserialize', `the sidecar answered a bulk get of ${keys.length} keys with something else than ${keys.length} items`, { key: first }))
-      }
-      return E.right(
-        keys.map((key, index): E.Either<CacheError, O.Option<Uint8Array>> => {
-          const item = items[index] as { key?: unknown; data?: unknown; error?: unknown } | null
-          if (item === null || typeof item !== 'object' || item.key !== key) {
-            return E.left(CE.serializationError('deserialize', `the bulk get answered item ${index} for another key than ${JSON.stringify(key)}`, { key }))
-          }
-          if (typeof item.error === 'string' && item.error !== '') return E.left(CE.storeRejected(500, `the sidecar could not read the key: ${item.error}`, { key }))
-          if (item.data === undefined) return E.right(O.none)
-          const value = decodeValue(item.data, key)
-          return E.isLeft(value) ? value : E.right(O.some(value.right))
-        }),
-      )
+      const read = await bulkRead([...new Set(keys)])
+      if (read === 'unsupported') return E.left(CE.storeRejected(404, 'the sidecar has no bulk get endpoint', { key: first }))
+      if (E.isLeft(read)) return read
+      return E.right(keys.map((key) => read.right.get(key) as E.Either<CacheError, O.Option<Uint8Array>>))
     }
 
   const set =
