@@ -65,3 +65,21 @@ it('tags with the lease: the key’s generations and the epoch together; invalid
   expect((await fn.invalidateTag('id:1')).deleted).toBe(1)
   expect(await fn(1)).toEqual({ id: 1, version: 3 })
 })
+
+it('a decorated method can invalidate a tag too', async () => {
+  const store = memoryStore()
+  class Users {
+    calls = 0
+    @cacheable({ store, tags: ([id]: [number]) => [`user:${id}`], logger: { warn: () => undefined } })
+    async find(id: number): Promise<{ id: number; call: number }> {
+      this.calls++
+      return { id, call: this.calls }
+    }
+  }
+  const users = new Users()
+  expect(await users.find(1)).toEqual({ id: 1, call: 1 })
+  expect(await users.find(1)).toEqual({ id: 1, call: 1 })
+  const method = users.find as unknown as { invalidateTag: (tag: string) => Promise<{ deleted: number }> }
+  expect((await method.invalidateTag.call(users, 'user:1')).deleted).toBe(1)
+  expect(await users.find(1)).toEqual({ id: 1, call: 2 })
+})
