@@ -338,6 +338,17 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
+    item: '18',
+    title: 'bulk get as batched reads send it: a key asked twice, 300 keys, parallelism 1, 16 and 1000, metadata in the query',
+    run: async (call, key) => {
+      const many = Array.from({ length: 300 }, (_, i) => key(`many${i}`))
+      await call('POST', '/v1.0/state/cache', save(many.filter((_, i) => i % 3 === 0).map((k, i) => ({ key: k, value: i }))))
+      await call('POST', '/v1.0/state/cache/bulk', JSON.stringify({ keys: [key('many0'), key('many0'), key('many1')], parallelism: 2 }))
+      for (const parallelism of [1, 16, 1000]) await call('POST', '/v1.0/state/cache/bulk', JSON.stringify({ keys: many, parallelism }))
+      await call('POST', '/v1.0/state/cache/bulk?metadata.partitionKey=p1', JSON.stringify({ keys: [key('many0')] }))
+    },
+  },
+  {
     item: '19',
     title: 'transactions: upsert and delete with TTLs; an etag failure is 500 ERR_STATE_TRANSACTION; an unknown operation is 400',
     run: async (call, key) => {
