@@ -31,7 +31,7 @@ import { step } from './Cached.js'
 import { combineMetrics } from './Metrics.js'
 import type { Message } from './internal/messages.js'
 import { FORMAT, MAX_KEYS_PER_MESSAGE, readMessage, sequences } from './internal/messages.js'
-import { checkOption, group, loggerCodec, metricsSinkCodec, milliseconds, optional, withMethods } from './internal/options.js'
+import { busCodec, checkOption, group, loggerCodec, metricsSinkCodec, milliseconds, optional } from './internal/options.js'
 import type { BackplaneEvent, Bus } from './internal/parts.js'
 import { acquire, sender } from './stores/dapr/http.js'
 import { resolveDaprUrl } from './stores/dapr/options.js'
@@ -517,7 +517,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
 }
 
 /** Whether `u` looks like a backplane (for `withBackplane` and `cacheable`). */
-export const backplaneCodec = withMethods<Bus>('a backplane (see backplane())', ['publish', 'subscribe', 'trusted'])
+export const backplaneCodec = busCodec
 
 let shared: Backplane | undefined
 

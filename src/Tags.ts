@@ -21,8 +21,7 @@ import { step } from './Cached.js'
 import type { CacheMetrics } from './Metrics.js'
 import { combineMetrics } from './Metrics.js'
 import type { Store } from './Store.js'
-import type { Bus } from './internal/parts.js'
-import { checkOption, functionOf, group, keyPart, optional, withMethods, metricsSinkCodec } from './internal/options.js'
+import { busCodec, checkOption, functionOf, group, keyPart, metricsSinkCodec, optional } from './internal/options.js'
 import { guarded } from './internal/guardedStore.js'
 import type { TagInvalidation } from './internal/tags.js'
 import { TAG_COMPANIONS, checkTags, invalidateTagIndexes } from './internal/tags.js'
@@ -73,7 +72,7 @@ export function withTags(tagsOf: TagsOf<never, never>): Step {
  */
 export const InvalidateTagsOptionsCodec = group('InvalidateTagsOptions', {
   prefix: optional(keyPart),
-  backplane: optional(withMethods<Bus>('a backplane (see backplane())', ['publish', 'subscribe', 'trusted'])),
+  backplane: optional(busCodec),
   metrics: optional(t.readonlyArray(metricsSinkCodec, 'an array of CacheMetrics sinks')),
 })
 

@@ -19,7 +19,7 @@ import { invalidate, invalidateTag } from './invalidate.js'
 import { canTag, withEpoch } from './tags.js'
 import { keysOf } from './keys.js'
 import type { Cached, Plan } from './model.js'
-import { clockCodec, checkOption, fraction, functionCodec, keyBuilderCodec, keyName, keyPart, metricsSinkCodec, optional, positiveInteger, seconds, serializerCodec, storeCodec, tracerCodec, withMethods } from './options.js'
+import { busCodec, clockCodec, checkOption, fraction, functionCodec, keyBuilderCodec, keyName, keyPart, metricsSinkCodec, optional, positiveInteger, seconds, serializerCodec, storeCodec, tracerCodec, withMethods } from './options.js'
 import type { Compute } from './parts.js'
 import type { Outcome, Recipe } from './recipe.js'
 import { syncReads, syncWrites } from './sync.js'
@@ -61,7 +61,7 @@ const PlanCodec = t.type({
   lease: optional(functionCodec),
   generations: optional(functionCodec),
   tags: optional(functionCodec),
-  backplane: optional(withMethods('a backplane (see withBackplane)', ['publish', 'subscribe', 'trusted'])),
+  backplane: optional(busCodec),
   failSafe: optional(withMethods('a fail-safe (see withFailSafe)', ['throttled', 'throttle', 'forget', 'size'])),
   timeouts: optional(t.partial({ softMs: optional(positiveInteger), hardMs: optional(positiveInteger) })),
   refreshAhead: optional(withMethods('a refresh-ahead rule (see withRefreshAhead)', ['due'])),

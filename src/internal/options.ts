@@ -17,6 +17,7 @@ import type { Logger } from '../Logger.js'
 import type { CacheMetrics } from '../Metrics.js'
 import type { Serializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
+import type { Bus } from './parts.js'
 
 /** A safe integer greater than zero. */
 export const positiveInteger = new t.Type<number, number, unknown>(
@@ -172,6 +173,7 @@ export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (
 export const loggerCodec = withMethods<Logger>('an object with a warn method', ['warn'])
 export const clockCodec = withMethods<Clock>('a Clock (an object with now())', ['now'])
 export const tracerCodec = withMethods<Tracer>('an OpenTelemetry Tracer', ['startSpan'])
+export const busCodec = withMethods<Bus>('a backplane (see backplane())', ['publish', 'subscribe', 'trusted'])
 /** A function, typed as `F` (the codec can only check that it is one). */
 export const functionOf = <F extends (...args: never) => unknown>(name = 'a function') => {
   const is = (u: unknown): u is F => typeof u === 'function'

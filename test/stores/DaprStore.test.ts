@@ -14,19 +14,22 @@ import { describeStore, manualTime } from '../storeConformance.js'
 
 const vectors = pythonVectors
 
-describeStore('daprStore over HTTP', async () => {
-  const clock = manualClock(Date.UTC(2026, 0, 1))
-  const sidecar = await startTestSidecar({ clock })
-  const store = daprStore({ daprUrl: sidecar.url, env: {} })
-  return {
-    store,
-    elapse: manualTime(clock),
-    teardown: async () => {
-      await store.close()
-      await sidecar.close()
-    },
-  }
-})
+// With batched reads (the default) and without: the store keeps the same contract.
+for (const [label, batch] of [['', true], [', reads unbatched', false]] as const) {
+  describeStore(`daprStore over HTTP${label}`, async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1))
+    const sidecar = await startTestSidecar({ clock })
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch })
+    return {
+      store,
+      elapse: manualTime(clock),
+      teardown: async () => {
+        await store.close()
+        await sidecar.close()
+      },
+    }
+  })
+}
 
 describe('daprStore', () => {
   let sidecar: TestSidecar

@@ -2,29 +2,13 @@
  * Batched reads of the Dapr store against the test sidecar: one bulk read for the reads of a turn,
  * each caller its own key's answer, a lone read a single GET, a sidecar without the bulk endpoint
  * read key by key from then on, and a bulk answer that lacks, repeats or garbles a key never handed
- * to another caller's key. The conformance suite runs with batching on too.
+ * to another caller's key. The conformance suite runs with and without batching (DaprStore.test.ts).
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
-import { manualClock } from '../../src/Clock.js'
 import { daprStore } from '../../src/stores/DaprStore.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
-import { describeStore, manualTime } from '../storeConformance.js'
-
-describeStore('daprStore over HTTP, reads batched', async () => {
-  const clock = manualClock(Date.UTC(2026, 0, 1))
-  const sidecar = await startTestSidecar({ clock })
-  const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
-  return {
-    store,
-    elapse: manualTime(clock),
-    teardown: async () => {
-      await store.close()
-      await sidecar.close()
-    },
-  }
-})
 
 describe('daprStore with batched reads', () => {
   let sidecar: TestSidecar
