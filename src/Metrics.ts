@@ -17,6 +17,9 @@
  * - `recordNegativeHit` (optional): a miss answered from a negative entry (`withNegativeCache`): the
  *   function's remembered failure, returned without running it. A hit of its own kind: the call is
  *   not also counted as a miss (nor as a hit of a value).
+ * - `recordBatch` (optional): a read the Dapr store sent for `keys` distinct keys at once (a bulk
+ *   read of a batch or of `many`; 1 for a read that went alone): the batch sizes' histogram. Given
+ *   to the store (`daprStore({ metrics })`), which batches reads for every function.
  *
  * Every record also gets a `MetricsContext` (the function's name and the store's), for sinks that
  * label by them. Sinks never break a call: one that throws is ignored for that record. `InMemoryMetrics` keeps
@@ -78,6 +81,8 @@ export interface CacheMetrics {
   recordNegativeHit?(key: string, context?: MetricsContext): void
   /** Value keys a tag invalidation deleted, told chunk by chunk while it runs (`invalidateTag`): its progress. */
   recordTagInvalidation?(tag: string, keysDeleted: number, context?: MetricsContext): void
+  /** A read sent for `keys` distinct keys at once (1: a read that went alone); see `daprStore`'s `batch`. */
+  recordBatch?(keys: number, context?: MetricsContext): void
 }
 
 /**
@@ -121,6 +126,14 @@ export interface CacheStats extends KeyStats {
   readonly errorsByCode: Readonly<Record<string, number>>
   /** Value keys deleted by tag invalidations, by tag (the most recent 1,000 tags). */
   readonly tagKeysDeleted: Readonly<Record<string, number>>
+  /** Reads the store sent (`recordBatch`), alone or in bulk, and the keys they read. */
+  readonly batches: number
+  readonly batchedKeys: number
+  /**
+   * How many of those reads had how many keys: by the bucket's upper bound (`"1"`, `"2"`, `"4"`, ...
+   * `"512"`, `"1024"`, and `"inf"` above), each read in the first bucket its size fits.
+   */
+  readonly batchSizes: Readonly<Record<string, number>>
 }
 
 /**
@@ -175,6 +188,7 @@ const guarded = (sink: CacheMetrics): CacheMetrics => ({
   ...(sink.recordTagInvalidation === undefined
     ? {}
     : { recordTagInvalidation: safely((tag: string, keysDeleted: number, context?: MetricsContext) => sink.recordTagInvalidation?.(tag, keysDeleted, context)) }),
+  ...(sink.recordBatch === undefined ? {} : { recordBatch: safely((keys: number, context?: MetricsContext) => sink.recordBatch?.(keys, context)) }),
 })
 
 /**
@@ -197,12 +211,16 @@ export const combineMetrics = (sinks: ReadonlyArray<CacheMetrics>): CacheMetrics
     recordStale: (key, context) => each.forEach((sink) => sink.recordStale?.(key, context)),
     recordNegativeHit: (key, context) => each.forEach((sink) => sink.recordNegativeHit?.(key, context)),
     recordTagInvalidation: (tag, keysDeleted, context) => each.forEach((sink) => sink.recordTagInvalidation?.(tag, keysDeleted, context)),
+    recordBatch: (keys, context) => each.forEach((sink) => sink.recordBatch?.(keys, context)),
   }
 }
 
 // -------------------------------------------------------------------------------------
 // InMemoryMetrics
 // -------------------------------------------------------------------------------------
+
+/** The upper bounds of the batch sizes' buckets (powers of two), here and in OpenTelemetry. */
+export const BATCH_BUCKETS: ReadonlyArray<number> = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
 interface Counters {
   hits: number
@@ -263,6 +281,7 @@ export class InMemoryMetrics implements CacheMetrics {
   private totals: Counters = zero()
   private errorsByCode: Record<string, number> = {}
   private tagKeys = new Map<string, number>()
+  private batches = { reads: 0, keys: 0, sizes: new Map<string, number>() }
   private readonly perKey = new Map<string, Counters>()
 
   constructor(options: InMemoryMetricsOptions = {}) {
@@ -339,7 +358,23 @@ export class InMemoryMetrics implements CacheMetrics {
 
   /** Totals since construction or the last `reset()`. */
   getStats(): CacheStats {
-    return { ...snapshot(this.totals), errorsByCode: { ...this.errorsByCode }, tagKeysDeleted: Object.fromEntries(this.tagKeys) }
+    return {
+      ...snapshot(this.totals),
+      errorsByCode: { ...this.errorsByCode },
+      tagKeysDeleted: Object.fromEntries(this.tagKeys),
+      batches: this.batches.reads,
+      batchedKeys: this.batches.keys,
+      batchSizes: Object.fromEntries(this.batches.sizes),
+    }
+  }
+
+  /** Counts a read of `keys` keys in the batch sizes' histogram. */
+  recordBatch(keys: number): void {
+    this.batches.reads++
+    this.batches.keys += keys
+    const bucket = BATCH_BUCKETS.find((bound) => keys <= bound)
+    const name = bucket === undefined ? 'inf' : String(bucket)
+    this.batches.sizes.set(name, (this.batches.sizes.get(name) ?? 0) + 1)
   }
 
   /** Adds to the keys deleted for `tag`. */
@@ -369,6 +404,7 @@ export class InMemoryMetrics implements CacheMetrics {
   reset(): void {
     this.totals = zero()
     this.tagKeys = new Map()
+    this.batches = { reads: 0, keys: 0, sizes: new Map() }
     this.errorsByCode = {}
     this.perKey.clear()
   }

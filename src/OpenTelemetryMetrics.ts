@@ -5,7 +5,8 @@
  * Instruments, made once per sink:
  * - counters `cache.hits`, `cache.misses`, `cache.writes`, `cache.errors`;
  * - histogram `cache.latency` in seconds, with `cache.operation` = `hit`, `miss` or `write`;
- * - histogram `cache.size` in bytes, one point per write.
+ * - histogram `cache.size` in bytes, one point per write;
+ * - histogram `cache.batch.size` in keys, one point per read the Dapr store sent (`recordBatch`).
  *
  * Attributes are low-cardinality by default: `cache.function` (the cached function's name),
  * `cache.store` (the store's name), and `error.type` (the stable error code) on errors. The full key
@@ -19,6 +20,7 @@ import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api'
 import { metrics as otelMetrics } from '@opentelemetry/api'
 import type { CacheError } from './CacheError.js'
 import type { CacheMetrics, MetricsContext, WriteContext } from './Metrics.js'
+import { BATCH_BUCKETS } from './Metrics.js'
 
 /**
  * @category model
@@ -52,6 +54,7 @@ export class OpenTelemetryMetrics implements CacheMetrics {
   private readonly tagKeysDeleted: Counter
   private readonly latency: Histogram
   private readonly size: Histogram
+  private readonly batchSize: Histogram
   private readonly recordKeys: boolean
   // One attributes object per pipeline (contexts are per pipeline), so records allocate nothing.
   private readonly attributes = new WeakMap<MetricsContext, { base: Attributes; hit: Attributes; miss: Attributes; write: Attributes }>()
@@ -88,6 +91,16 @@ export class OpenTelemetryMetrics implements CacheMetrics {
       unit: 'By',
       advice: { explicitBucketBoundaries: SIZE_BUCKETS_BYTES },
     })
+    this.batchSize = meter.createHistogram('cache.batch.size', {
+      description: 'Keys in each read the Dapr store sent: a bulk read of a batch or of many, or 1 for a read that went alone',
+      unit: '{key}',
+      advice: { explicitBucketBoundaries: [...BATCH_BUCKETS] },
+    })
+  }
+
+  /** Records the batch's size in `cache.batch.size`, with `cache.store`. */
+  recordBatch(keys: number, context: MetricsContext = NO_CONTEXT): void {
+    this.batchSize.record(keys, this.for(context).base)
   }
 
   /** Adds to `cache.hits` and records the latency in `cache.latency` (`cache.operation` = hit). */

@@ -178,6 +178,16 @@ export interface CacheableFunction<Args extends ReadonlyArray<unknown>, R> {
    * the background (a refresh ahead, a computation past its timeout, a background write).
    */
   readonly pending: () => number
+  /**
+   * Calls it once per argument list, as one batch: one bulk read for all their keys, the misses
+   * computed (each under the single flight and the lease where they are on), one bulk save for the
+   * values computed. Resolves to the results in the order asked, or rejects with the first failure
+   * in that order (as `Promise.all`, once every call is done); arguments with one key are looked up
+   * once. Rejects with a `CacheOptionsError` when `argsList` is not an array of arrays.
+   */
+  readonly many: (argsList: ReadonlyArray<Args>) => Promise<Array<R>>
+  /** As `many`, each call's own outcome (as `Promise.allSettled`): never rejects for one call's failure. */
+  readonly manySettled: (argsList: ReadonlyArray<Args>) => Promise<Array<PromiseSettledResult<R>>>
 }
 
 /**
@@ -330,11 +340,16 @@ const wrapFunction = (resolved: Resolved, fn: AnyFunction): CacheableFunction<Re
   const wrapped = function (this: unknown, ...args: ReadonlyArray<unknown>): Promise<unknown> {
     return settle(run(this, args))
   }
+  const manySettled = async (argsList: ReadonlyArray<ReadonlyArray<unknown>>): Promise<Array<PromiseSettledResult<unknown>>> =>
+    (await cached.many(argsList)()).map((outcome) => (E.isRight(outcome) ? { status: 'fulfilled', value: outcome.right } : { status: 'rejected', reason: failure(outcome.left) }))
+  const many = async (argsList: ReadonlyArray<ReadonlyArray<unknown>>): Promise<Array<unknown>> => (await cached.many(argsList)()).map(unwrap)
   Object.defineProperty(wrapped, 'name', { value: fn.name })
   Object.defineProperty(wrapped, 'length', { value: fn.length })
   Object.defineProperty(wrapped, 'invalidate', { value: invalidate })
   Object.defineProperty(wrapped, 'invalidateTag', { value: invalidateTag })
   Object.defineProperty(wrapped, 'pending', { value: cached.pending })
+  Object.defineProperty(wrapped, 'many', { value: many })
+  Object.defineProperty(wrapped, 'manySettled', { value: manySettled })
   Object.defineProperty(wrapped, INVALIDATE, { value: invalidate })
   return wrapped as CacheableFunction<ReadonlyArray<unknown>, unknown>
 }

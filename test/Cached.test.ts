@@ -113,7 +113,7 @@ describe('step', () => {
     const handMade = ((n: number) => double(n)) as unknown as Cached<[n: number], never, number>
     expect(() => step('tenant', () => ({}))(handMade)).toThrow(/`tenant: self`: expected a function made by `cache\(store\)`/)
     const wrapper = pipe(double, cache(memoryStore()), withKey('math.double'))
-    const byHand = Object.assign((n: number) => wrapper(n), { invalidate: wrapper.invalidate, invalidateTag: wrapper.invalidateTag, pending: wrapper.pending })
+    const byHand = Object.assign((n: number) => wrapper(n), { invalidate: wrapper.invalidate, invalidateTag: wrapper.invalidateTag, pending: wrapper.pending, many: wrapper.many })
     expect(() => withTtl(5)(byHand)).toThrow(/`withTtl: self`/)
   })
 

@@ -34,10 +34,21 @@ describe('InMemoryMetrics', () => {
       avgMissLatencyMs: 10,
       errorsByCode: { E_CACHE_CONNECTION: 1, E_CACHE_KEY: 1 },
       tagKeysDeleted: { 'user:1': 120 },
+      batches: 0,
+      batchedKeys: 0,
+      batchSizes: {},
     })
     expect(metrics.getKeyStats('a')).toMatchObject({ hits: 2, l1Hits: 1, coalesced: 1, hitRatio: 1, avgHitLatencyMs: 3 })
     expect(metrics.getKeyStats('b')).toMatchObject({ misses: 1, writes: 1, errors: 1, stale: 1, negativeHits: 1, bytesWritten: 100, hitRatio: 0 })
     expect(metrics.getKeyStats('never')).toBeUndefined()
+  })
+
+  it('keeps the batch sizes as a histogram: each read in the first power-of-two bucket it fits, "inf" past 1024', () => {
+    const metrics = new InMemoryMetrics()
+    for (const keys of [1, 1, 2, 3, 100, 1024, 1025]) metrics.recordBatch(keys)
+    expect(metrics.getStats()).toMatchObject({ batches: 7, batchedKeys: 2156, batchSizes: { '1': 2, '2': 1, '4': 1, '128': 1, '1024': 1, inf: 1 } })
+    metrics.reset()
+    expect(metrics.getStats()).toMatchObject({ batches: 0, batchedKeys: 0, batchSizes: {} })
   })
 
   it('reports zero ratios and averages when nothing happened', () => {

@@ -17,6 +17,8 @@ import { cacheable } from '../src/cacheable.js'
 import { withL1 } from '../src/stores/L1.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 import { probeStore } from './helpers.js'
+import { daprStore } from '../src/stores/DaprStore.js'
+import { startTestSidecar } from '../src/testing/index.js'
 
 const setup = (options: { recordKeys?: boolean } = {}) => {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
@@ -116,6 +118,28 @@ describe('OpenTelemetryMetrics with the real SDK', () => {
     }
   })
 
+  it('records the size of every read the Dapr store sent in cache.batch.size, with the store as cache.store', async () => {
+    const { sink, collect, shutdown } = setup()
+    const sidecar = await startTestSidecar()
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, metrics: sink })
+    try {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => store.get(`k${i}`)()))
+      await store.get('alone')()
+      await store.getMany?.(['a', 'b', 'c'])()
+      const metrics = await collect()
+      const batch = metrics.get('cache.batch.size')
+      expect(batch?.descriptor.unit).toBe('{key}')
+      expect(points(batch)).toEqual([{ attributes: { 'cache.store': 'cache' }, value: { count: 3, sum: 44 } }])
+      const buckets = (batch?.dataPoints[0]?.value as Histogram | undefined)?.buckets
+      expect(buckets?.boundaries).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
+      expect(buckets?.counts.slice(0, 7)).toEqual([1, 0, 1, 0, 0, 0, 1])
+    } finally {
+      await store.close()
+      await sidecar.close()
+      await shutdown()
+    }
+  })
+
   it('puts the key on data points only when asked to', async () => {
     const { sink, collect, shutdown } = setup({ recordKeys: true })
     try {
@@ -147,7 +171,7 @@ describe('OpenTelemetryMetrics with the real SDK', () => {
     })
     const sink = new OpenTelemetryMetrics({ meter: counting })
     for (let i = 0; i < 100; i++) sink.recordHit(`k${i}`, 1, { name: 'f', store: 's' })
-    expect(created.sort()).toEqual(['cache.errors', 'cache.hits', 'cache.latency', 'cache.misses', 'cache.negative_hits', 'cache.size', 'cache.stale', 'cache.tag_keys_deleted', 'cache.writes'])
+    expect(created.sort()).toEqual(['cache.errors', 'cache.hits', 'cache.latency', 'cache.misses', 'cache.negative_hits', 'cache.size', 'cache.stale', 'cache.tag_keys_deleted', 'cache.writes'].concat('cache.batch.size').sort())
     await provider.shutdown()
   })
 

@@ -23,14 +23,19 @@ import { busCodec, clockCodec, checkOption, fraction, functionCodec, keyBuilderC
 import type { Compute } from './parts.js'
 import type { Outcome, Recipe } from './recipe.js'
 import { syncReads, syncWrites } from './sync.js'
+import type { Batch } from './batch.js'
+import { runMany } from './many.js'
 
 
 // Registered symbols: a cached function made by the ESM build is recognised by the CommonJS one, and back.
 export const PLAN = Symbol.for('dapr-state-cache/plan')
 export const RUN = Symbol.for('dapr-state-cache/run')
 
-/** How the Promise facade runs one call: the outcome at once when the engine knew it, else a promise. */
-export type Run = (self: unknown, args: ReadonlyArray<unknown>) => Outcome | Promise<Outcome>
+/**
+ * How the Promise facade runs one call: the outcome at once when the engine knew it, else a promise.
+ * With a batch, the call is one of a `many`.
+ */
+export type Run = (self: unknown, args: ReadonlyArray<unknown>, batch?: Batch) => Outcome | Promise<Outcome>
 
 // -------------------------------------------------------------------------------------
 // internal
@@ -135,13 +140,13 @@ export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): 
   let run: Run
   if (plan.around.length === 0) {
     // No wrapper: the call is the engine's, with nothing in between.
-    run = (self, args) => engine.runNow(recipe, self, args)
+    run = (self, args, batch) => engine.runNow(recipe, self, args, batch)
     cached = function (this: unknown, ...args: Args) {
       return () => engine.run(recipe, this, args)
     } as Cached<Args, Err, A>
   } else {
     const call = wrapped(plan, recipe)
-    run = (self, args) => call(self, args)()
+    run = (self, args, batch) => call(self, args, batch)()
     cached = function (this: unknown, ...args: Args) {
       return call(this, args)
     } as unknown as Cached<Args, Err, A>
@@ -151,6 +156,12 @@ export const build = <Args extends ReadonlyArray<unknown>, Err, A>(plan: Plan): 
   })
   Object.defineProperty(cached, 'invalidateTag', { value: (tags: string | ReadonlyArray<string>) => () => invalidateTag(recipe, tags) })
   Object.defineProperty(cached, 'pending', { value: () => pending(recipe) })
+  Object.defineProperty(cached, 'many', {
+    value: (argsList: ReadonlyArray<Args>) => {
+      const checkedList = argumentLists(argsList)
+      return () => runMany(recipe, run, undefined, checkedList)
+    },
+  })
   Object.defineProperty(cached, RUN, { value: run })
   Object.defineProperty(cached, PLAN, { value: plan })
   if (plan.name !== undefined) Object.defineProperty(cached, 'name', { value: plan.name })
@@ -170,11 +181,11 @@ const computeOf = (plan: Plan): Compute | undefined => {
 /** The engine's call inside every wrapper of the plan, the first applied innermost. */
 const wrapped = (plan: Plan, recipe: Recipe) => {
   const keys = recipe.keys
-  let call = (self: unknown, args: ReadonlyArray<unknown>): TE.TaskEither<unknown, unknown> => () => engine.run(recipe, self, args)
+  let call = (self: unknown, args: ReadonlyArray<unknown>, batch?: Batch): TE.TaskEither<unknown, unknown> => () => engine.run(recipe, self, args, batch)
   for (const wrap of plan.around) {
     const next = call
     // Lazy, as a TaskEither is: the wrapper runs when the call's task runs, outermost first.
-    call = (self, args) => () => wrap({ args, self, key: () => keys.keyOf(args), proceed: next(self, args), plan })()
+    call = (self, args, batch) => () => wrap({ args, self, key: () => keys.keyOf(args), proceed: next(self, args, batch), plan })()
   }
   return call
 }
@@ -187,6 +198,14 @@ const pending = (recipe: Recipe): number => {
   let writes = 0
   for (const key of recipe.landings.keys()) if (recipe.dedup?.join(key) === undefined && !recipe.background.has(key)) writes++
   return (recipe.dedup?.size() ?? 0) + recipe.background.size + writes
+}
+
+/** The argument lists of a `many`, checked before anything runs: a `CacheOptionsError` names the first that is not one. */
+export const argumentLists = <Args extends ReadonlyArray<unknown>>(argsList: ReadonlyArray<Args>): ReadonlyArray<Args> => {
+  if (!Array.isArray(argsList)) fail(CE.invalidOptions('many: argsList', argsList, 'an array of argument lists, one per call ([[1], [2]])'))
+  const bad = (argsList as ReadonlyArray<unknown>).findIndex((args) => !Array.isArray(args))
+  if (bad !== -1) fail(CE.invalidOptions(`many: argsList[${bad}]`, argsList[bad], 'an array of the arguments of one call'))
+  return argsList
 }
 
 export const isCached = (u: unknown): boolean => typeof u === 'function' && PLAN in u

@@ -36,6 +36,7 @@ import { indexed, stillIndexed } from './tags.js'
 import type { Read } from './reads.js'
 import { readAgain, readWithMeta } from './reads.js'
 import { drop, write } from './write.js'
+import type { Batch } from './batch.js'
 
 export type { Keys, Recipe } from './recipe.js'
 
@@ -47,17 +48,17 @@ export type { Keys, Recipe } from './recipe.js'
  * One cached call: its outcome at once when nothing had to wait (a hit in the tier or in an
  * in-process store, a synchronous miss there), else a promise of it. Never throws, never rejects.
  */
-export const runNow = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
-  if (recipe.tracer === undefined) return lookup(recipe, self, args, undefined)
+export const runNow = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, batch?: Batch): Outcome | Promise<Outcome> => {
+  if (recipe.tracer === undefined) return lookup(recipe, self, args, undefined, batch)
   const call = startCall(recipe.tracer, recipe.context)
-  return Promise.resolve(lookup(recipe, self, args, call)).finally(call.end)
+  return Promise.resolve(lookup(recipe, self, args, call, batch)).finally(call.end)
 }
 
 /** One cached call, as a promise. Never rejects. */
-export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>): Promise<Outcome> => Promise.resolve(runNow(recipe, self, args))
+export const run = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, batch?: Batch): Promise<Outcome> => Promise.resolve(runNow(recipe, self, args, batch))
 
 /** The key, the tier, the single flight, a synchronous read; then the store, once per key in flight. */
-const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined): Outcome | Promise<Outcome> => {
+const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, call: CallSpan | undefined, batch: Batch | undefined): Outcome | Promise<Outcome> => {
   const key = recipe.keys.keyOf(args)
   if (E.isLeft(key)) {
     return cacheFailure(recipe, undefined, key.left, call) ?? computeTraced(recipe, undefined, self, args, call)
@@ -94,7 +95,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
     else if (hit !== undefined) return hit
   }
   call?.key(key.right)
-  const at: Lookup = { recipe, key: key.right, self, args, call, ticket }
+  const at: Lookup = { recipe, key: key.right, self, args, call, ticket, batch }
   let work: Outcome | Promise<Outcome>
   if (absentAfterMs === undefined) work = lookupOrCompute(at)
   else {
@@ -103,6 +104,7 @@ const lookup = (recipe: Recipe, self: unknown, args: ReadonlyArray<unknown>, cal
   }
   // The work began in this same tick as the join above found nothing: it leads the key's flight,
   // which stays open until the work's write has landed, even when its callers were answered before.
+  if (batch !== undefined && isThenable(work)) batch.track(work)
   if (dedup === undefined || !isThenable(work)) return work
   const flightKey = key.right
   return dedup.hold(flightKey, work, recipe.backgroundWrites && call === undefined ? () => recipe.landings.get(flightKey) : undefined)
@@ -138,8 +140,8 @@ const lookupOrCompute = async (at: Lookup): Promise<Outcome> => {
   // Refresh ahead needs the entry's age: its companion entry is read with it.
   let found: Read
   let metaRead: Promise<Read> | undefined
-  if (recipe.refreshAhead === undefined) found = await recipe.store.get(key)()
-  else [found, metaRead] = await readWithMeta(recipe, key)
+  if (recipe.refreshAhead === undefined) found = await (at.batch?.read(key) ?? recipe.store.get(key)())
+  else [found, metaRead] = await readWithMeta(recipe, key, at.batch)
   if (span !== undefined) endStoreSpan(span, E.isLeft(found) ? found.left : undefined)
   // A store that answered with bytes it could not decode, or with more than a value may be, has a
   // bad entry, not a problem of its own: counted, recomputed and overwritten.
@@ -267,7 +269,8 @@ const missWithLease = async (at: Lookup, lease: Lease): Promise<Outcome> => {
     }
     const waited = Date.now() - startedAt
     if (waited >= lease.maxWaitMs) return computeAndWrite(at)
-    await sleep(Math.min(delay(), lease.maxWaitMs - waited))
+    const waiting = sleep(Math.min(delay(), lease.maxWaitMs - waited))
+    await (at.batch === undefined ? waiting : at.batch.parkedWhile(waiting))
     const found = await readAgain(at)
     if (found !== undefined) return found
   }
@@ -307,7 +310,7 @@ const store = (at: Lookup, fenceTicket: number, computed: Outcome, startedAt: nu
   }
   let written: Written | Promise<Written>
   try {
-    written = write(recipe, key, computed.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
+    written = write(recipe, key, computed.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0, at.batch)
   } catch (failure) {
     // A callback of the user's (a TTL function) threw: the fence is ended all the same.
     recipe.fence.end()
@@ -358,7 +361,7 @@ const settle = async (at: Lookup, fenceTicket: number, underway?: Underway): Pro
       // That look took a round trip: an invalidation here may have come meanwhile, and found no write to wait for.
       if (!recipe.fence.mayWrite(key, fenceTicket)) return fresh
     }
-    const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0)
+    const writing = underway?.writing ?? write(recipe, key, fresh.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0, at.batch)
     if (!isThenable(writing)) return await orAgain(at, fresh, await afterWrite(lookup, fenceTicket, fresh, writing, before))
     if (recipe.backgroundWrites && at.call === undefined) {
       handedOver = true
@@ -470,7 +473,8 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
 const refresh = async (origin: Lookup): Promise<Outcome | undefined> => {
   const { recipe } = origin
   const call = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin.call)
-  const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0 }
+  // A refresh is no caller's: it reads and writes on its own, outside any batch of the call that began it.
+  const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0, batch: undefined }
   try {
     return await refreshUnder(at)
   } finally {

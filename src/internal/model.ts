@@ -5,6 +5,8 @@
  */
 import type { Tracer } from '@opentelemetry/api'
 import type * as E from 'fp-ts/lib/Either.js'
+import type { Either } from 'fp-ts/lib/Either.js'
+import type { Task } from 'fp-ts/lib/Task.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from '../CacheError.js'
 import type { Clock } from '../Clock.js'
@@ -42,6 +44,13 @@ export interface Cached<Args extends ReadonlyArray<unknown>, E, A> {
    * of `withBackgroundWrites` that its flight no longer holds).
    */
   readonly pending: () => number
+  /**
+   * Calls it once per argument list, as one batch: one bulk read for all their keys, the misses
+   * computed (each under the single flight and the lease where they are on), one bulk save for the
+   * values computed. Each call's own result, in the order asked; arguments with one key are looked
+   * up once. It throws a `CacheOptionsError` at once when `argsList` is not an array of arrays.
+   */
+  readonly many: (argsList: ReadonlyArray<Args>) => Task<ReadonlyArray<Either<E, A>>>
 }
 
 /**

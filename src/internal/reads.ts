@@ -8,6 +8,7 @@ import type { CacheError } from '../CacheError.js'
 import { metaKey } from './meta.js'
 import type { Lookup, Outcome, Recipe } from './recipe.js'
 import { fillL1, read } from './recipe.js'
+import type { Batch } from './batch.js'
 
 export type Read = E.Either<CacheError, O.Option<Uint8Array>>
 
@@ -16,7 +17,11 @@ export type Read = E.Either<CacheError, O.Option<Uint8Array>>
  * side by side. The companion's answer is a promise (that never rejects), for a step that need not
  * wait for it.
  */
-export const readWithMeta = async (recipe: Recipe, key: string): Promise<readonly [Read, Promise<Read>]> => {
+export const readWithMeta = async (recipe: Recipe, key: string, batch?: Batch): Promise<readonly [Read, Promise<Read>]> => {
+  if (batch !== undefined) {
+    const metaRead = batch.read(metaKey(key))
+    return [await batch.read(key), metaRead]
+  }
   const getMany = recipe.store.getMany
   if (getMany === undefined) {
     const metaRead = recipe.store.get(metaKey(key))()

@@ -14,6 +14,7 @@ import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import type { SafeSerializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import type { Fence } from './fence.js'
+import type { Batch } from './batch.js'
 import { MAX_INT32 } from './options.js'
 import type { Bus, Compute, FailSafe, Generations, L1, Lease, RefreshAhead, Timeouts } from './parts.js'
 import type { SyncReads, SyncWrites } from './sync.js'
@@ -130,6 +131,8 @@ export interface Lookup {
   readonly tags?: ReadonlyArray<string> | undefined
   /** The miss of this lookup, when a wrapper of the computation may still answer it as a hit of its own. */
   readonly miss?: PendingMiss | undefined
+  /** The `many` call this lookup is part of: its first read and its write go out with the others'. */
+  readonly batch?: Batch | undefined
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Recipe } from './recipe.js'
 import { ttlFor } from './recipe.js'
 import type { CallSpan } from './tracing.js'
 import { endStoreSpan } from './tracing.js'
+import type { Batch } from './batch.js'
 
 /** The bytes written, or why they were not. */
 export type Written = E.Either<CacheError, Uint8Array>
@@ -23,7 +24,7 @@ export type Written = E.Either<CacheError, Uint8Array>
  * the write when the store took it. Gives the bytes written: at once from a store that writes
  * synchronously (untraced calls), else as a promise.
  */
-export const write = (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined, computeMs: number): Written | Promise<Written> => {
+export const write = (recipe: Recipe, key: string, value: unknown, call: CallSpan | undefined, computeMs: number, batch?: Batch): Written | Promise<Written> => {
   const base = ttlFor(recipe, value)
   if (typeof base !== 'number') return base
   const ttl = recipe.jitter > 0 ? jittered(base, recipe.jitter) : base
@@ -42,9 +43,15 @@ export const write = (recipe: Recipe, key: string, value: unknown, call: CallSpa
   const span = call?.store('set')
   const meta = recipe.keepsMeta ? companion(recipe, ttl, bytes.right, computeMs) : undefined
   const setMany = recipe.store.setMany
-  // The value and its companion entry in one request where the store can, else side by side.
+  // The value and its companion entry in one request where the store can, else side by side; in a
+  // batch, with the batch's other writes.
   const storing =
-    meta === undefined
+    batch !== undefined
+      ? batch.write(meta === undefined ? [{ key, value: bytes.right, ttlSeconds: ttl }] : [{ key, value: bytes.right, ttlSeconds: ttl }, { key: metaKey(key), value: meta.bytes, ttlSeconds: meta.ttlSeconds }]).then(([stored, metaStored]) => {
+          if (metaStored !== undefined && E.isRight(stored as E.Either<CacheError, void>)) metaWritten(recipe, key, metaStored)
+          return stored as E.Either<CacheError, void>
+        })
+      : meta === undefined
       ? recipe.store.set(key, bytes.right, ttl)()
       : setMany !== undefined
         ? setMany([

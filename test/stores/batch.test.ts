@@ -7,6 +7,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import { daprStore } from '../../src/stores/DaprStore.js'
+import { InMemoryMetrics } from '../../src/Metrics.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
 
@@ -82,6 +83,44 @@ describe('daprStore with batched reads', () => {
     }
   })
 
+  it('getMany (many) on a sidecar without the bulk endpoint reads key by key too, sharing what the batches learnt', async () => {
+    const metrics = new InMemoryMetrics()
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, metrics })
+    try {
+      await store.set('c0', Buffer.from('zero'), 60)()
+      sidecar.fault({ route: 'bulk', kind: 'status', status: 405, errorCode: 'ERR_DIRECT_INVOKE', message: 'no' })
+      sidecar.clearRequests()
+      const first = await store.getMany?.(['c0', 'c1', 'c0'])()
+      expect(first !== undefined && E.isRight(first) ? first.right.map(bytesOf) : first).toEqual(['zero', undefined, 'zero'])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['bulk', 'get', 'get'])
+      sidecar.clearRequests()
+      await Promise.all([store.get('c0')(), store.get('c1')()])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['get', 'get'])
+      // Every read that went out, by its size: the two single reads of getMany and the two after it.
+      expect(metrics.getStats()).toMatchObject({ batches: 4, batchedKeys: 4, batchSizes: { '1': 4 } })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('getMany splits more keys than maxKeys into bulk reads side by side', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: { maxKeys: 40 } })
+    try {
+      await store.set('d7', Buffer.from('seven'), 60)()
+      sidecar.clearRequests()
+      const keys = Array.from({ length: 100 }, (_, i) => `d${i}`)
+      const found = await store.getMany?.(keys)()
+      expect(found !== undefined && E.isRight(found) ? found.right.map(bytesOf) : found).toEqual(keys.map((key) => (key === 'd7' ? 'seven' : undefined)))
+      expect(sidecar.requests.map((r) => [r.route, (JSON.parse(r.body) as { keys: ReadonlyArray<string> }).keys.length])).toEqual([
+        ['bulk', 40],
+        ['bulk', 40],
+        ['bulk', 20],
+      ])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('a bulk answer that lacks a key, repeats one or names another is an error of those keys alone, never another caller’s value', async () => {
     const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
     try {
@@ -124,5 +163,6 @@ describe('daprStore with batched reads', () => {
     expect(() => daprStore({ env: {}, batch: { maxKeys: 0 } })).toThrow(/batch.maxKeys/)
     expect(() => daprStore({ env: {}, batch: { size: 3 } as never })).toThrow(/batch.size/)
     expect(() => daprStore({ env: {}, batch: 'yes' as never })).toThrow(/batch/)
+    expect(() => daprStore({ env: {}, metrics: { recordHit: 1 } as never })).toThrow(/`metrics`/)
   })
 })

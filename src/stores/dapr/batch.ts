@@ -27,8 +27,13 @@ export interface BatchOptions {
   readonly maxKeys?: number | undefined
 }
 
-/** A read of one key, batched with the others of its turn. */
-export const batched = (single: (key: string) => Promise<Read>, bulk: BulkRead, options: BatchOptions = {}): ((key: string) => Promise<Read>) => {
+/** A read of one key, batched with the others of its turn; `sent` is told the size of each read that goes out. */
+export const batched = (
+  single: (key: string) => Promise<Read>,
+  bulk: BulkRead,
+  options: BatchOptions = {},
+  sent?: (keys: number) => void,
+): ((key: string) => Promise<Read>) => {
   const windowMs = options.windowMs ?? 0
   const maxKeys = options.maxKeys ?? 100
   let bulkWorks = true
@@ -43,7 +48,12 @@ export const batched = (single: (key: string) => Promise<Read>, bulk: BulkRead, 
 
   const send = async (batch: Map<string, Array<(read: Read) => void>>): Promise<void> => {
     if (batch.size === 1 || !bulkWorks) {
-      await Promise.all([...batch].map(async ([key, waiters]) => answer(waiters, await single(key))))
+      await Promise.all(
+        [...batch].map(async ([key, waiters]) => {
+          sent?.(1)
+          answer(waiters, await single(key))
+        }),
+      )
       return
     }
     const keys = [...batch.keys()]
@@ -53,6 +63,7 @@ export const batched = (single: (key: string) => Promise<Read>, bulk: BulkRead, 
       await send(batch)
       return
     }
+    sent?.(keys.length)
     for (const [key, waiters] of batch) {
       if (answered._tag === 'Left') answer(waiters, answered)
       else answer(waiters, answered.right.get(key) as Read)
