@@ -204,6 +204,11 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     const limit: AnswerLimit = { bytes: keys.length * (valueAnswers.bytes + 1024), error: (known, status, key) => valueAnswers.error(known, status, key) }
     const request = { method: 'POST' as const, path: `${statePath}/bulk`, headers: jsonHeaders, body: JSON.stringify({ keys, parallelism: Math.min(keys.length, 16) }) }
     const answered = await send(request, first, readTimeoutMs, limit)
+    if (E.isLeft(answered) && answered.left._tag === 'ValueTooLarge') {
+      // An answer past the batch's bound holds a value past its own: each key is read alone, so that
+      // only that key is too large (each single read bounded as ever).
+      return E.right(new Map(await Promise.all(keys.map(async (key): Promise<[string, Read]> => [key, await getOne(key)]))))
+    }
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
     if (status === 404 || status === 405) return 'unsupported'
@@ -233,7 +238,10 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
           if (typeof item.error === 'string' && item.error !== '') return [key, E.left(CE.storeRejected(500, `the sidecar could not read the key: ${item.error}`, { key }))]
           if (item.data === undefined) return [key, E.right(O.none)]
           const value = decodeValue(item.data, key)
-          return [key, E.isLeft(value) ? value : E.right(O.some(value.right))]
+          if (E.isLeft(value)) return [key, value]
+          // Each entry bounded as a single read bounds it: a larger one is that key's error alone.
+          if (value.right.byteLength > maxValueBytes) return [key, E.left(CE.valueTooLarge('read', value.right.byteLength, maxValueBytes, { key }))]
+          return [key, E.right(O.some(value.right))]
         }),
       ),
     )

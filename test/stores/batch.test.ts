@@ -121,6 +121,30 @@ describe('daprStore with batched reads', () => {
     }
   })
 
+  it('an entry over maxValueBytes in a bulk answer is that key’s ValueTooLarge; the others are read', async () => {
+    const writer = daprStore({ daprUrl: sidecar.url, env: {} })
+    const reader = daprStore({ daprUrl: sidecar.url, env: {}, maxValueBytes: 1000 })
+    try {
+      await writer.set('big', new Uint8Array(5000).fill(7), 60)()
+      await writer.set('small', Buffer.from('ok'), 60)()
+      sidecar.clearRequests()
+      const [big, small] = await Promise.all([reader.get('big')(), reader.get('small')()])
+      // The bulk answer was past the batch's bound: each key read again alone.
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['bulk', 'get', 'get'])
+      expect(E.isLeft(big) && big.left._tag).toBe('ValueTooLarge')
+      expect(bytesOf(small)).toBe('ok')
+      // Within the batch's bound, past the value's: that entry alone, from the bulk answer itself.
+      await writer.set('mid', new Uint8Array(1200).fill(1), 60)()
+      sidecar.clearRequests()
+      const reads = await Promise.all(['mid', 'small', 'none', 'small2'].map((key) => reader.get(key)()))
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['bulk'])
+      expect(reads.map((read) => (E.isLeft(read) ? read.left._tag : bytesOf(read)))).toEqual(['ValueTooLarge', 'ok', undefined, undefined])
+    } finally {
+      await writer.close()
+      await reader.close()
+    }
+  })
+
   it('a bulk answer that lacks a key, repeats one or names another is an error of those keys alone, never another caller’s value', async () => {
     const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: true })
     try {
