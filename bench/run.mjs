@@ -773,7 +773,18 @@ const batchingSection = async () => {
         `${fmt(row.batched.rps)}, ${fmt(row.batched.p99, 2)}, ${fmt(row.batched.cpuUs, 0)}`,
         `${fmt(row.batched.rps / row.floor.rps, 2)}x`,
       ]),
-    ) + `\n\nA lone caller, p50 of a read: ${fmt(result.lone.unbatched, 3)} ms unbatched, ${fmt(result.lone.batched, 3)} ms batched (${fmt(result.lone.batched / result.lone.unbatched, 3)}x).`,
+    ) +
+      `\n\nA lone caller, p50 of a read: ${fmt(result.lone.unbatched, 3)} ms unbatched, ${fmt(result.lone.batched, 3)} ms batched (${fmt(result.lone.batched / result.lone.unbatched, 3)}x).\n\n` +
+      table(
+        ['groups of 100 keys', 'floor: keys/s, p50 ms of a group', '100 calls side by side: keys/s, p50 ms, CPU µs/key', 'many: keys/s, p50 ms, CPU µs/key', 'many vs floor'],
+        result.many.map((row) => [
+          row.kind === 'hit' ? 'hits' : 'misses (read, compute, save)',
+          `${fmt(row.floor.keysPerS)}, ${fmt(row.floor.p50, 2)}`,
+          `${fmt(row.calls.keysPerS)}, ${fmt(row.calls.p50, 2)}, ${fmt(row.calls.cpuUs, 0)}`,
+          `${fmt(row.many.keysPerS)}, ${fmt(row.many.p50, 2)}, ${fmt(row.many.cpuUs, 0)}`,
+          `${fmt(row.many.keysPerS / row.floor.keysPerS, 2)}x`,
+        ]),
+      ),
   )
 }
 
