@@ -764,7 +764,7 @@ const batchingSection = async () => {
   section(
     '15. Batched reads on real daprd with Redis (callers reading distinct keys one after the other; medians of interleaved runs)',
     table(
-      ['reads', 'callers', 'floor: reads/s, p99 ms', 'unbatched: reads/s, p99 ms, CPU µs/read', 'batched: reads/s, p99 ms, CPU µs/read', 'batched vs floor'],
+      ['reads', 'callers', 'floor: reads/s, p99 ms', 'unbatched: reads/s, p99 ms, CPU µs/read', 'batched: reads/s, p99 ms, CPU µs/read', 'batched vs floor', 'bulk ceiling: keys/s', 'batched vs ceiling'],
       result.rows.map((row) => [
         row.kind,
         String(row.concurrency),
@@ -772,6 +772,8 @@ const batchingSection = async () => {
         `${fmt(row.unbatched.rps)}, ${fmt(row.unbatched.p99, 2)}, ${fmt(row.unbatched.cpuUs, 0)}`,
         `${fmt(row.batched.rps)}, ${fmt(row.batched.p99, 2)}, ${fmt(row.batched.cpuUs, 0)}`,
         `${fmt(row.batched.rps / row.floor.rps, 2)}x`,
+        fmt(row.bulkCeiling),
+        `${fmt(row.batched.rps / row.bulkCeiling, 2)}x`,
       ]),
     ) +
       `\n\nA lone caller, p50 of a read: ${fmt(result.lone.unbatched, 3)} ms unbatched, ${fmt(result.lone.batched, 3)} ms batched (${fmt(result.lone.batched / result.lone.unbatched, 3)}x).\n\n` +
