@@ -13,6 +13,7 @@ import { cacheable } from '../src/cacheable.js'
 import type { CacheError } from '../src/CacheError.js'
 import { cache } from '../src/Cached.js'
 import { CacheOptionsError } from '../src/errors.js'
+import { defaultKeyBuilder } from '../src/Key.js'
 import { withLease } from '../src/Lease.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
 import { orElseUncached, withDedup, withKey, withMetrics } from '../src/Pipeline.js'
@@ -142,7 +143,7 @@ describe('many, over the test sidecar', () => {
     const metrics = new InMemoryMetrics()
     const store = storeFor({ batch, metrics })
     const value = cacheable({ store, name: 'bulk.value' })(async (id: number) => {
-      await sleep(id % 7)
+      await sleep(1)
       return { id, squared: id * id }
     })
     const ids = Array.from({ length: 150 }, (_, i) => i)
@@ -185,6 +186,31 @@ describe('many, over the test sidecar', () => {
     await expect(value.many([[1], [2], [3]])).resolves.toEqual([101, 102, 103])
     expect(metrics.getStats()).toMatchObject({ misses: 3, writes: 0, errors: 3 })
     expect(sidecar.state('cache').entries()).toEqual([])
+  })
+
+  it('a slow computation does not hold back the save of the values computed before it (a write waits a few ms at most)', async () => {
+    const store = storeFor()
+    const slowDone = { done: false }
+    const value = cacheable({ store, name: 'bulk.uneven' })(async (id: number) => {
+      if (id === 0) {
+        await sleep(400)
+        slowDone.done = true
+      }
+      return id
+    })
+    const all = value.many([[0], [1], [2]])
+    const reader = storeFor({ batch: false })
+    // Wait until the fast values are there: long before the slow one is computed.
+    const keys = [1, 2].map((id) => defaultKeyBuilder().buildKey('bulk.uneven', [id]))
+    for (let tries = 0; tries < 100; tries++) {
+      const found = await Promise.all(keys.map((key) => reader.get(key)()))
+      if (found.every((read) => E.isRight(read) && read.right._tag === 'Some')) break
+      await sleep(10)
+    }
+    expect(slowDone.done).toBe(false)
+    expect(sidecar.requests.filter((request) => request.route === 'save')).toHaveLength(1)
+    await expect(all).resolves.toEqual([0, 1, 2])
+    expect(sidecar.requests.filter((request) => request.route === 'save')).toHaveLength(2)
   })
 
   it('two replicas under the lease asking for the same keys in opposite orders: each key computed once, no one waits out a lease', async () => {

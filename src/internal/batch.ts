@@ -5,9 +5,11 @@
  *
  * The reads are asked for while the lookups begin, all in one tick; `flushReads` sends them. A write
  * waits until every lookup of the batch is done, is waiting to write, or is waiting on another
- * replica (for the lease holder's value): then all the waiting writes go out together. A lookup
- * waiting on another replica must not hold the writes up: that replica may be waiting for one of
- * them (each holding a lease the other wants), and neither would move until the lease expired.
+ * replica (for the lease holder's value), and at most `LINGER_MS`: then all the waiting writes go
+ * out together. A lookup waiting on another replica must not hold the writes up: that replica may be
+ * waiting for one of them (each holding a lease the other wants), and neither would move until the
+ * lease expired. Nor may a slow computation: the writes waiting for it may hold leases other
+ * replicas wait on, and their values would reach the store only when the slowest was done.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
@@ -16,6 +18,9 @@ import type { Store, StoreEntry } from '../Store.js'
 
 /** A read's answer: the bytes, none, or why not. */
 type Read = E.Either<CacheError, O.Option<Uint8Array>>
+
+/** How long a write waits for the batch's other writes, at most. */
+const LINGER_MS = 5
 
 /** The most entries, and about the most bytes of values, in one bulk save. */
 const MAX_ENTRIES = 100
@@ -36,6 +41,8 @@ export class Batch {
   private open = 0
   /** Of those, how many wait on another replica now. */
   private parked = 0
+  /** Sends the waiting writes when they have waited `LINGER_MS`. */
+  private linger: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly store: Store) {}
 
@@ -103,7 +110,17 @@ export class Batch {
 
   /** Sends the waiting writes once nothing else of the batch can still add one. */
   private check(): void {
-    if (this.writes.length === 0 || this.writes.length + this.parked < this.open) return
+    if (this.writes.length === 0) return
+    if (this.writes.length + this.parked < this.open) {
+      this.linger ??= setTimeout(() => this.flushWrites(), LINGER_MS)
+      return
+    }
+    this.flushWrites()
+  }
+
+  private flushWrites(): void {
+    if (this.linger !== undefined) clearTimeout(this.linger)
+    this.linger = undefined
     const writes = this.writes
     this.writes = []
     for (const chunk of chunks(writes)) void this.send(chunk)
