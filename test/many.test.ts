@@ -6,6 +6,7 @@
  * other's bulk save).
  */
 import * as E from 'fp-ts/lib/Either.js'
+import * as O from 'fp-ts/lib/Option.js'
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { expectTypeOf } from 'expect-type'
@@ -16,7 +17,7 @@ import { CacheOptionsError } from '../src/errors.js'
 import { defaultKeyBuilder } from '../src/Key.js'
 import { withLease } from '../src/Lease.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
-import { orElseUncached, withDedup, withKey, withMetrics } from '../src/Pipeline.js'
+import { orElseUncached, withDedup, withKey, withMetrics, withTtl } from '../src/Pipeline.js'
 import { daprStore } from '../src/stores/DaprStore.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import type { TestSidecar } from '../src/testing/index.js'
@@ -84,6 +85,33 @@ describe('many, over the memory store', () => {
     expect(runs).toBe(2)
     await slow.many([[1], [2]])()
     expect(metrics.getStats()).toMatchObject({ hits: 2, misses: 2, coalesced: 1 })
+  })
+
+  it('a TTL function that throws is its own call’s cache failure: never a rejection, the others read and answered, no key left in flight', async () => {
+    const store = memoryStore()
+    // An entry that cannot be decoded: its lookup reads through the batch, not synchronously.
+    await store.set(defaultKeyBuilder().buildKey('throwing.ttl', [1]), Uint8Array.of(0xc1), 60)()
+    const logger = collectingLogger()
+    const f = pipe(
+      (n: number) => TE.right(n),
+      cache(store),
+      withKey('throwing.ttl'),
+      withTtl((value: number) => {
+        if (value === 2) throw new TypeError('no TTL for 2')
+        return 60
+      }),
+      withDedup(),
+    )
+    // Strict: the throw is the call's InvalidOptions; best effort: its value, not stored.
+    const strict = await f.many([[2], [3]])()
+    expect(strict[0]).toMatchObject(E.left({ _tag: 'InvalidOptions', option: 'ttlSeconds' }))
+    expect(strict[1]).toEqual(E.right(3))
+    const lenient = pipe(f, orElseUncached({ logger }))
+    await expect(lenient.many([[1], [2], [3]])()).resolves.toEqual([E.right(1), E.right(2), E.right(3)])
+    expect(logger.lines.join('\n')).toContain('TypeError: no TTL for 2')
+    expect(await Promise.race([f(1)(), sleep(1_000).then(() => 'stuck')])).toEqual(E.right(1))
+    expect(f.pending()).toBe(0)
+    expect(await store.get(defaultKeyBuilder().buildKey('throwing.ttl', [2]))()).toEqual(E.right(O.none))
   })
 
   it('throws a CacheOptionsError naming the argument list that is not one, before anything runs', () => {
@@ -211,6 +239,30 @@ describe('many, over the test sidecar', () => {
     expect(sidecar.requests.filter((request) => request.route === 'save')).toHaveLength(1)
     await expect(all).resolves.toEqual([0, 1, 2])
     expect(sidecar.requests.filter((request) => request.route === 'save')).toHaveLength(2)
+  })
+
+  it('one value the store refuses (too large) costs only its own write: the bulk save is sent again value by value', async () => {
+    const metrics = new InMemoryMetrics()
+    const store = storeFor({ maxValueBytes: 200 })
+    const value = cacheable({ store, name: 'bulk.oneTooLarge', metrics, logger: collectingLogger() })(async (id: number) => (id === 0 ? 'x'.repeat(500) : `v${id}`))
+    await expect(value.many([[0], [1], [2], [3]])).resolves.toHaveLength(4)
+    expect(sidecar.state('cache').entries()).toHaveLength(3)
+    expect(metrics.getStats()).toMatchObject({ writes: 3, errors: 1, errorsByCode: { E_CACHE_VALUE_TOO_LARGE: 1 } })
+  })
+
+  it('one failed chunk of the bulk read is an error of its own keys: the other chunks are served', async () => {
+    const store = storeFor()
+    let runs = 0
+    const value = cacheable({ store, name: 'bulk.oneChunk', logger: collectingLogger() })(async (id: number) => {
+      runs++
+      return id
+    })
+    const ids = Array.from({ length: 150 }, (_, i) => [i] as [number])
+    await value.many(ids)
+    runs = 0
+    sidecar.fault({ route: 'bulk', kind: 'status', status: 500, times: 1 })
+    await expect(value.many(ids)).resolves.toEqual(ids.map(([id]) => id))
+    expect(runs === 100 || runs === 50).toBe(true)
   })
 
   it('two replicas under the lease asking for the same keys in opposite orders: each key computed once, no one waits out a lease', async () => {

@@ -137,9 +137,22 @@ export class Batch {
       return
     }
     const stored = await setMany(entries)()
+    if (E.isLeft(stored) && writes.length > 1 && refusedByContent(stored.left)) {
+      // One entry the store refused (too large, say) must not cost the others theirs: each alone.
+      await Promise.all(writes.map((queued) => this.send([queued])))
+      return
+    }
     for (const queued of writes) queued.resolve(queued.entries.map(() => stored))
   }
 }
+
+/**
+ * A bulk save refused for what it held rather than because the store could not be reached: the
+ * store (or the sidecar) answered, or the request was never sent for its size. Sent again write by
+ * write; a store that is down is not asked once per value.
+ */
+const refusedByContent = (error: CacheError): boolean =>
+  error._tag === 'ValueTooLarge' || error._tag === 'StoreRejected' || error._tag === 'SerializationError' || error._tag === 'InvalidOptions'
 
 /** The writes in groups a bulk save takes: at most MAX_ENTRIES entries and about MAX_BYTES of values each. */
 const chunks = (writes: ReadonlyArray<QueuedWrite>): ReadonlyArray<ReadonlyArray<QueuedWrite>> => {

@@ -16,12 +16,21 @@ export type RunIn = (self: unknown, args: ReadonlyArray<unknown>, batch: Batch) 
 export const runMany = (recipe: Recipe, run: RunIn, self: unknown, argsList: ReadonlyArray<ReadonlyArray<unknown>>): Promise<ReadonlyArray<Outcome>> => {
   const batch = new Batch(recipe.store)
   const byKey = new Map<string, Outcome | Promise<Outcome>>()
+  // A callback of the user's that throws (a TTL function) fails its own call, not the batch: the
+  // other lookups' reads are sent all the same, and none is left waiting for them.
+  const runOne = (args: ReadonlyArray<unknown>): Outcome | Promise<Outcome> => {
+    try {
+      return run(self, args, batch)
+    } catch (failure) {
+      return E.left(failure)
+    }
+  }
   const outcomes = argsList.map((args) => {
     const key = recipe.keys.keyOf(args)
-    if (E.isLeft(key)) return run(self, args, batch)
+    if (E.isLeft(key)) return runOne(args)
     const known = byKey.get(key.right)
     if (known !== undefined) return known
-    const outcome = run(self, args, batch)
+    const outcome = runOne(args)
     byKey.set(key.right, outcome)
     return outcome
   })

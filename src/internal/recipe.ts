@@ -181,8 +181,14 @@ export const ttlOr = (recipe: Recipe): number => (typeof recipe.ttlSeconds === '
 
 /** The TTL for `value`: a positive whole number of seconds, or the error that says what was wrong. */
 export const ttlFor = (recipe: Recipe, value: unknown): number | E.Left<CacheError> => {
-  const ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
-  return Number.isSafeInteger(ttl) && ttl > 0 && ttl <= MAX_INT32
+  let ttl: unknown
+  try {
+    ttl = typeof recipe.ttlSeconds === 'number' ? recipe.ttlSeconds : recipe.ttlSeconds(value)
+  } catch (failure) {
+    // The user's TTL function threw: a cache failure of this value (not stored), never a rejection.
+    return { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', CE.NOT_SHOWN, `a function that returns a number of seconds; it threw ${String(failure)}`) }
+  }
+  return typeof ttl === 'number' && Number.isSafeInteger(ttl) && ttl > 0 && ttl <= MAX_INT32
     ? ttl
     : { _tag: 'Left', left: CE.invalidOptions('ttlSeconds', ttl, 'a positive integer number of seconds, at most 2147483647') }
 }

@@ -204,10 +204,21 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     const limit: AnswerLimit = { bytes: keys.length * (valueAnswers.bytes + 1024), error: (known, status, key) => valueAnswers.error(known, status, key) }
     const request = { method: 'POST' as const, path: `${statePath}/bulk`, headers: jsonHeaders, body: JSON.stringify({ keys, parallelism: Math.min(keys.length, 16) }) }
     const answered = await send(request, first, readTimeoutMs, limit)
+    // Counted as sent whatever came back, but for a sidecar without the endpoint (read key by key instead).
+    if (E.isLeft(answered) || (answered.right.status !== 404 && answered.right.status !== 405)) sent?.(keys.length)
     if (E.isLeft(answered) && answered.left._tag === 'ValueTooLarge') {
       // An answer past the batch's bound holds a value past its own: each key is read alone, so that
       // only that key is too large (each single read bounded as ever).
-      return E.right(new Map(await Promise.all(keys.map(async (key): Promise<[string, Read]> => [key, await getOne(key)]))))
+      return E.right(
+        new Map(
+          await Promise.all(
+            keys.map(async (key): Promise<[string, Read]> => {
+              sent?.(1)
+              return [key, await getOne(key)]
+            }),
+          ),
+        ),
+      )
     }
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
@@ -348,10 +359,8 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     const answers = await Promise.all(
       chunks.map(async (chunk): Promise<E.Either<CacheError, ReadonlyMap<string, Read>>> => {
         const read = await bulkWhileItWorks(chunk)
-        if (read !== 'unsupported') {
-          sent?.(chunk.length)
-          return read
-        }
+        // A chunk that failed is an error of its own keys: the other chunks' answers stand.
+        if (read !== 'unsupported') return E.isLeft(read) ? E.right(new Map(chunk.map((key): [string, Read] => [key, read]))) : read
         return E.right(
           new Map(
             await Promise.all(

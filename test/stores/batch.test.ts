@@ -123,7 +123,8 @@ describe('daprStore with batched reads', () => {
 
   it('an entry over maxValueBytes in a bulk answer is that key’s ValueTooLarge; the others are read', async () => {
     const writer = daprStore({ daprUrl: sidecar.url, env: {} })
-    const reader = daprStore({ daprUrl: sidecar.url, env: {}, maxValueBytes: 1000 })
+    const metrics = new InMemoryMetrics()
+    const reader = daprStore({ daprUrl: sidecar.url, env: {}, maxValueBytes: 1000, metrics })
     try {
       await writer.set('big', new Uint8Array(5000).fill(7), 60)()
       await writer.set('small', Buffer.from('ok'), 60)()
@@ -131,6 +132,8 @@ describe('daprStore with batched reads', () => {
       const [big, small] = await Promise.all([reader.get('big')(), reader.get('small')()])
       // The bulk answer was past the batch's bound: each key read again alone.
       expect(sidecar.requests.map((r) => r.route)).toEqual(['bulk', 'get', 'get'])
+      // And counted as it went: one bulk read of two keys, then two single reads.
+      expect(metrics.getStats()).toMatchObject({ batches: 3, batchedKeys: 4, batchSizes: { '1': 2, '2': 1 } })
       expect(E.isLeft(big) && big.left._tag).toBe('ValueTooLarge')
       expect(bytesOf(small)).toBe('ok')
       // Within the batch's bound, past the value's: that entry alone, from the bulk answer itself.

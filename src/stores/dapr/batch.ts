@@ -27,7 +27,7 @@ export interface BatchOptions {
   readonly maxKeys?: number | undefined
 }
 
-/** A read of one key, batched with the others of its turn; `sent` is told the size of each read that goes out. */
+/** A read of one key, batched with the others of its turn; `sent` is told of each single read (`bulk` tells of its own). */
 export const batched = (
   single: (key: string) => Promise<Read>,
   bulk: BulkRead,
@@ -63,7 +63,6 @@ export const batched = (
       await send(batch)
       return
     }
-    sent?.(keys.length)
     for (const [key, waiters] of batch) {
       if (answered._tag === 'Left') answer(waiters, answered)
       else answer(waiters, answered.right.get(key) as Read)
