@@ -55,6 +55,9 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   if (badStore !== undefined || new Set([...stores, ...pubsubs]).size !== stores.length + pubsubs.length) {
     throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`stores\`: ${JSON.stringify(stores)} (distinct names of letters, digits and -, none also a pub/sub name)`)
   }
+  if (options.components !== undefined && !(Array.isArray(options.components) && options.components.every((yaml) => typeof yaml === 'string'))) {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', 'startDaprd: invalid option `components`: expected an array of YAML documents (strings)')
+  }
   if (options.redisHost !== undefined && !/^[^\s:]+:\d+$/.test(options.redisHost)) {
     throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`redisHost\`: ${JSON.stringify(options.redisHost)} (expected host:port)`)
   }
@@ -93,8 +96,16 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   }
 
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-daprd-'))
-  for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost))
-  for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
+  if (options.components === undefined) {
+    for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost))
+    for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
+  } else {
+    options.components.forEach((yaml, index) => {
+      // `- name: redisHost` then `value: ...`: the value becomes the Redis in use.
+      const pointed = redisHost === undefined ? yaml : yaml.replace(/(name:\s*redisHost\s*\r?\n\s*value:\s*)("[^"\n]*"|'[^'\n]*'|[^\s#]+)/g, `$1"${redisHost}"`)
+      fs.writeFileSync(path.join(folder, `component-${index}.yaml`), pointed)
+    })
+  }
 
   const env: NodeJS.ProcessEnv = { ...process.env }
   delete env['DAPR_API_TOKEN']

@@ -57,6 +57,13 @@ export interface StartDaprdOptions {
    * before daprd starts, as `dapr run` gives it `DAPR_HTTP_PORT`.
    */
   readonly httpPort?: number | undefined
+  /**
+   * Component files of your own (YAML documents, such as a deployment's), loaded instead of the ones
+   * made from `stores` and `pubsubs`. With the `'redis'` flavour every `redisHost` value in them is
+   * replaced by the Redis in use (the private one, or `redisHost`), so a file written for
+   * `localhost:6379` runs here unchanged.
+   */
+  readonly components?: ReadonlyArray<string> | undefined
   /** Extra command-line flags for daprd, for example `['--max-body-size', '8Mi']`. */
   readonly daprdArgs?: ReadonlyArray<string> | undefined
 }
