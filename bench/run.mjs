@@ -18,6 +18,7 @@ import { ROUNDS, costs, costsTable, staleness, stalenessTable } from './stalenes
 import { backplaneBench } from './backplane.mjs'
 import { tagsBench } from './tags.mjs'
 import { batchingBench } from './batching.mjs'
+import { valueSizeBench } from './value-size.mjs'
 import { replicaProcess, byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -790,7 +791,31 @@ const batchingSection = async () => {
   )
 }
 
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection], ['15', batchingSection]]
+// ---------------------------------------------------------------------------------------------
+// 16. Hit and miss against value size on real daprd with Redis (bench/value-size.mjs)
+// ---------------------------------------------------------------------------------------------
+const valueSizeSection = async () => {
+  const rows = await onDaprd('16. Hit and miss against value size on real daprd with Redis', valueSizeBench)
+  if (rows === undefined) return
+  json.valueSize = rows
+  section(
+    '16. Hit and miss against value size on real daprd with Redis (one caller, p50 ms, medians of interleaved runs)',
+    table(
+      ['value', 'floor hit', 'ours hit', 'hit vs floor', 'floor miss', 'ours miss', 'miss vs floor'],
+      rows.map((row) => [
+        row.size >= 1e6 ? `${row.size / 1e6} MB` : row.size >= 1e3 ? `${row.size / 1e3} kB` : `${row.size} B`,
+        fmt(row.floorHit, 3),
+        fmt(row.oursHit, 3),
+        `${fmt(row.oursHit / row.floorHit, 2)}x`,
+        fmt(row.floorMiss, 3),
+        fmt(row.oursMiss, 3),
+        `${fmt(row.oursMiss / row.floorMiss, 2)}x`,
+      ]),
+    ),
+  )
+}
+
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection], ['15', batchingSection], ['16', valueSizeSection]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)
