@@ -22,14 +22,15 @@ const spec = {
   $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
   width: 560,
   height: 280,
-  title: { text: 'Hit and miss time against value size, real daprd on Redis (one caller, p50)', anchor: 'start' },
+  title: { text: 'Hit and miss time against value size, real daprd on Redis (one caller, p50)', subtitle: 'solid lines: hits; dashed lines: misses (read, compute, save)', anchor: 'start' },
   data: { values: series },
   mark: { type: 'line', point: true, strokeWidth: 2 },
   encoding: {
     x: { field: 'size', type: 'quantitative', scale: { type: 'log' }, title: 'value size (bytes, log scale)', axis: { format: '~s' } },
     y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'p50 (ms, log scale)' },
     color: { field: 'client', type: 'nominal', title: null, scale: { range: ['#1f77b4', '#7f7f7f'] } },
-    strokeDash: { field: 'call', type: 'nominal', title: null, scale: { domain: ['hit', 'miss'], range: [[1, 0], [6, 4]] }, legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300 } },
+    strokeDash: { field: 'call', type: 'nominal', scale: { domain: ['hit', 'miss'], range: [[1, 0], [6, 4]] }, legend: null },
+    shape: { field: 'call', type: 'nominal', title: 'solid: hit, dashed: miss', scale: { domain: ['hit', 'miss'], range: ['circle', 'square'] } },
   },
   config: { font: 'sans-serif', view: { stroke: null } },
 }
