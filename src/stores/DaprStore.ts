@@ -194,6 +194,17 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return E.isLeft(value) ? value : E.right(O.some(value.right))
   }
 
+  /** Each key read alone, side by side (each read counted as sent), by key. */
+  const eachAlone = async (keys: ReadonlyArray<string>): Promise<ReadonlyMap<string, Read>> =>
+    new Map(
+      await Promise.all(
+        keys.map(async (key): Promise<[string, Read]> => {
+          sent?.(1)
+          return [key, await getOne(key)]
+        }),
+      ),
+    )
+
   /**
    * One bulk read for a batch: each requested key's answer found by its key, never by its place; a
    * key the answer lacks or holds twice is an error of that key alone (the call runs uncached).
@@ -209,16 +220,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     if (E.isLeft(answered) && answered.left._tag === 'ValueTooLarge') {
       // An answer past the batch's bound holds a value past its own: each key is read alone, so that
       // only that key is too large (each single read bounded as ever).
-      return E.right(
-        new Map(
-          await Promise.all(
-            keys.map(async (key): Promise<[string, Read]> => {
-              sent?.(1)
-              return [key, await getOne(key)]
-            }),
-          ),
-        ),
-      )
+      return E.right(await eachAlone(keys))
     }
     if (E.isLeft(answered)) return answered
     const { status, body } = answered.right
@@ -361,16 +363,7 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
         const read = await bulkWhileItWorks(chunk)
         // A chunk that failed is an error of its own keys: the other chunks' answers stand.
         if (read !== 'unsupported') return E.isLeft(read) ? E.right(new Map(chunk.map((key): [string, Read] => [key, read]))) : read
-        return E.right(
-          new Map(
-            await Promise.all(
-              chunk.map(async (key): Promise<[string, Read]> => {
-                sent?.(1)
-                return [key, await getOne(key)]
-              }),
-            ),
-          ),
-        )
+        return E.right(await eachAlone(chunk))
       }),
     )
     const failed = answers.find(E.isLeft)
