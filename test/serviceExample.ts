@@ -12,11 +12,14 @@ import type { Report } from '../examples/service/run.js'
 
 const root = path.join(__dirname, '..')
 const example = path.join(root, 'examples', 'service')
-const out = path.join(root, '.test-build', 'service')
 
-/** Transpiles the example into .test-build/service/app (no type check: `npm run typecheck` does that). */
+/**
+ * Transpiles the example into a folder of its own under .test-build (no type check: `npm run
+ * typecheck` does that): the path of its `app` folder.
+ */
 export const buildServiceExample = (): string => {
-  fs.rmSync(out, { recursive: true, force: true })
+  fs.mkdirSync(path.join(root, '.test-build'), { recursive: true })
+  const out = fs.mkdtempSync(path.join(root, '.test-build', 'service-'))
   const app = path.join(out, 'app')
   fs.mkdirSync(app, { recursive: true })
   for (const file of fs.readdirSync(example).filter((name) => name.endsWith('.ts'))) {
@@ -35,12 +38,14 @@ export const buildServiceExample = (): string => {
 
 /** Runs the example's `run.js` with `args`; resolves with its report and its output. */
 export const runServiceExample = (app: string, args: ReadonlyArray<string>, timeoutMs: number): Promise<{ report: Report; output: string; code: number }> => {
-  const reportFile = path.join(out, `report-${process.pid}-${Date.now()}.json`)
+  const out = path.dirname(app)
+  const reportFile = path.join(out, 'report.json')
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       [path.join(app, 'run.js'), ...args, `--report=${reportFile}`, `--components=${path.join(example, 'components')}`],
-      { cwd: out, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
+      // SIGTERM past the deadline: the run exits, and what it started (sidecars, Redis, apps) with it.
+      { cwd: out, timeout: timeoutMs, killSignal: 'SIGTERM', maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const output = `${stdout}${stderr}`
         if (!fs.existsSync(reportFile)) {

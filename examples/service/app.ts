@@ -55,8 +55,9 @@ const getItem = cacheable({
 const read = (id: number): Promise<Item> => (cached ? getItem(id) : fetchItem(id))
 
 /** Updates the item at the source, then drops it from the cache (here, in the store, and on every replica). */
-const update = async (id: number): Promise<{ version: number; invalidated: boolean }> => {
-  const response = await fetch(`${sourceUrl}/items/${id}/bump`, { method: 'POST', signal: AbortSignal.timeout(5_000) })
+const update = async (id: number, requestId: string | undefined): Promise<{ version: number; invalidated: boolean }> => {
+  const query = requestId === undefined ? '' : `?request=${encodeURIComponent(requestId)}`
+  const response = await fetch(`${sourceUrl}/items/${id}/bump${query}`, { method: 'POST', signal: AbortSignal.timeout(5_000) })
   if (!response.ok) throw new Error(`the source answered ${response.status} to the update of item ${id}`)
   const { version } = (await response.json()) as { version: number }
   if (!cached) return { version, invalidated: true }
@@ -85,7 +86,9 @@ const handle = async (request: IncomingMessage, response: ServerResponse): Promi
       return
     }
     if (request.method === 'PUT') {
-      const { version, invalidated } = await update(id)
+      // The caller's request id makes a retried update safe: the source applies it once.
+      const header = request.headers['x-request-id']
+      const { version, invalidated } = await update(id, typeof header === 'string' ? header : undefined)
       send(response, 200, { id, version, invalidated, replica })
       return
     }
@@ -105,7 +108,8 @@ const server = createServer((request, response) => {
   handle(request, response).catch((error: unknown) => send(response, 502, { error: String(error), replica }))
 })
 server.keepAliveTimeout = 60_000
-server.listen(port, '127.0.0.1', () => {
+// Every interface, as a pod needs (the Service and the probes reach the pod's address).
+server.listen(port, process.env['HOST'] ?? '0.0.0.0', () => {
   console.log(`[${replica}] listening on ${port}, cache ${cached ? 'on' : 'off'}`)
   process.send?.({ type: 'ready' })
 })
@@ -116,3 +120,5 @@ const shutdown = (): void => {
 }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
+// Started by `run.ts`: gone with it.
+process.on('disconnect', shutdown)

@@ -1,8 +1,8 @@
 /**
  * What a Kubernetes Service gives the replicas: one address, requests spread round-robin. A replica
  * that refuses connections (killed, not yet up) is skipped for a second, and a request it could not
- * take goes to the next one: a read on any connection failure, an update only when the connection
- * was refused (it never reached the app, so it is not applied twice).
+ * answer goes to the next one. Updates carry a request id (`x-request-id`) that makes sending one
+ * again safe: the source applies it once.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -36,11 +36,13 @@ export const startBalancer = async (upstreams: ReadonlyArray<string>): Promise<B
     request.on('end', () => {
       void (async () => {
         const method = request.method === 'PUT' ? 'PUT' : 'GET'
+        const header = request.headers['x-request-id']
+        const headers = typeof header === 'string' ? { 'x-request-id': header } : {}
         let lastError: unknown
         for (let attempt = 0; attempt < TRIES; attempt++) {
           const index = pick()
           try {
-            const answer = await (pools[index] as Pool).request({ method, path: request.url ?? '/', body: chunks.length === 0 ? null : Buffer.concat(chunks), headersTimeout: 10_000, bodyTimeout: 10_000 })
+            const answer = await (pools[index] as Pool).request({ method, path: request.url ?? '/', headers, body: chunks.length === 0 ? null : Buffer.concat(chunks), headersTimeout: 10_000, bodyTimeout: 10_000 })
             const body = await answer.body.text()
             response.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(body)
             return
@@ -48,7 +50,6 @@ export const startBalancer = async (upstreams: ReadonlyArray<string>): Promise<B
             lastError = error
             const refused = (error as { code?: string }).code === 'ECONNREFUSED'
             if (refused) downUntil[index] = Date.now() + 1_000
-            if (method === 'PUT' && !refused) break
           }
         }
         response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no replica answered: ${String(lastError)}` }))
@@ -62,7 +63,7 @@ export const startBalancer = async (upstreams: ReadonlyArray<string>): Promise<B
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await Promise.all(pools.map((pool) => pool.close()))
+      await Promise.all(pools.map((pool) => pool.destroy()))
     },
   }
 }

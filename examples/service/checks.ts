@@ -8,8 +8,9 @@
  *   `graceMs` is allowed for that message (more while a fault keeps a replica from hearing: until it
  *   stops trusting its tier, `faultGraceMs`).
  * - **The TTL bounds the rest**: an update whose invalidation failed (the store was down) may be
- *   hidden by the old value until its TTL ends, never longer: every read gets at least the version
- *   the source had `ttlSeconds` before the read began.
+ *   hidden by the old value until its TTL ends, and the in-process tier's after it (a tier filled
+ *   from the store just before the value expired keeps it `tierSeconds` more), never longer: every
+ *   read gets at least the version the source had `ttlSeconds + tierSeconds` before it began.
  *
  * And two counts: requests that failed, and the source's reads of one version of one item more than
  * once within its TTL outside the fault windows (a stampede the lease should have held).
@@ -25,6 +26,8 @@ export interface Answer {
   readonly version?: number | undefined
   /** For an update: whether its invalidation completed. */
   readonly invalidated?: boolean | undefined
+  /** The replica that answered. */
+  readonly replica?: string | undefined
   readonly error?: string | undefined
 }
 
@@ -32,10 +35,14 @@ export interface FaultWindow {
   readonly kind: string
   readonly from: number
   readonly to: number
+  /** The replicas that could not hear the bus during it; absent: all of them. */
+  readonly replicas?: ReadonlyArray<string> | undefined
 }
 
 export interface CheckOptions {
   readonly ttlSeconds: number
+  /** The in-process tier's TTL: a value it was filled with may be served that long after. */
+  readonly tierSeconds: number
   readonly graceMs: number
   readonly faultGraceMs: number
 }
@@ -78,7 +85,9 @@ const versionAt = (log: SourceLog, id: number, at: number): number => {
   return version
 }
 
-const inFault = (faults: ReadonlyArray<FaultWindow>, at: number, afterMs: number): boolean => faults.some((fault) => at >= fault.from && at <= fault.to + afterMs)
+/** Whether `at` falls in a fault (or `afterMs` after it) that concerns `replica` (any replica when not given). */
+const inFault = (faults: ReadonlyArray<FaultWindow>, at: number, afterMs: number, replica?: string): boolean =>
+  faults.some((fault) => at >= fault.from && at <= fault.to + afterMs && (replica === undefined || fault.replicas === undefined || fault.replicas.includes(replica)))
 
 export const check = (answers: ReadonlyArray<Answer>, log: SourceLog, faults: ReadonlyArray<FaultWindow>, options: CheckOptions): CheckResult => {
   const reads = answers.filter((answer) => answer.method === 'GET')
@@ -96,13 +105,14 @@ export const check = (answers: ReadonlyArray<Answer>, log: SourceLog, faults: Re
       violations.push({ rule: 'future', id: read.id, started: read.started, version: read.version, latest })
       continue
     }
-    const grace = inFault(faults, read.started, options.faultGraceMs) ? options.faultGraceMs : options.graceMs
+    // The long grace only for a replica that could not hear the bus (all of them while Redis is down).
+    const grace = inFault(faults, read.started, options.faultGraceMs, read.replica ?? '') ? options.faultGraceMs : options.graceMs
     const won = (invalidations.get(read.id) ?? []).filter((update) => update.ended + grace < read.started).reduce((most, update) => Math.max(most, update.version), 0)
     if (read.version < won) {
       violations.push({ rule: 'invalidation', id: read.id, started: read.started, version: read.version, expectedAtLeast: won })
       continue
     }
-    const floor = versionAt(log, read.id, read.started - options.ttlSeconds * 1000 - grace)
+    const floor = versionAt(log, read.id, read.started - (options.ttlSeconds + options.tierSeconds) * 1000 - grace)
     if (read.version < floor) violations.push({ rule: 'ttl', id: read.id, started: read.started, version: read.version, expectedAtLeast: floor })
   }
   // The source's reads of one version of one item, more than once within the TTL, outside faults.

@@ -33,17 +33,25 @@ export const startSource = async (port = 0): Promise<Source> => {
   const versions = new Map<number, number>()
   const changes = new Map<number, Array<readonly [number, number]>>()
   const reads: Array<SourceRead> = []
+  const bumps = new Map<string, number>()
   const server = createServer((request, response) => {
-    const match = /^\/items\/(\d+)(\/bump)?$/.exec(request.url ?? '')
+    const [pathname = '', query = ''] = (request.url ?? '').split('?')
+    const match = /^\/items\/(\d+)(\/bump)?$/.exec(pathname)
     const id = Number(match?.[1])
     if (match === null || !Number.isSafeInteger(id)) {
       response.writeHead(404).end()
       return
     }
     if (request.method === 'POST' && match[2] === '/bump') {
-      const version = (versions.get(id) ?? 1) + 1
-      versions.set(id, version)
-      changes.set(id, [...(changes.get(id) ?? []), [version, Date.now()]])
+      // An update sent again (its first answer was lost) is applied once: the same version again.
+      const requestId = new URLSearchParams(query).get('request')
+      const applied = requestId === null ? undefined : bumps.get(requestId)
+      const version = applied ?? (versions.get(id) ?? 1) + 1
+      if (applied === undefined) {
+        versions.set(id, version)
+        changes.set(id, [...(changes.get(id) ?? []), [version, Date.now()]])
+        if (requestId !== null) bumps.set(requestId, version)
+      }
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, version }))
       return
     }
