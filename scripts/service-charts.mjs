@@ -41,7 +41,7 @@ const chart = (field, title, axis, apps = ['cached', 'uncached']) => ({
       encoding: {
         x: { field: 't', type: 'quantitative', title: `seconds of load (${report.sidecars === 'daprd' ? 'real daprd on Redis' : 'test sidecars'}, ${report.connections} connections)` },
         y: { field, type: 'quantitative', title: axis },
-        color: { field: 'app', type: 'nominal', title: null, scale: { domain: ['cached', 'uncached'], range: ['#1f77b4', '#7f7f7f'] } },
+        color: { field: 'app', type: 'nominal', title: null, scale: { domain: apps, range: apps.map((app) => (app === 'cached' ? '#1f77b4' : '#7f7f7f')) } },
       },
     },
   ],
