@@ -15,12 +15,14 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { STORE_NAME, componentYaml, pubsubYaml } from './daprd/components.js'
 import { findDaprd } from './daprd/find.js'
-import type { Daprd, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
+import type { Daprd, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
+import type { PostgresCluster } from './daprd/postgres.js'
+import { initCluster, removeCluster, startPostgresProcess } from './daprd/postgres.js'
 import { DaprdStartError } from './daprd/model.js'
 import { exited, freePort, freePorts, sleep, stop, tail, track } from './daprd/processes.js'
 import { startRedisProcess } from './daprd/redis.js'
 
-export type { Daprd, Flavour, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
+export type { Daprd, Flavour, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
 export { DAPR_VERSION, DaprdStartError } from './daprd/model.js'
 export { daprdCandidates } from './daprd/find.js'
 
@@ -48,8 +50,8 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   const pubsubs = options.pubsubs ?? ['pubsub']
   const appId = options.appId ?? 'test-app'
   const startTimeoutMs = options.startTimeoutMs ?? 30_000
-  if (flavour !== 'in-memory' && flavour !== 'redis') {
-    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory' or 'redis')`)
+  if (flavour !== 'in-memory' && flavour !== 'redis' && flavour !== 'postgres') {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory', 'redis' or 'postgres')`)
   }
   const badStore = [...stores, ...pubsubs].find((name) => !STORE_NAME.test(name))
   if (badStore !== undefined || new Set([...stores, ...pubsubs]).size !== stores.length + pubsubs.length) {
@@ -95,9 +97,39 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     }
   }
 
+  let postgresChild: ChildProcess | undefined
+  let postgres: PrivatePostgres | undefined
+  let cluster: PostgresCluster | undefined
+  if (flavour === 'postgres') {
+    cluster = initCluster()
+    const port = await freePort()
+    const owned = cluster
+    try {
+      postgresChild = await startPostgresProcess(owned, port, startTimeoutMs)
+    } catch (error) {
+      removeCluster(owned)
+      if (redisChild !== undefined) await stop(redisChild, 2000)
+      throw error
+    }
+    postgres = {
+      host: '127.0.0.1',
+      port,
+      connectionString: `host=127.0.0.1 port=${port} user=postgres dbname=postgres sslmode=disable`,
+      get pid() {
+        return postgresChild?.pid ?? -1
+      },
+      stop: async () => {
+        if (postgresChild !== undefined) await stop(postgresChild, 5000)
+      },
+      start: async () => {
+        if (postgresChild !== undefined && postgresChild.exitCode === null && postgresChild.signalCode === null) return
+        postgresChild = await startPostgresProcess(owned, port, startTimeoutMs)
+      },
+    }
+  }
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-daprd-'))
   if (options.components === undefined) {
-    for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost))
+    for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString))
     for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
   } else {
     options.components.forEach((yaml, index) => {
@@ -114,6 +146,8 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
 
   const cleanUp = async (): Promise<void> => {
     if (redisChild !== undefined) await stop(redisChild, 2000)
+    if (postgresChild !== undefined) await stop(postgresChild, 5000)
+    if (cluster !== undefined) removeCluster(cluster)
     fs.rmSync(folder, { recursive: true, force: true })
   }
 
@@ -193,6 +227,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     flavour,
     resourcesPath: folder,
     redis,
+    postgres,
     kill: async () => {
       child.kill('SIGKILL')
       await exited(child)

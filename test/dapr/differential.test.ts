@@ -9,10 +9,13 @@
  * With DIFFERENTIAL_REPORT=path set, the run also writes the table docs/testing.md carries.
  */
 import { writeFileSync } from 'node:fs'
-import type { Daprd, Flavour, TestSidecar } from '../../src/testing/index.js'
+import type { Daprd, TestSidecar } from '../../src/testing/index.js'
 import { startDaprd, startTestSidecar } from '../../src/testing/index.js'
 import type { RawAnswer } from './helpers.js'
 import { flavours, raw, sleep } from './helpers.js'
+
+/** The components both daprd and the test sidecar have. */
+type Flavour = (typeof flavours)[number]
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'
 

@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process'
 import { request } from 'undici'
 import type { Flavour } from '../../src/testing/index.js'
 
-export const flavours: ReadonlyArray<Flavour> = ['in-memory', 'redis']
+/** The components the test sidecar also has (its two flavours): the ones every suite runs on. */
+export const flavours: ReadonlyArray<Extract<Flavour, 'in-memory' | 'redis'>> = ['in-memory', 'redis']
 
 export interface RawAnswer {
   readonly status: number

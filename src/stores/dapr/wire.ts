@@ -33,14 +33,15 @@ export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false
 
 /**
  * Whether a refused `first-write` save means "an entry is there": 409 (the in-memory component and
- * most others), or Redis's 500 ERR_STATE_SAVE from its set script (a first-write record is there).
+ * most others), Redis's 500 ERR_STATE_SAVE from its set script (a first-write record is there), or
+ * PostgreSQL's (v2) 500 ERR_STATE_SAVE "no item was updated" (its upsert left a live row alone).
  */
 export const isFirstWriteConflict = (status: number, body: string): boolean => {
   if (status === 409) return true
   if (status !== 500) return false
   try {
     const parsed = JSON.parse(body) as { errorCode?: unknown; message?: unknown }
-    return parsed.errorCode === 'ERR_STATE_SAVE' && typeof parsed.message === 'string' && /failed to set key .*user_script/.test(parsed.message)
+    return parsed.errorCode === 'ERR_STATE_SAVE' && typeof parsed.message === 'string' && /failed to set key .*user_script|no item was updated/.test(parsed.message)
   } catch {
     return false
   }

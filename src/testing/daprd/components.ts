@@ -1,6 +1,6 @@
 /**
- * The component files `startDaprd` writes for daprd: one `state.in-memory` or `state.redis`
- * component per store, one `pubsub.in-memory` or `pubsub.redis` per pub/sub, and the names it accepts.
+ * The component files `startDaprd` writes for daprd: one `state.in-memory`, `state.redis` or
+ * `state.postgresql` (v2) component per store, one `pubsub.in-memory` or `pubsub.redis` per pub/sub, and the names it accepts.
  */
 import type { Flavour } from './model.js'
 
@@ -11,15 +11,18 @@ import type { Flavour } from './model.js'
 type Metadata = ReadonlyArray<readonly [string, string]>
 
 /** One component file: its name, its type (`state.redis`, ...) and its metadata. */
-const yaml = (name: string, type: string, metadata: Metadata): string => {
-  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: ${type}`, '  version: v1']
+const yaml = (name: string, type: string, metadata: Metadata, version = 'v1'): string => {
+  const lines = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', `  name: ${name}`, 'spec:', `  type: ${type}`, `  version: ${version}`]
   if (metadata.length === 0) lines.push('  metadata: []')
   else lines.push('  metadata:', ...metadata.map(([key, value]) => `  - name: ${key}\n    value: ${JSON.stringify(value)}`))
   return `${lines.join('\n')}\n`
 }
 
-export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string =>
-  yaml(
+export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined, postgres?: string): string =>
+  flavour === 'postgres'
+    ? // Version 2 of state.postgresql; one table per store, made by the component at its first start.
+      yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tableName', `state_${name.replace(/-/g, '_')}`], ['timeout', '5s']], 'v2')
+    : yaml(
     name,
     `state.${flavour}`,
     flavour === 'redis'
@@ -44,7 +47,8 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
 export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string =>
   yaml(
     name,
-    `pubsub.${flavour}`,
+    // PostgreSQL has no pub/sub component: the in-memory one (this daprd alone).
+    `pubsub.${flavour === 'postgres' ? 'in-memory' : flavour}`,
     flavour === 'redis'
       ? [
           ['redisHost', redisHost ?? ''],

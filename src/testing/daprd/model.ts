@@ -16,12 +16,13 @@
 export const DAPR_VERSION = '1.18.3'
 
 /**
- * Which Dapr state component backs the stores: `state.in-memory` or `state.redis`.
+ * Which Dapr state component backs the stores: `state.in-memory`, `state.redis`, or
+ * `state.postgresql` (v2, on a private PostgreSQL server; its pub/sub is `pubsub.in-memory`).
  *
  * @category model
  * @since 0.2.0
  */
-export type Flavour = 'in-memory' | 'redis'
+export type Flavour = 'in-memory' | 'redis' | 'postgres'
 
 /**
  * @category model
@@ -86,6 +87,25 @@ export interface PrivateRedis {
 }
 
 /**
+ * The private PostgreSQL server `startDaprd` started for the `'postgres'` flavour.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export interface PrivatePostgres {
+  /** `127.0.0.1` */
+  readonly host: string
+  readonly port: number
+  readonly pid: number
+  /** The component's `connectionString` (user `postgres`, database `postgres`, no password, no TLS). */
+  readonly connectionString: string
+  /** Stops the server (its data kept), for fault tests; `start()` brings it back on the same port. */
+  readonly stop: () => Promise<void>
+  /** Starts it again after `stop()`, with the data it had. */
+  readonly start: () => Promise<void>
+}
+
+/**
  * @category model
  * @since 0.2.0
  */
@@ -101,6 +121,8 @@ export interface Daprd {
   /** The temporary folder holding the component files daprd loaded; removed by `close()`. */
   readonly resourcesPath: string
   readonly redis?: PrivateRedis | undefined
+  /** The private PostgreSQL server of the `'postgres'` flavour. */
+  readonly postgres?: PrivatePostgres | undefined
   /** Kills daprd at once (SIGKILL), for fault tests; `restart()` starts it again on the same ports. */
   readonly kill: () => Promise<void>
   /** Starts daprd again, on the same ports, after `kill()`. */
@@ -111,7 +133,8 @@ export interface Daprd {
 
 /**
  * Why `startDaprd` could not give a ready sidecar. `code` is stable:
- * `E_DAPRD_NOT_FOUND`, `E_DAPRD_EXITED`, `E_DAPRD_NOT_READY`, `E_REDIS_START`, `E_DAPRD_OPTIONS`.
+ * `E_DAPRD_NOT_FOUND`, `E_DAPRD_EXITED`, `E_DAPRD_NOT_READY`, `E_REDIS_START`, `E_POSTGRES_START`,
+ * `E_DAPRD_OPTIONS`.
  *
  * @category model
  * @since 0.2.0
@@ -119,7 +142,7 @@ export interface Daprd {
 export class DaprdStartError extends Error {
   override readonly name = 'DaprdStartError'
   constructor(
-    readonly code: 'E_DAPRD_NOT_FOUND' | 'E_DAPRD_EXITED' | 'E_DAPRD_NOT_READY' | 'E_REDIS_START' | 'E_DAPRD_OPTIONS',
+    readonly code: 'E_DAPRD_NOT_FOUND' | 'E_DAPRD_EXITED' | 'E_DAPRD_NOT_READY' | 'E_REDIS_START' | 'E_POSTGRES_START' | 'E_DAPRD_OPTIONS',
     message: string,
   ) {
     super(message)
