@@ -100,7 +100,11 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   let postgresChild: ChildProcess | undefined
   let postgres: PrivatePostgres | undefined
   let cluster: PostgresCluster | undefined
-  if (flavour === 'postgres') {
+  if (flavour === 'postgres' && options.postgresConnection !== undefined) {
+    if (typeof options.postgresConnection !== 'string' || options.postgresConnection.trim() === '') {
+      throw new DaprdStartError('E_DAPRD_OPTIONS', 'startDaprd: invalid option `postgresConnection`: expected a PostgreSQL connection string')
+    }
+  } else if (flavour === 'postgres') {
     cluster = initCluster()
     const port = await freePort()
     const owned = cluster
@@ -129,7 +133,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   }
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-daprd-'))
   if (options.components === undefined) {
-    for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString))
+    for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString ?? options.postgresConnection))
     for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
   } else {
     options.components.forEach((yaml, index) => {

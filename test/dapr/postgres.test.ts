@@ -1,12 +1,15 @@
 /**
  * The Dapr store on `state.postgresql` (v2) over a private PostgreSQL server: the store conformance
- * suite (ETags and first-write, TTLs in real time, bulk operations), as on the other components.
+ * suite (ETags and first-write, TTLs in real time, bulk operations), as on the other components,
+ * and the replica scenarios (the lease across six replica processes computing once, invalidation
+ * that wins, refresh ahead, the tier) with six daprds on one PostgreSQL.
  */
 import { daprStore } from '../../src/stores/DaprStore.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
+import { describeReplicaScenarios } from '../replicas/scenarios.js'
 import { describeStore } from '../storeConformance.js'
-import { sleep } from './helpers.js'
+import { raw, sleep } from './helpers.js'
 
 describe('daprStore on real daprd (postgres)', () => {
   let daprd: Daprd
@@ -22,4 +25,26 @@ describe('daprStore on real daprd (postgres)', () => {
     // daprd's clock is the real one: time passes by waiting, and checks keep clear of a TTL's end.
     return { store, elapse: sleep, marginMs: 300, teardown: () => store.close() }
   })
+})
+
+describe('six daprds on one PostgreSQL', () => {
+  let owner: Daprd
+  let daprds: ReadonlyArray<Daprd> = []
+  beforeAll(async () => {
+    owner = await startDaprd({ flavour: 'postgres', pubsubs: [] })
+    const postgresConnection = owner.postgres?.connectionString ?? ''
+    daprds = [owner, ...(await Promise.all(Array.from({ length: 5 }, () => startDaprd({ flavour: 'postgres', postgresConnection, pubsubs: [] }))))]
+  }, 120_000)
+  afterAll(async () => {
+    await Promise.all(daprds.slice(1).map((daprd) => daprd.close()))
+    await owner.close()
+  })
+
+  describeReplicaScenarios('six daprds, one PostgreSQL', () => ({
+    url: (index) => (daprds[index % daprds.length] as Daprd).url,
+    stored: async (key) => {
+      const answer = await raw((daprds[0] as Daprd).url, 'GET', `/v1.0/state/cache/${encodeURIComponent(key)}`)
+      return answer.status === 200 ? answer.body : undefined
+    },
+  }))
 })

@@ -33,6 +33,11 @@ export interface StartDaprdOptions {
   readonly flavour?: Flavour | undefined
   /** `host:port` of a Redis to use; absent with `'redis'`: a private `redis-server` is started. */
   readonly redisHost?: string | undefined
+  /**
+   * With `'postgres'`: the `connectionString` of a PostgreSQL server to use (another daprd's
+   * `postgres.connectionString`, for replicas on one database); absent, a private server is started.
+   */
+  readonly postgresConnection?: string | undefined
   /** The daprd binary (default: `DAPRD_PATH`, then `~/.dapr/bin/daprd`, then `npm run dapr:build`'s). */
   readonly daprdPath?: string | undefined
   /** When set, daprd requires this `dapr-api-token` on every call but the health probes. */
