@@ -2,12 +2,14 @@
  * The Dapr store on `state.postgresql` (v2) over a private PostgreSQL server: the store conformance
  * suite (ETags and first-write, TTLs in real time, bulk operations), as on the other components,
  * and the replica scenarios (the lease across six replica processes computing once, invalidation
- * that wins, refresh ahead, the tier) with six daprds on one PostgreSQL.
+ * that wins, refresh ahead, the tier) with six daprds on one PostgreSQL, and the tag scenarios (the
+ * versioned index on ETags and first-write, transactions of deletes).
  */
 import { daprStore } from '../../src/stores/DaprStore.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
 import { describeReplicaScenarios } from '../replicas/scenarios.js'
+import { describeTags } from '../tagScenarios.js'
 import { describeStore } from '../storeConformance.js'
 import { raw, sleep } from './helpers.js'
 
@@ -47,4 +49,18 @@ describe('six daprds on one PostgreSQL', () => {
       return answer.status === 200 ? answer.body : undefined
     },
   }))
+})
+
+describe('real daprd (postgres), tags', () => {
+  describeTags('real daprd, postgres', async () => {
+    const daprd = await startDaprd({ flavour: 'postgres', pubsubs: [] })
+    const store = daprStore({ daprUrl: daprd.url, env: {} })
+    return {
+      store,
+      close: async () => {
+        await store.close()
+        await daprd.close()
+      },
+    }
+  })
 })
