@@ -471,11 +471,28 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
       const checked = checkKey(key)
       if (E.isLeft(checked)) return checked
     }
+    if (!transactionsSpanSlots) return deleteEach(keys)
     const body = JSON.stringify({ operations: keys.map((key) => ({ operation: 'delete', request: { key } })) })
     const answered = await send({ method: 'POST', path: `${statePath}/transaction`, headers: jsonHeaders, body }, first, writeTimeoutMs)
     if (E.isLeft(answered)) return answered
     const { status, body: answer } = answered.right
-    return status >= 200 && status < 300 ? E.right(undefined) : E.left(rejection(status, answer, first))
+    if (status >= 200 && status < 300) return E.right(undefined)
+    if (status === 500 && /CROSSSLOT/.test(answer)) {
+      // Redis Cluster: a transaction's keys must share a hash slot. Deletes need no atomicity here
+      // (each is idempotent): from now on they go key by key, side by side.
+      transactionsSpanSlots = false
+      return deleteEach(keys)
+    }
+    return E.left(rejection(status, answer, first))
+  }
+
+  /** Whether a transaction may hold keys of any hash slot: until Redis Cluster says CROSSSLOT. */
+  let transactionsSpanSlots = true
+
+  /** Each key deleted alone, side by side: the first failure, if any. */
+  const deleteEach = async (keys: ReadonlyArray<string>): Promise<E.Either<CacheError, void>> => {
+    const results = await Promise.all(keys.map((key) => del(key)()))
+    return results.find(E.isLeft) ?? E.right(undefined)
   }
 
   const isReady = async (): Promise<boolean> => {

@@ -20,7 +20,7 @@ import type { PostgresCluster } from './daprd/postgres.js'
 import { initCluster, removeCluster, startPostgresProcess } from './daprd/postgres.js'
 import { DaprdStartError } from './daprd/model.js'
 import { exited, freePort, freePorts, sleep, stop, tail, track } from './daprd/processes.js'
-import { startRedisProcess } from './daprd/redis.js'
+import { clusterNode, clusterReady, startRedisCluster, startRedisProcess } from './daprd/redis.js'
 
 export type { Daprd, Flavour, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
 export { DAPR_VERSION, DaprdStartError } from './daprd/model.js'
@@ -50,8 +50,8 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   const pubsubs = options.pubsubs ?? ['pubsub']
   const appId = options.appId ?? 'test-app'
   const startTimeoutMs = options.startTimeoutMs ?? 30_000
-  if (flavour !== 'in-memory' && flavour !== 'redis' && flavour !== 'postgres') {
-    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory', 'redis' or 'postgres')`)
+  if (flavour !== 'in-memory' && flavour !== 'redis' && flavour !== 'redis-cluster' && flavour !== 'postgres') {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory', 'redis', 'redis-cluster' or 'postgres')`)
   }
   const badStore = [...stores, ...pubsubs].find((name) => !STORE_NAME.test(name))
   if (badStore !== undefined || new Set([...stores, ...pubsubs]).size !== stores.length + pubsubs.length) {
@@ -60,8 +60,8 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   if (options.components !== undefined && !(Array.isArray(options.components) && options.components.every((yaml) => typeof yaml === 'string'))) {
     throw new DaprdStartError('E_DAPRD_OPTIONS', 'startDaprd: invalid option `components`: expected an array of YAML documents (strings)')
   }
-  if (options.redisHost !== undefined && !/^[^\s:]+:\d+$/.test(options.redisHost)) {
-    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`redisHost\`: ${JSON.stringify(options.redisHost)} (expected host:port)`)
+  if (options.redisHost !== undefined && !/^[^\s:,]+:\d+(,[^\s:,]+:\d+)*$/.test(options.redisHost)) {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`redisHost\`: ${JSON.stringify(options.redisHost)} (expected host:port, or a comma-separated list for a cluster)`)
   }
   for (const [name, value] of [['appPort', options.appPort], ['httpPort', options.httpPort]] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= 65_535)) {
@@ -93,6 +93,37 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
       start: async () => {
         if (redisChild !== undefined && redisChild.exitCode === null && redisChild.signalCode === null) return
         redisChild = await startRedisProcess(redisCommand, port, startTimeoutMs)
+      },
+    }
+  }
+
+  let clusterNodes: Array<ChildProcess> = []
+  let clusterFolder: string | undefined
+  if (flavour === 'redis-cluster' && redisHost === undefined) {
+    const ports = [...(await freePorts(3))]
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-redis-cluster-'))
+    clusterFolder = folder
+    try {
+      clusterNodes = await startRedisCluster(redisCommand, ports, folder, startTimeoutMs)
+    } catch (error) {
+      fs.rmSync(folder, { recursive: true, force: true })
+      throw error
+    }
+    redisHost = ports.map((port) => `127.0.0.1:${port}`).join(',')
+    redis = {
+      host: redisHost,
+      port: ports[0] as number,
+      get pid() {
+        return clusterNodes[0]?.pid ?? -1
+      },
+      stop: async () => {
+        await Promise.all(clusterNodes.map((node) => stop(node, 2000)))
+      },
+      // Each node again with its own config file: the cluster comes back, empty.
+      start: async () => {
+        if (clusterNodes.every((node) => node.exitCode === null && node.signalCode === null)) return
+        clusterNodes = await Promise.all(ports.map((port) => clusterNode(redisCommand, port, folder, startTimeoutMs)))
+        await clusterReady(ports, startTimeoutMs)
       },
     }
   }
@@ -150,6 +181,8 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
 
   const cleanUp = async (): Promise<void> => {
     if (redisChild !== undefined) await stop(redisChild, 2000)
+    await Promise.all(clusterNodes.map((node) => stop(node, 2000)))
+    if (clusterFolder !== undefined) fs.rmSync(clusterFolder, { recursive: true, force: true })
     if (postgresChild !== undefined) await stop(postgresChild, 5000)
     if (cluster !== undefined) removeCluster(cluster)
     fs.rmSync(folder, { recursive: true, force: true })

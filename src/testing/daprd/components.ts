@@ -24,9 +24,10 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
       yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tableName', `state_${name.replace(/-/g, '_')}`], ['timeout', '5s']], 'v2')
     : yaml(
     name,
-    `state.${flavour}`,
-    flavour === 'redis'
+    `state.${flavour === 'redis-cluster' ? 'redis' : flavour}`,
+    flavour === 'redis' || flavour === 'redis-cluster'
       ? [
+          ...(flavour === 'redis-cluster' ? [['redisType', 'cluster'] as const] : []),
           ['redisHost', redisHost ?? ''],
           ['redisPassword', ''],
           // Fail fast when Redis is away, so the sidecar answers before a client's deadline.
@@ -48,9 +49,10 @@ export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | u
   yaml(
     name,
     // PostgreSQL has no pub/sub component: the in-memory one (this daprd alone).
-    `pubsub.${flavour === 'postgres' ? 'in-memory' : flavour}`,
-    flavour === 'redis'
+    `pubsub.${flavour === 'postgres' ? 'in-memory' : flavour === 'redis-cluster' ? 'redis' : flavour}`,
+    flavour === 'redis' || flavour === 'redis-cluster'
       ? [
+          ...(flavour === 'redis-cluster' ? [['redisType', 'cluster'] as const] : []),
           ['redisHost', redisHost ?? ''],
           ['redisPassword', ''],
           ['consumerID', '{uuid}'],

@@ -16,13 +16,14 @@
 export const DAPR_VERSION = '1.18.3'
 
 /**
- * Which Dapr state component backs the stores: `state.in-memory`, `state.redis`, or
- * `state.postgresql` (v2, on a private PostgreSQL server; its pub/sub is `pubsub.in-memory`).
+ * Which Dapr state component backs the stores: `state.in-memory`, `state.redis`, `state.redis` in
+ * cluster mode (`'redis-cluster'`: a private cluster of three primaries), or `state.postgresql`
+ * (v2, on a private PostgreSQL server; its pub/sub is `pubsub.in-memory`).
  *
  * @category model
  * @since 0.2.0
  */
-export type Flavour = 'in-memory' | 'redis' | 'postgres'
+export type Flavour = 'in-memory' | 'redis' | 'redis-cluster' | 'postgres'
 
 /**
  * @category model

@@ -1,0 +1,66 @@
+/**
+ * The Dapr store on `state.redis` in cluster mode, over a private Redis Cluster of three primaries
+ * (the way users outgrow one Redis): the store conformance suite, the replica scenarios with six
+ * daprds on one cluster (the lease computing once across six processes), and the tag scenarios.
+ * A transaction's keys must share a hash slot there: the store's `deleteMany` learns it from the
+ * first CROSSSLOT answer and deletes key by key from then on.
+ */
+import { daprStore } from '../../src/stores/DaprStore.js'
+import type { Daprd } from '../../src/testing/index.js'
+import { startDaprd } from '../../src/testing/index.js'
+import { describeReplicaScenarios } from '../replicas/scenarios.js'
+import { describeStore } from '../storeConformance.js'
+import { describeTags } from '../tagScenarios.js'
+import { raw, sleep } from './helpers.js'
+
+describe('daprStore on real daprd (redis-cluster)', () => {
+  let daprd: Daprd
+  beforeAll(async () => {
+    daprd = await startDaprd({ flavour: 'redis-cluster', pubsubs: [] })
+  }, 60_000)
+  afterAll(async () => {
+    await daprd.close()
+  })
+
+  describeStore('daprStore on real daprd (redis-cluster)', async () => {
+    const store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false })
+    // daprd's clock is the real one: time passes by waiting, and checks keep clear of a TTL's end.
+    return { store, elapse: sleep, marginMs: 300, teardown: () => store.close() }
+  })
+})
+
+describe('six daprds on one Redis Cluster', () => {
+  let owner: Daprd
+  let daprds: ReadonlyArray<Daprd> = []
+  beforeAll(async () => {
+    owner = await startDaprd({ flavour: 'redis-cluster', pubsubs: [] })
+    const redisHost = owner.redis?.host ?? ''
+    daprds = [owner, ...(await Promise.all(Array.from({ length: 5 }, () => startDaprd({ flavour: 'redis-cluster', redisHost, pubsubs: [] }))))]
+  }, 120_000)
+  afterAll(async () => {
+    await Promise.all(daprds.slice(1).map((daprd) => daprd.close()))
+    await owner.close()
+  })
+
+  describeReplicaScenarios('six daprds, one Redis Cluster', () => ({
+    url: (index) => (daprds[index % daprds.length] as Daprd).url,
+    stored: async (key) => {
+      const answer = await raw((daprds[0] as Daprd).url, 'GET', `/v1.0/state/cache/${encodeURIComponent(key)}`)
+      return answer.status === 200 ? answer.body : undefined
+    },
+  }))
+})
+
+describe('real daprd (redis-cluster), tags', () => {
+  describeTags('real daprd, redis-cluster', async () => {
+    const daprd = await startDaprd({ flavour: 'redis-cluster', pubsubs: [] })
+    const store = daprStore({ daprUrl: daprd.url, env: {} })
+    return {
+      store,
+      close: async () => {
+        await store.close()
+        await daprd.close()
+      },
+    }
+  })
+})
