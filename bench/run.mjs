@@ -19,6 +19,7 @@ import { backplaneBench } from './backplane.mjs'
 import { tagsBench } from './tags.mjs'
 import { batchingBench } from './batching.mjs'
 import { valueSizeBench } from './value-size.mjs'
+import { componentsBench } from './components.mjs'
 import { replicaProcess, byteViews, fmt, identitySerializer, interleaved, load, median, quick, row, sidecarProcess, summary, table, throughput } from './lib.mjs'
 
 const REPS = quick ? 5 : 7
@@ -815,7 +816,28 @@ const valueSizeSection = async () => {
   )
 }
 
-const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection], ['15', batchingSection], ['16', valueSizeSection]]
+// ---------------------------------------------------------------------------------------------
+// 17. Each Dapr state component on real daprd (bench/components.mjs)
+// ---------------------------------------------------------------------------------------------
+const componentsSection = async () => {
+  const results = await onDaprd('17. Each Dapr state component on real daprd', componentsBench)
+  if (results === undefined) return
+  json.components = results
+  const pair = (row, what, concurrency) => {
+    const floor = row.rows[`floor ${what} ${concurrency}`]
+    const ours = row.rows[`ours ${what} ${concurrency}`]
+    return `${fmt(ours.p50, 3)} / ${fmt(floor.p50, 3)} ms, ${fmt(ours.rps / floor.rps, 2)}x`
+  }
+  section(
+    '17. Each Dapr state component on real daprd (ours / floor p50, and ours / floor requests per second)',
+    table(
+      ['component', 'TTL', 'ETAG', 'largest value', 'hit, 1 caller', 'hit, 16', 'miss, 1 caller', 'miss, 16'],
+      results.map((row) => [row.flavour, row.ttl ? 'yes' : 'no', row.etag ? 'yes' : 'no', `${row.largestMiB} MiB`, pair(row, 'hit', 1), pair(row, 'hit', 16), pair(row, 'miss', 1), pair(row, 'miss', 16)]),
+    ),
+  )
+}
+
+const scenarios = [['1', remoteHit], ['2', memoryHit], ['3', stampede], ['4', coldMiss], ['5', serializers], ['6', sickStore], ['8', realFloor], ['9', replicaStampede], ['10', keyCost], ['11', failingSource], ['12', invalidationStaleness], ['13', backplaneSection], ['14', tagsSection], ['15', batchingSection], ['16', valueSizeSection], ['17', componentsSection]]
 for (const [id, scenario] of scenarios) if (only === undefined || only.includes(id)) await scenario()
 
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, quick, ...json }, null, 2)}\n`)
