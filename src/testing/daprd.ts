@@ -17,7 +17,7 @@ import { STORE_NAME, componentYaml, pubsubYaml } from './daprd/components.js'
 import { findDaprd } from './daprd/find.js'
 import type { Daprd, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
 import type { PostgresCluster } from './daprd/postgres.js'
-import { initCluster, removeCluster, startPostgresProcess } from './daprd/postgres.js'
+import { initCluster, removeCluster, startPostgresProcess, stopPostgres } from './daprd/postgres.js'
 import { DaprdStartError } from './daprd/model.js'
 import { exited, freePort, freePorts, sleep, stop, tail, track } from './daprd/processes.js'
 import { clusterNode, clusterReady, startRedisCluster, startRedisProcess } from './daprd/redis.js'
@@ -154,7 +154,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
         return postgresChild?.pid ?? -1
       },
       stop: async () => {
-        if (postgresChild !== undefined) await stop(postgresChild, 5000)
+        if (postgresChild !== undefined) await stopPostgres(postgresChild, 5000)
       },
       start: async () => {
         if (postgresChild !== undefined && postgresChild.exitCode === null && postgresChild.signalCode === null) return
@@ -183,7 +183,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     if (redisChild !== undefined) await stop(redisChild, 2000)
     await Promise.all(clusterNodes.map((node) => stop(node, 2000)))
     if (clusterFolder !== undefined) fs.rmSync(clusterFolder, { recursive: true, force: true })
-    if (postgresChild !== undefined) await stop(postgresChild, 5000)
+    if (postgresChild !== undefined) await stopPostgres(postgresChild, 5000)
     if (cluster !== undefined) removeCluster(cluster)
     fs.rmSync(folder, { recursive: true, force: true })
   }

@@ -11,6 +11,7 @@ import { startDaprd } from '../../src/testing/index.js'
 import { pythonVectors } from '../helpers.js'
 import { describeStore } from '../storeConformance.js'
 import { flavours, raw, redisCli, sleep } from './helpers.js'
+import { itRestartsUnderLoad } from './restartUnderLoad.js'
 
 describe('daprStore and the API token on real daprd', () => {
   it('sends dapr-api-token on every call; a wrong one is a 401 StoreRejected that does not show the token', async () => {
@@ -101,5 +102,14 @@ describe.each(flavours)('daprStore on real daprd (%s)', (flavour) => {
       expect(E.isLeft(result) && result.left._tag).toBe('KeyError')
       expect((await raw(daprd.url, 'GET', `/v1.0/state/cache/${encodeURIComponent('a||b')}`)).status).toBe(400)
     })
+  })
+})
+
+describe('real daprd (redis), the server restarted under load', () => {
+  itRestartsUnderLoad('redis', async () => {
+    const daprd = await startDaprd({ flavour: 'redis', pubsubs: [] })
+    const server = daprd.redis
+    if (server === undefined) throw new Error('startDaprd started no private Redis')
+    return { daprd, server }
   })
 })

@@ -12,6 +12,7 @@ import { describeReplicaScenarios } from '../replicas/scenarios.js'
 import { describeTags } from '../tagScenarios.js'
 import { describeStore } from '../storeConformance.js'
 import { raw, sleep } from './helpers.js'
+import { itRestartsUnderLoad } from './restartUnderLoad.js'
 
 describe('daprStore on real daprd (postgres)', () => {
   let daprd: Daprd
@@ -62,5 +63,14 @@ describe('real daprd (postgres), tags', () => {
         await daprd.close()
       },
     }
+  })
+})
+
+describe('real daprd (postgres), the server restarted under load', () => {
+  itRestartsUnderLoad('postgres', async () => {
+    const daprd = await startDaprd({ flavour: 'postgres', pubsubs: [] })
+    const server = daprd.postgres
+    if (server === undefined) throw new Error('startDaprd started no private server')
+    return { daprd, server }
   })
 })

@@ -12,6 +12,7 @@ import { describeReplicaScenarios } from '../replicas/scenarios.js'
 import { describeStore } from '../storeConformance.js'
 import { describeTags } from '../tagScenarios.js'
 import { raw, sleep } from './helpers.js'
+import { itRestartsUnderLoad } from './restartUnderLoad.js'
 
 describe('daprStore on real daprd (redis-cluster)', () => {
   let daprd: Daprd
@@ -62,5 +63,14 @@ describe('real daprd (redis-cluster), tags', () => {
         await daprd.close()
       },
     }
+  })
+})
+
+describe('real daprd (redis-cluster), the server restarted under load', () => {
+  itRestartsUnderLoad('redis-cluster', async () => {
+    const daprd = await startDaprd({ flavour: 'redis-cluster', pubsubs: [] })
+    const server = daprd.redis
+    if (server === undefined) throw new Error('startDaprd started no private server')
+    return { daprd, server }
   })
 })

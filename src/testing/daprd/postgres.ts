@@ -92,3 +92,15 @@ export const startPostgresProcess = async (cluster: PostgresCluster, port: numbe
 
 /** Removes the cluster's folder (its server stopped first). */
 export const removeCluster = (cluster: PostgresCluster): void => fs.rmSync(cluster.folder, { recursive: true, force: true })
+
+/**
+ * Stops the server at once: PostgreSQL's fast shutdown (SIGINT) ends every session, where SIGTERM
+ * (a smart shutdown) would wait for daprd's connections to close. SIGKILL after `graceMs`.
+ */
+export const stopPostgres = async (child: ChildProcess, graceMs: number): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGINT')
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  clearTimeout(timer)
+}
