@@ -8,10 +8,9 @@
 import { daprStore } from '../../src/stores/DaprStore.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
-import { describeReplicaScenarios } from '../replicas/scenarios.js'
-import { describeTags } from '../tagScenarios.js'
 import { describeStore } from '../storeConformance.js'
-import { raw, sleep } from './helpers.js'
+import { describeSixDaprds, describeTagsOn } from './components.js'
+import { sleep } from './helpers.js'
 import { itRestartsUnderLoad } from './restartUnderLoad.js'
 
 describe('daprStore on real daprd (postgres)', () => {
@@ -31,39 +30,11 @@ describe('daprStore on real daprd (postgres)', () => {
 })
 
 describe('six daprds on one PostgreSQL', () => {
-  let owner: Daprd
-  let daprds: ReadonlyArray<Daprd> = []
-  beforeAll(async () => {
-    owner = await startDaprd({ flavour: 'postgres', pubsubs: [] })
-    const postgresConnection = owner.postgres?.connectionString ?? ''
-    daprds = [owner, ...(await Promise.all(Array.from({ length: 5 }, () => startDaprd({ flavour: 'postgres', postgresConnection, pubsubs: [] }))))]
-  }, 120_000)
-  afterAll(async () => {
-    await Promise.all(daprds.slice(1).map((daprd) => daprd.close()))
-    await owner.close()
-  })
-
-  describeReplicaScenarios('six daprds, one PostgreSQL', () => ({
-    url: (index) => (daprds[index % daprds.length] as Daprd).url,
-    stored: async (key) => {
-      const answer = await raw((daprds[0] as Daprd).url, 'GET', `/v1.0/state/cache/${encodeURIComponent(key)}`)
-      return answer.status === 200 ? answer.body : undefined
-    },
-  }))
+  describeSixDaprds('six daprds, one PostgreSQL', { flavour: 'postgres' }, (owner) => ({ postgresConnection: owner.postgres?.connectionString }))
 })
 
 describe('real daprd (postgres), tags', () => {
-  describeTags('real daprd, postgres', async () => {
-    const daprd = await startDaprd({ flavour: 'postgres', pubsubs: [] })
-    const store = daprStore({ daprUrl: daprd.url, env: {} })
-    return {
-      store,
-      close: async () => {
-        await store.close()
-        await daprd.close()
-      },
-    }
-  })
+  describeTagsOn('real daprd, postgres', { flavour: 'postgres' })
 })
 
 describe('real daprd (postgres), the server restarted under load', () => {

@@ -8,10 +8,9 @@
 import { daprStore } from '../../src/stores/DaprStore.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
-import { describeReplicaScenarios } from '../replicas/scenarios.js'
 import { describeStore } from '../storeConformance.js'
-import { describeTags } from '../tagScenarios.js'
-import { raw, sleep } from './helpers.js'
+import { describeSixDaprds, describeTagsOn } from './components.js'
+import { sleep } from './helpers.js'
 import { itRestartsUnderLoad } from './restartUnderLoad.js'
 
 describe('daprStore on real daprd (redis-cluster)', () => {
@@ -31,39 +30,11 @@ describe('daprStore on real daprd (redis-cluster)', () => {
 })
 
 describe('six daprds on one Redis Cluster', () => {
-  let owner: Daprd
-  let daprds: ReadonlyArray<Daprd> = []
-  beforeAll(async () => {
-    owner = await startDaprd({ flavour: 'redis-cluster', pubsubs: [] })
-    const redisHost = owner.redis?.host ?? ''
-    daprds = [owner, ...(await Promise.all(Array.from({ length: 5 }, () => startDaprd({ flavour: 'redis-cluster', redisHost, pubsubs: [] }))))]
-  }, 120_000)
-  afterAll(async () => {
-    await Promise.all(daprds.slice(1).map((daprd) => daprd.close()))
-    await owner.close()
-  })
-
-  describeReplicaScenarios('six daprds, one Redis Cluster', () => ({
-    url: (index) => (daprds[index % daprds.length] as Daprd).url,
-    stored: async (key) => {
-      const answer = await raw((daprds[0] as Daprd).url, 'GET', `/v1.0/state/cache/${encodeURIComponent(key)}`)
-      return answer.status === 200 ? answer.body : undefined
-    },
-  }))
+  describeSixDaprds('six daprds, one Redis Cluster', { flavour: 'redis-cluster' }, (owner) => ({ redisHost: owner.redis?.host }))
 })
 
 describe('real daprd (redis-cluster), tags', () => {
-  describeTags('real daprd, redis-cluster', async () => {
-    const daprd = await startDaprd({ flavour: 'redis-cluster', pubsubs: [] })
-    const store = daprStore({ daprUrl: daprd.url, env: {} })
-    return {
-      store,
-      close: async () => {
-        await store.close()
-        await daprd.close()
-      },
-    }
-  })
+  describeTagsOn('real daprd, redis-cluster', { flavour: 'redis-cluster' })
 })
 
 describe('real daprd (redis-cluster), the server restarted under load', () => {
