@@ -312,7 +312,7 @@ const store = (at: Lookup, fenceTicket: number, computed: Outcome, startedAt: nu
   try {
     written = write(recipe, key, computed.right, at.call, recipe.keepsMeta ? performance.now() - startedAt : 0, at.batch)
   } catch (failure) {
-    // A callback of the user's (a TTL function) threw: the fence is ended all the same.
+    // Nothing in a write should throw (a TTL function's throw is a Left now); should anything, the fence is ended all the same.
     recipe.fence.end()
     throw failure
   }
