@@ -27,7 +27,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const NAME = 'replicas.value'
 const keyOf = (id: number): string => defaultKeyBuilder().buildKey(NAME, [id])
 
-describe.each(['in-memory', 'redis'] as const)('the lease on the test sidecar (%s flavour)', (flavour) => {
+describe.each(['in-memory', 'redis', 'redis-cluster', 'postgres'] as const)('the lease on the test sidecar (%s flavour)', (flavour) => {
   let sidecar: TestSidecar
   const stores: Array<ReturnType<typeof daprStore>> = []
   beforeAll(async () => {

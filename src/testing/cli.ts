@@ -8,9 +8,10 @@
  * or SIGTERM.
  */
 import { isIP } from 'node:net'
-import { startTestSidecar } from './sidecar.js'
+import type { SidecarFlavour } from './sidecar.js'
+import { SIDECAR_FLAVOURS, startTestSidecar } from './sidecar.js'
 
-const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID] [--flavour in-memory|redis] [--app-port PORT]
+const usage = `usage: dapr-state-cache-sidecar [--port 3500] [--host 127.0.0.1] [--store NAME ...] [--token TOKEN] [--app-id ID] [--flavour in-memory|redis|redis-cluster|postgres] [--app-port PORT]
 
 A Dapr-compatible state API on loopback, in memory, for development and tests.
   --port     port to listen on (default 3500; 0 picks a free one)
@@ -19,7 +20,7 @@ A Dapr-compatible state API on loopback, in memory, for development and tests.
   --token    require this dapr-api-token (default: DAPR_API_TOKEN, else none; a token given
              here is visible in the process list, the environment variable is not)
   --app-id   the app id /v1.0/metadata reports (default: test-app)
-  --flavour  the Dapr state component to behave as: in-memory (default) or redis
+  --flavour  the Dapr state component to behave as: in-memory (default), redis, redis-cluster or postgres
   --app-port the app's port, as daprd's: its pub/sub subscriptions (component "pubsub") are
              asked for and delivered there`
 
@@ -29,7 +30,7 @@ interface Parsed {
   stores: Array<string>
   token: string | undefined
   appId: string | undefined
-  flavour: 'in-memory' | 'redis'
+  flavour: SidecarFlavour
   appPort: number | undefined
 }
 
@@ -68,8 +69,8 @@ const parse = (args: ReadonlyArray<string>): Parsed | string => {
         parsed.appId = value
         break
       case '--flavour':
-        if (value !== 'in-memory' && value !== 'redis') return `--flavour must be in-memory or redis, got ${value}`
-        parsed.flavour = value
+        if (!(SIDECAR_FLAVOURS as ReadonlyArray<string>).includes(value)) return `--flavour must be one of ${SIDECAR_FLAVOURS.join(', ')}, got ${value}`
+        parsed.flavour = value as SidecarFlavour
         break
       default:
         return `unknown option ${flag ?? ''}\n\n${usage}`

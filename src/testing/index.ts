@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-export type { RecordedRequest, StoreState, TestSidecar, TestSidecarOptions } from './sidecar.js'
+export type { RecordedRequest, SidecarFlavour, StoreState, TestSidecar, TestSidecarOptions } from './sidecar.js'
 export { startTestSidecar } from './sidecar.js'
 export type { FaultHandle, FaultKind, FaultOptions, Route } from './faults.js'
 export type { Daprd, Flavour, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd.js'

@@ -31,7 +31,7 @@ const DELETE_SCRIPT = '2446db0de2c963f100727b388f03ead01d18c265'
 const setScriptError = (key: string): string => `ERR user_script:14: failed to set key ${key} script: ${SET_SCRIPT}, on @user_script:14.`
 const deleteScriptError = (key: string): string => `ERR user_script:6: failed to delete ${key} script: ${DELETE_SCRIPT}, on @user_script:6.`
 
-export const redisStateStore = ({ now, appId }: StateStoreOptions): StateStore => {
+export const redisStateStore = ({ now, appId }: StateStoreOptions, cluster = false): StateStore => {
   const records = new Map<string, Record_>()
 
   const live = (key: string): Record_ | undefined => {
@@ -128,7 +128,7 @@ export const redisStateStore = ({ now, appId }: StateStoreOptions): StateStore =
       return record === undefined ? undefined : asItem(record)
     },
     set,
-    delete: remove,
+    delete: (key, etag, options = {}) => checkOptions(options) ?? remove(key, etag),
     multi: (operations) => {
       const prepared: Array<{ version: number; ttl: number | undefined } | undefined> = []
       for (const operation of operations) {
@@ -139,6 +139,9 @@ export const redisStateStore = ({ now, appId }: StateStoreOptions): StateStore =
         const parsed = parse(operation.request, true)
         if ('kind' in parsed) return parsed
         prepared.push(parsed)
+      }
+      if (cluster && new Set(operations.map((operation) => hashSlot(storedKey(appId, operation.operation === 'upsert' ? operation.request.key : operation.key)))).size > 1) {
+        return { kind: 'failed', message: "CROSSSLOT Keys in request don't hash to the same slot" }
       }
       runOnce(operations, prepared)
       return runOnce(operations, prepared)
@@ -160,3 +163,26 @@ export const redisStateStore = ({ now, appId }: StateStoreOptions): StateStore =
     clear: () => records.clear(),
   }
 }
+
+/** Redis Cluster's hash slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}`, modulo 16384. */
+export const hashSlot = (key: string): number => {
+  let bytes = Buffer.from(key, 'utf8')
+  const open = bytes.indexOf('{')
+  if (open !== -1) {
+    const close = bytes.indexOf('}', open + 1)
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close)
+  }
+  let crc = 0
+  for (const byte of bytes) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc % 16384
+}
+
+/**
+ * `state.redis` on a Redis Cluster (`redisType: cluster`): as on one Redis, except that a
+ * transaction whose keys hash to different slots is refused whole, after the component's own
+ * checks of etags and TTLs (the client's CROSSSLOT check, before anything is sent).
+ */
+export const redisClusterStateStore = (options: StateStoreOptions): StateStore => redisStateStore(options, true)

@@ -4,8 +4,9 @@
  * It answers the routes a state client uses the way the real `daprd` does (status codes, error
  * bodies, headers, routing on the escaped path, query-unescape of path parameters, the API token,
  * the body limit, health and metadata), over real sockets, with the state semantics of Dapr's
- * in-memory component (`stateStore.ts`) or of its Redis component (`redisState.ts`), and the
- * differential suite holds it to real daprd. On top it records every request and injects faults
+ * in-memory component (`stateStore.ts`), its Redis component on one Redis or on a cluster
+ * (`redisState.ts`) or its PostgreSQL component (`postgresState.ts`), and the differential suite
+ * holds each flavour to real daprd on that component. On top it records every request and injects faults
  * (`faults.ts`), so tests can assert the exact wire traffic and the client's behaviour when the
  * sidecar misbehaves. Its pub/sub (`pubsubs`, default one component named `pubsub`) is an in-memory
  * bus, delivered to the app on `appPort` as daprd delivers (`sidecar/pubsub.ts`), and shared with
@@ -18,8 +19,9 @@ import { createServer } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Fault, FaultHandle, FaultOptions, Route } from './faults.js'
 import { faultTable } from './faults.js'
-import { redisStateStore } from './redisState.js'
-import type { StateStore } from './stateStore.js'
+import { postgresStateStore } from './postgresState.js'
+import { redisClusterStateStore, redisStateStore } from './redisState.js'
+import type { StateStore, StateStoreOptions } from './stateStore.js'
 import { inMemoryStateStore } from './stateStore.js'
 import type { Answer } from './sidecar/answers.js'
 import { daprError, errorInfo, text } from './sidecar/answers.js'
@@ -32,6 +34,24 @@ import { BadEscape, cleanPath, match, queryUnescape } from './sidecar/routing.js
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
+
+/**
+ * The Dapr state components the test sidecar can stand in for.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export type SidecarFlavour = 'in-memory' | 'redis' | 'redis-cluster' | 'postgres'
+
+const STORES: Readonly<Record<SidecarFlavour, (options: StateStoreOptions) => StateStore>> = {
+  'in-memory': inMemoryStateStore,
+  redis: redisStateStore,
+  'redis-cluster': redisClusterStateStore,
+  postgres: postgresStateStore,
+}
+
+/** Every flavour's name, for the command line. */
+export const SIDECAR_FLAVOURS = Object.keys(STORES) as ReadonlyArray<SidecarFlavour>
 
 /**
  * @category model
@@ -52,9 +72,11 @@ export interface TestSidecarOptions {
   readonly maxBodyBytes?: number | undefined
   /**
    * The Dapr state component whose semantics every store has (default `'in-memory'`): etag format
-   * and checks, `first-write`, TTL edge cases, how values are re-encoded, the metadata reported.
+   * and checks, `first-write`, TTL edge cases, how values are re-encoded, bulk gets, transactions,
+   * the metadata reported. `'redis-cluster'` is `state.redis` on a Redis Cluster (a transaction
+   * over keys of several hash slots is refused); `'postgres'` is `state.postgresql` version 2.
    */
-  readonly flavour?: 'in-memory' | 'redis' | undefined
+  readonly flavour?: SidecarFlavour | undefined
   /** Pub/sub component names (default `["pubsub"]`): an in-memory bus. */
   readonly pubsubs?: ReadonlyArray<string> | undefined
   /**
@@ -172,10 +194,10 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`startTestSidecar: invalid option \`${name}\`: ${String(value)}`)
   }
   const flavour = options.flavour ?? 'in-memory'
-  if (flavour !== 'in-memory' && flavour !== 'redis') {
-    throw new RangeError(`startTestSidecar: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory' or 'redis')`)
+  const makeStore = STORES[flavour]
+  if (!Object.hasOwn(STORES, flavour)) {
+    throw new RangeError(`startTestSidecar: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected ${Object.keys(STORES).map((name) => `'${name}'`).join(', ')})`)
   }
-  const makeStore = flavour === 'redis' ? redisStateStore : inMemoryStateStore
   const shared = options.replicaOf === undefined ? undefined : (options.replicaOf as Partial<Shared>)[SHARED]
   if (options.replicaOf !== undefined && shared === undefined) throw new RangeError('startTestSidecar: invalid option `replicaOf`: not a test sidecar')
   const stores = shared?.stores ?? new Map<string, StateStore>(storeNames.map((name) => [name, makeStore({ now, appId })]))
@@ -189,9 +211,12 @@ export const startTestSidecar = async (options: TestSidecarOptions = {}): Promis
   let ready = true
   let closed = false
 
-  // As daprd lists them: the in-memory component reports a capability, Redis Streams none.
+  // As daprd lists them (startDaprd pairs PostgreSQL with the in-memory pub/sub): the in-memory
+  // component reports a capability, Redis Streams none.
   const pubsubComponents = pubsubs.map((name) =>
-    flavour === 'redis' ? { name, type: 'pubsub.redis', version: 'v1' } : { name, type: 'pubsub.in-memory', version: 'v1', capabilities: ['SUBSCRIBE_WILDCARDS'] },
+    flavour === 'redis' || flavour === 'redis-cluster'
+      ? { name, type: 'pubsub.redis', version: 'v1' }
+      : { name, type: 'pubsub.in-memory', version: 'v1', capabilities: ['SUBSCRIBE_WILDCARDS'] },
   )
   const handle = endpoints(appId, stores, () => ready, pubsubComponents)
 

@@ -2,11 +2,13 @@
  * The test sidecar against the fidelity checklist of the shared Dapr facts (dapr-state-http.md),
  * item by item, over real HTTP. Test names carry the item number.
  */
+import { randomUUID } from 'node:crypto'
 import { Agent, request } from 'undici'
 import { manualClock } from '../../src/Clock.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
 import { goDecode } from '../../src/testing/goJson.js'
+import { hashSlot } from '../../src/testing/redisState.js'
 
 const agent = new Agent({ keepAliveTimeout: 1_000 })
 afterAll(async () => {
@@ -555,6 +557,105 @@ describe("test sidecar: the 'redis' flavour (checklist item 26, as real daprd on
   it('stores values as json-iterator writes them: no HTML escaping, floats to six decimals', async () => {
     await save(sidecar, [{ key: 'v', value: ['<&>', 0.1234567, 1e-7, 1e21, -2.5] }])
     expect((await call(sidecar, 'GET', '/v1.0/state/cache/v')).text).toBe('["<&>",0.123457,0,1e+21,-2.5]')
+  })
+})
+
+describe("test sidecar: the 'postgres' flavour (state.postgresql v2, as real daprd on PostgreSQL answers)", () => {
+  let sidecar: TestSidecar
+  const clock = manualClock(Date.UTC(2026, 0, 1, 0, 0, 0))
+  beforeAll(async () => {
+    sidecar = await startTestSidecar({ flavour: 'postgres', clock })
+  })
+  afterAll(async () => {
+    await sidecar.close()
+  })
+  beforeEach(() => sidecar.state('cache').clear())
+
+  const etagOf = async (key: string) => (await call(sidecar, 'GET', `/v1.0/state/cache/${key}`)).headers['etag']
+  const message = (answer: { json: () => unknown }) => (answer.json() as { message: string }).message
+
+  it('reports state.postgresql version 2 and its capabilities', async () => {
+    const metadata = (await call(sidecar, 'GET', '/v1.0/metadata')).json() as { components: ReadonlyArray<object> }
+    expect(metadata.components[0]).toMatchObject({ type: 'state.postgresql', version: 'v2', capabilities: ['ETAG', 'TRANSACTIONAL', 'TTL', 'KEYS_LIKE', 'ACTOR'] })
+  })
+
+  it('refuses first-write over a live row with a 500 "no item was updated", not a 409; an expired row is free', async () => {
+    const firstWrite = { concurrency: 'first-write' }
+    expect((await save(sidecar, [{ key: 'lease', value: 1, options: firstWrite, metadata: { ttlInSeconds: '5' } }])).status).toBe(204)
+    const conflict = await save(sidecar, [{ key: 'lease', value: 2, options: firstWrite }])
+    expect([conflict.status, message(conflict)]).toEqual([500, 'failed saving state in state store cache: no item was updated'])
+    clock.advance(5_001)
+    expect((await save(sidecar, [{ key: 'lease', value: 3, options: firstWrite }])).status).toBe(204)
+  })
+
+  it('takes only UUID etags: another form is a 409 naming the parse error, a stale one a 409 with no detail', async () => {
+    await save(sidecar, [{ key: 'e', value: 1 }])
+    const etag = (await etagOf('e')) as string
+    expect(etag).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    const short = await save(sidecar, [{ key: 'e', value: 2, etag: '12' }])
+    expect([short.status, message(short)]).toEqual([409, 'failed saving state in state store cache: possible etag mismatch. error from state store: invalid UUID length: 2'])
+    expect((await save(sidecar, [{ key: 'e', value: 2, etag: etag.toUpperCase() }])).status).toBe(204) // parsed, so any case
+    const stale = await save(sidecar, [{ key: 'e', value: 3, etag }])
+    expect([stale.status, message(stale)]).toEqual([409, 'failed saving state in state store cache: possible etag mismatch. error from state store'])
+  })
+
+  it('ignores options on DELETE; with an etag it deletes that row only', async () => {
+    await save(sidecar, [{ key: 'd', value: 1 }])
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/d?concurrency=bogus')).status).toBe(204)
+    await save(sidecar, [{ key: 'd', value: 1 }])
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/d', { headers: { 'if-match': randomUUID() } })).status).toBe(409)
+    expect((await call(sidecar, 'DELETE', '/v1.0/state/cache/d', { headers: { 'if-match': (await etagOf('d')) as string } })).status).toBe(204)
+  })
+
+  it('answers a bulk get found rows first, a key asked twice once, padded with empty entries', async () => {
+    await save(sidecar, [{ key: 'b', value: 2 }, { key: 'a', value: 1 }])
+    const answer = await call(sidecar, 'POST', '/v1.0/state/cache/bulk', { body: { keys: ['missing', 'a', 'a', 'b'] } })
+    expect((answer.json() as ReadonlyArray<{ key: string }>).map(({ key }) => key)).toEqual(['b', 'a', 'missing', ''])
+  })
+
+  it('runs a transaction all or nothing, in order', async () => {
+    await save(sidecar, [{ key: 'kept', value: 1 }])
+    const operations = [
+      { operation: 'delete', request: { key: 'kept' } },
+      { operation: 'upsert', request: { key: 'new', value: 1, etag: randomUUID() } },
+    ]
+    const failed = await call(sidecar, 'POST', '/v1.0/state/cache/transaction', { body: { operations } })
+    expect([failed.status, message(failed)]).toEqual([500, 'error while executing state transaction: possible etag mismatch. error from state store'])
+    expect(sidecar.state('cache').entries()).toEqual([['kept', '1']])
+  })
+})
+
+describe("test sidecar: the 'redis-cluster' flavour (state.redis on a Redis Cluster)", () => {
+  it('computes Redis Cluster hash slots, hash tags included', () => {
+    // Values from Redis's cluster specification and CLUSTER KEYSLOT.
+    expect(hashSlot('123456789')).toBe(0x31c3 % 16384)
+    expect(hashSlot('foo')).toBe(12182)
+    expect(hashSlot('{user1000}.following')).toBe(hashSlot('user1000'))
+    expect(hashSlot('foo{}{bar}')).not.toBe(hashSlot('bar')) // an empty first tag: the whole key is hashed
+    expect(hashSlot('foo{{bar}}zap')).toBe(hashSlot('{bar'))
+  })
+
+  it('refuses a transaction over keys of several hash slots whole, and runs one within a slot', async () => {
+    const sidecar = await startTestSidecar({ flavour: 'redis-cluster' })
+    try {
+      // The component sees "test-app||<key>": a hash tag in the key puts keys in one slot.
+      const spread = [
+        { operation: 'upsert', request: { key: 'a', value: 1 } },
+        { operation: 'upsert', request: { key: 'b', value: 2 } },
+      ]
+      expect(hashSlot('test-app||a')).not.toBe(hashSlot('test-app||b'))
+      const refused = await call(sidecar, 'POST', '/v1.0/state/cache/transaction', { body: { operations: spread } })
+      expect([refused.status, (refused.json() as { message: string }).message]).toEqual([500, "error while executing state transaction: CROSSSLOT Keys in request don't hash to the same slot"])
+      expect(sidecar.state('cache').entries()).toEqual([])
+      const tagged = [
+        { operation: 'upsert', request: { key: '{t}a', value: 1 } },
+        { operation: 'upsert', request: { key: '{t}b', value: 2 } },
+      ]
+      expect((await call(sidecar, 'POST', '/v1.0/state/cache/transaction', { body: { operations: tagged } })).status).toBe(204)
+      expect(sidecar.state('cache').entries()).toHaveLength(2)
+    } finally {
+      await sidecar.close()
+    }
   })
 })
 

@@ -60,7 +60,8 @@ interface StoreErrorText {
 export const storeError = (failure: Failure): StoreErrorText => {
   switch (failure.kind) {
     case 'etag-mismatch':
-      return { status: STATUS[failure.kind], text: `possible etag mismatch. error from state store: ${failure.message}` }
+      // Dapr's ETagError without a cause of its own (PostgreSQL's stale etag) is its kind alone.
+      return { status: STATUS[failure.kind], text: `possible etag mismatch. error from state store${failure.message === '' ? '' : `: ${failure.message}`}` }
     case 'etag-invalid':
       return { status: STATUS[failure.kind], text: `invalid etag value: ${failure.message}` }
     case 'failed':

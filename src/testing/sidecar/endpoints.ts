@@ -7,7 +7,6 @@ import type { IncomingMessage } from 'node:http'
 import { DAPR_VERSION } from '../daprd.js'
 import { goDecode } from '../goJson.js'
 import type { Failure, Operation, SetRequest, StateStore } from '../stateStore.js'
-import { checkOptions } from '../stateStore.js'
 import type { Answer } from './answers.js'
 import { daprError, errorInfo, fallback, htmlEscaped, illegalKey, joinedError, json, malformed, noContent, rfc3339, storeError } from './answers.js'
 import { Malformed, field, setRequest, typeName } from './requests.js'
@@ -47,7 +46,7 @@ export const endpoints = (
           ...[...stores].map(([name, store]) => ({
             name,
             type: store.component.type,
-            version: 'v1',
+            version: store.component.version ?? 'v1',
             capabilities: store.component.capabilities,
           })),
           ...pubsubs,
@@ -77,9 +76,8 @@ export const endpoints = (
         const key = matched.key ?? ''
         if (key.includes('||')) return illegalKey(storeName, key)
         const ifMatch = headers['if-match']
-        const invalid = checkOptions({ concurrency: query.get('concurrency') ?? undefined, consistency: query.get('consistency') ?? undefined })
-        if (invalid !== undefined) return daprError(500, 'ERR_STATE_DELETE', `failed deleting state with key ${key}: ${invalid.message}`)
-        const failure = store.delete(key, typeof ifMatch === 'string' && ifMatch !== '' ? ifMatch : undefined)
+        const options = { concurrency: query.get('concurrency') ?? undefined, consistency: query.get('consistency') ?? undefined }
+        const failure = store.delete(key, typeof ifMatch === 'string' && ifMatch !== '' ? ifMatch : undefined, options)
         if (failure === undefined) return noContent
         const { status, text } = storeError(failure)
         return daprError(status, 'ERR_STATE_DELETE', `failed deleting state with key ${key}: ${text}`)
@@ -129,8 +127,11 @@ export const endpoints = (
         const illegal = keys.find((key) => key.includes('||'))
         if (illegal !== undefined) return illegalKey(storeName, illegal)
         // `data` is the stored bytes embedded as raw JSON, so it is spliced in, not re-encoded.
-        const parts = keys.map((key) => {
-          const item = store.get(key)
+        // A component's own bulk get may answer fewer entries than keys (a key asked twice, once):
+        // daprd's answer has one entry per key asked, the rest empty.
+        const answered = store.bulkGet?.(keys) ?? keys.map((key) => ({ key, item: store.get(key) }))
+        const parts = keys.map((_, index) => {
+          const { key, item } = answered[index] ?? { key: '' }
           if (item === undefined) return JSON.stringify({ key })
           const metadata =
             item.expiresAt === undefined || !store.component.reportsExpireTime ? '' : `,"metadata":${JSON.stringify({ ttlExpireTime: rfc3339(item.expiresAt) })}`
