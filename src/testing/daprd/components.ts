@@ -20,8 +20,9 @@ const yaml = (name: string, type: string, metadata: Metadata, version = 'v1'): s
 
 export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined, postgres?: string): string =>
   flavour === 'postgres'
-    ? // Version 2 of state.postgresql; one table per store, made by the component at its first start.
-      yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tableName', `state_${name.replace(/-/g, '_')}`], ['timeout', '5s']], 'v2')
+    ? // Version 2 of state.postgresql; one table per store (`<store>_state`: version 2 names its table
+      // from a prefix, and ignores version 1's `tableName`), made by the component at its first start.
+      yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tablePrefix', `${name.replace(/-/g, '_')}_`], ['timeout', '5s']], 'v2')
     : yaml(
     name,
     `state.${flavour === 'redis-cluster' ? 'redis' : flavour}`,
