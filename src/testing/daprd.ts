@@ -15,14 +15,16 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { STORE_NAME, componentYaml, pubsubYaml } from './daprd/components.js'
 import { findDaprd } from './daprd/find.js'
-import type { Daprd, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
+import type { Daprd, PrivateMongo, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
+import type { MongoServer } from './daprd/mongodb.js'
+import { FERRETDB_VERSION, removeMongoServer, restartMongoServer, startMongoServer, stopMongoServer } from './daprd/mongodb.js'
 import type { PostgresCluster } from './daprd/postgres.js'
 import { initCluster, removeCluster, startPostgresProcess, stopPostgres } from './daprd/postgres.js'
 import { DaprdStartError } from './daprd/model.js'
 import { exited, freePort, freePorts, sleep, stop, tail, track } from './daprd/processes.js'
 import { clusterNode, clusterReady, startRedisCluster, startRedisProcess } from './daprd/redis.js'
 
-export type { Daprd, Flavour, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
+export type { Daprd, Flavour, PrivateMongo, PrivatePostgres, PrivateRedis, StartDaprdOptions } from './daprd/model.js'
 export { DAPR_VERSION, DaprdStartError } from './daprd/model.js'
 export { daprdCandidates } from './daprd/find.js'
 
@@ -50,8 +52,11 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   const pubsubs = options.pubsubs ?? ['pubsub']
   const appId = options.appId ?? 'test-app'
   const startTimeoutMs = options.startTimeoutMs ?? 30_000
-  if (flavour !== 'in-memory' && flavour !== 'redis' && flavour !== 'redis-cluster' && flavour !== 'postgres') {
-    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory', 'redis', 'redis-cluster' or 'postgres')`)
+  if (flavour !== 'in-memory' && flavour !== 'redis' && flavour !== 'redis-cluster' && flavour !== 'postgres' && flavour !== 'mongodb') {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`flavour\`: ${JSON.stringify(flavour)} (expected 'in-memory', 'redis', 'redis-cluster', 'postgres' or 'mongodb')`)
+  }
+  if (options.mongodbHost !== undefined && !(typeof options.mongodbHost === 'string' && /^[^\s:,/]+:\d+$/.test(options.mongodbHost))) {
+    throw new DaprdStartError('E_DAPRD_OPTIONS', `startDaprd: invalid option \`mongodbHost\`: ${JSON.stringify(options.mongodbHost)} (expected host:port)`)
   }
   const badStore = [...stores, ...pubsubs].find((name) => !STORE_NAME.test(name))
   if (badStore !== undefined || new Set([...stores, ...pubsubs]).size !== stores.length + pubsubs.length) {
@@ -162,9 +167,29 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
       },
     }
   }
+
+  let mongoServer: MongoServer | undefined
+  let mongodb: PrivateMongo | undefined
+  if (flavour === 'mongodb' && options.mongodbHost === undefined) {
+    const [pgPort, port, debugPort] = (await freePorts(3)) as [number, number, number]
+    const server = await startMongoServer([pgPort, port, debugPort], startTimeoutMs)
+    mongoServer = server
+    mongodb = {
+      host: `127.0.0.1:${port}`,
+      port,
+      server: `FerretDB ${FERRETDB_VERSION} on PostgreSQL with DocumentDB`,
+      get pid() {
+        return server.wire.pid ?? -1
+      },
+      stop: () => stopMongoServer(server),
+      start: () => restartMongoServer(server, startTimeoutMs),
+    }
+  }
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-daprd-'))
   if (options.components === undefined) {
-    for (const name of stores) fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString ?? options.postgresConnection))
+    for (const name of stores) {
+      fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString ?? options.postgresConnection, mongodb?.host ?? options.mongodbHost))
+    }
     for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
   } else {
     options.components.forEach((yaml, index) => {
@@ -185,6 +210,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     if (clusterFolder !== undefined) fs.rmSync(clusterFolder, { recursive: true, force: true })
     if (postgresChild !== undefined) await stopPostgres(postgresChild, 5000)
     if (cluster !== undefined) removeCluster(cluster)
+    if (mongoServer !== undefined) await removeMongoServer(mongoServer)
     fs.rmSync(folder, { recursive: true, force: true })
   }
 
@@ -265,6 +291,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     resourcesPath: folder,
     redis,
     postgres,
+    mongodb,
     kill: async () => {
       child.kill('SIGKILL')
       await exited(child)

@@ -31,7 +31,7 @@ export const describeTagsOn = (label: string, options: StartDaprdOptions): void 
  * The replica scenarios with six daprds on one server: the first starts it, `share` gives the
  * others the options that point them at it.
  */
-export const describeSixDaprds = (label: string, options: StartDaprdOptions, share: (owner: Daprd) => StartDaprdOptions): void => {
+export const describeSixDaprds = (label: string, options: StartDaprdOptions, share: (owner: Daprd) => StartDaprdOptions, expiredLeaseBlocks = false): void => {
   let daprds: ReadonlyArray<Daprd> = []
   beforeAll(async () => {
     const owner = await startDaprd({ pubsubs: [], ...options })
@@ -48,6 +48,7 @@ export const describeSixDaprds = (label: string, options: StartDaprdOptions, sha
       const answer = await raw((daprds[0] as Daprd).url, 'GET', `/v1.0/state/cache/${encodeURIComponent(key)}`)
       return answer.status === 200 ? answer.body : undefined
     },
+    expiredLeaseBlocks,
   }))
 }
 
@@ -78,7 +79,8 @@ export const describeComponent = (
   })
 
   describe(`six daprds on one ${title}`, () => {
-    describeSixDaprds(`six daprds, one ${title}`, { flavour }, share)
+    // state.mongodb keeps an expired lease in the way of a first-write until its TTL monitor runs.
+    describeSixDaprds(`six daprds, one ${title}`, { flavour }, share, flavour === 'mongodb')
   })
 
   describe(`real daprd (${flavour}), tags`, () => {

@@ -91,8 +91,26 @@ describe('startDaprd, when it cannot give a ready sidecar', () => {
     expect(error.message).toContain('redisHost')
   })
 
+  it('says how to get FerretDB when the mongodb flavour cannot find it', async () => {
+    const saved = { FERRETDB_PATH: process.env['FERRETDB_PATH'], DAPR_STATE_CACHE_HOME: process.env['DAPR_STATE_CACHE_HOME'], PATH: process.env['PATH'] }
+    process.env['FERRETDB_PATH'] = path.join(folder, 'no-ferretdb')
+    process.env['DAPR_STATE_CACHE_HOME'] = folder
+    process.env['PATH'] = folder
+    try {
+      const error = await failure(startDaprd({ flavour: 'mongodb', daprdPath: script('unused-mongo', 'exit 0') }))
+      expect(error.code).toBe('E_MONGODB_START')
+      expect(error.message).toContain('npm run mongodb:build')
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
+  })
+
   it.each([
-    [{ flavour: 'mongodb' as 'redis' }, /flavour/],
+    [{ flavour: 'cosmosdb' as 'redis' }, /flavour/],
+    [{ flavour: 'mongodb' as const, mongodbHost: 'no-port' }, /mongodbHost/],
     [{ stores: ['ok', 'not ok'] }, /stores/],
     [{ stores: ['twice', 'twice'] }, /stores/],
     [{ redisHost: 'no-port' }, /redisHost/],

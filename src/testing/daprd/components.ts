@@ -1,6 +1,6 @@
 /**
  * The component files `startDaprd` writes for daprd: one `state.in-memory`, `state.redis` or
- * `state.postgresql` (v2) component per store, one `pubsub.in-memory` or `pubsub.redis` per pub/sub, and the names it accepts.
+ * `state.postgresql` (v2) or `state.mongodb` component per store, one `pubsub.in-memory` or `pubsub.redis` per pub/sub, and the names it accepts.
  */
 import type { Flavour } from './model.js'
 
@@ -18,8 +18,11 @@ const yaml = (name: string, type: string, metadata: Metadata, version = 'v1'): s
   return `${lines.join('\n')}\n`
 }
 
-export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined, postgres?: string): string =>
-  flavour === 'postgres'
+export const componentYaml = (name: string, flavour: Flavour, redisHost: string | undefined, postgres?: string, mongodbHost?: string): string =>
+  flavour === 'mongodb'
+    ? // One collection per store in one database; `replicaSet` lets the component use transactions.
+      yaml(name, 'state.mongodb', [['host', mongodbHost ?? ''], ['params', '?replicaSet=rs0'], ['databaseName', 'dapr'], ['collectionName', name], ['operationTimeout', '5s']])
+    : flavour === 'postgres'
     ? // Version 2 of state.postgresql; one table per store (`<store>_state`: version 2 names its table
       // from a prefix, and ignores version 1's `tableName`), made by the component at its first start.
       yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tablePrefix', `${name.replace(/-/g, '_')}_`], ['timeout', '5s']], 'v2')
@@ -49,8 +52,8 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
 export const pubsubYaml = (name: string, flavour: Flavour, redisHost: string | undefined): string =>
   yaml(
     name,
-    // PostgreSQL has no pub/sub component: the in-memory one (this daprd alone).
-    `pubsub.${flavour === 'postgres' ? 'in-memory' : flavour === 'redis-cluster' ? 'redis' : flavour}`,
+    // PostgreSQL and MongoDB have no pub/sub component here: the in-memory one (this daprd alone).
+    `pubsub.${flavour === 'postgres' || flavour === 'mongodb' ? 'in-memory' : flavour === 'redis-cluster' ? 'redis' : flavour}`,
     flavour === 'redis' || flavour === 'redis-cluster'
       ? [
           ...(flavour === 'redis-cluster' ? [['redisType', 'cluster'] as const] : []),

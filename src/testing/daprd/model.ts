@@ -18,12 +18,14 @@ export const DAPR_VERSION = '1.18.3'
 /**
  * Which Dapr state component backs the stores: `state.in-memory`, `state.redis`, `state.redis` in
  * cluster mode (`'redis-cluster'`: a private cluster of three primaries), or `state.postgresql`
- * (v2, on a private PostgreSQL server; its pub/sub is `pubsub.in-memory`).
+ * (v2, on a private PostgreSQL server; its pub/sub is `pubsub.in-memory`), or `state.mongodb` (on a
+ * private FerretDB 2, a MongoDB-compatible server, over PostgreSQL with DocumentDB; its pub/sub is
+ * `pubsub.in-memory`).
  *
  * @category model
  * @since 0.2.0
  */
-export type Flavour = 'in-memory' | 'redis' | 'redis-cluster' | 'postgres'
+export type Flavour = 'in-memory' | 'redis' | 'redis-cluster' | 'postgres' | 'mongodb'
 
 /**
  * @category model
@@ -39,6 +41,11 @@ export interface StartDaprdOptions {
    * `postgres.connectionString`, for replicas on one database); absent, a private server is started.
    */
   readonly postgresConnection?: string | undefined
+  /**
+   * With `'mongodb'`: `host:port` of a MongoDB-compatible server to use (another daprd's
+   * `mongodb.host`, for replicas on one server); absent, a private one is started.
+   */
+  readonly mongodbHost?: string | undefined
   /** The daprd binary (default: `DAPRD_PATH`, then `~/.dapr/bin/daprd`, then `npm run dapr:build`'s). */
   readonly daprdPath?: string | undefined
   /** When set, daprd requires this `dapr-api-token` on every call but the health probes. */
@@ -112,6 +119,27 @@ export interface PrivatePostgres {
 }
 
 /**
+ * The private MongoDB-compatible server `startDaprd` started for the `'mongodb'` flavour: FerretDB
+ * (`server` names its release) over a private PostgreSQL with the DocumentDB extension.
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export interface PrivateMongo {
+  /** `127.0.0.1:PORT`, the component's `host`. */
+  readonly host: string
+  readonly port: number
+  /** FerretDB's process id. */
+  readonly pid: number
+  /** What answers on `host`: `FerretDB <version> on PostgreSQL with DocumentDB`. */
+  readonly server: string
+  /** Stops FerretDB and its PostgreSQL (the data kept), for fault tests. */
+  readonly stop: () => Promise<void>
+  /** Starts both again after `stop()`, with the data they had. */
+  readonly start: () => Promise<void>
+}
+
+/**
  * @category model
  * @since 0.2.0
  */
@@ -129,6 +157,8 @@ export interface Daprd {
   readonly redis?: PrivateRedis | undefined
   /** The private PostgreSQL server of the `'postgres'` flavour. */
   readonly postgres?: PrivatePostgres | undefined
+  /** The private MongoDB-compatible server of the `'mongodb'` flavour. */
+  readonly mongodb?: PrivateMongo | undefined
   /** Kills daprd at once (SIGKILL), for fault tests; `restart()` starts it again on the same ports. */
   readonly kill: () => Promise<void>
   /** Starts daprd again, on the same ports, after `kill()`. */
@@ -139,7 +169,7 @@ export interface Daprd {
 
 /**
  * Why `startDaprd` could not give a ready sidecar. `code` is stable:
- * `E_DAPRD_NOT_FOUND`, `E_DAPRD_EXITED`, `E_DAPRD_NOT_READY`, `E_REDIS_START`, `E_POSTGRES_START`,
+ * `E_DAPRD_NOT_FOUND`, `E_DAPRD_EXITED`, `E_DAPRD_NOT_READY`, `E_REDIS_START`, `E_POSTGRES_START`, `E_MONGODB_START`,
  * `E_DAPRD_OPTIONS`.
  *
  * @category model
@@ -148,7 +178,7 @@ export interface Daprd {
 export class DaprdStartError extends Error {
   override readonly name = 'DaprdStartError'
   constructor(
-    readonly code: 'E_DAPRD_NOT_FOUND' | 'E_DAPRD_EXITED' | 'E_DAPRD_NOT_READY' | 'E_REDIS_START' | 'E_POSTGRES_START' | 'E_DAPRD_OPTIONS',
+    readonly code: 'E_DAPRD_NOT_FOUND' | 'E_DAPRD_EXITED' | 'E_DAPRD_NOT_READY' | 'E_REDIS_START' | 'E_POSTGRES_START' | 'E_MONGODB_START' | 'E_DAPRD_OPTIONS',
     message: string,
   ) {
     super(message)

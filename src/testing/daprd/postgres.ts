@@ -66,13 +66,13 @@ export const initCluster = (): PostgresCluster => {
   return { folder, bin, user }
 }
 
-/** Starts the cluster's server on `port`; resolves when it accepts connections. */
-export const startPostgresProcess = async (cluster: PostgresCluster, port: number, timeoutMs: number): Promise<ChildProcess> => {
+/** Starts the cluster's server on `port` (with `settings`, `name=value` each); resolves when it accepts connections. */
+export const startPostgresProcess = async (cluster: PostgresCluster, port: number, timeoutMs: number, settings: ReadonlyArray<string> = []): Promise<ChildProcess> => {
   const options: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], ...(cluster.user === undefined ? {} : cluster.user) }
   // Loopback, its socket in its own folder, durability off: a database for tests.
   const child = spawn(
     path.join(cluster.bin, 'postgres'),
-    ['-D', path.join(cluster.folder, 'data'), '-p', String(port), '-k', cluster.folder, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    ['-D', path.join(cluster.folder, 'data'), '-p', String(port), '-k', cluster.folder, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', ...settings.flatMap((setting) => ['-c', setting])],
     options,
   )
   track(child)
