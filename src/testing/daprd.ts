@@ -178,6 +178,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
       host: `127.0.0.1:${port}`,
       port,
       server: `FerretDB ${FERRETDB_VERSION} on PostgreSQL with DocumentDB`,
+      postgresConnection: `host=127.0.0.1 port=${pgPort} user=postgres dbname=postgres sslmode=disable`,
       get pid() {
         return server.wire.pid ?? -1
       },
@@ -185,18 +186,22 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
       start: () => restartMongoServer(server, startTimeoutMs),
     }
   }
+  // Made before anything that can fail below, so that cleaning up always has a folder to remove.
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'dapr-state-cache-daprd-'))
-  if (options.components === undefined) {
-    for (const name of stores) {
-      fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString ?? options.postgresConnection, mongodb?.host ?? options.mongodbHost))
+  /** The component files daprd loads, in `folder`. */
+  const writeComponents = (): void => {
+    if (options.components === undefined) {
+      for (const name of stores) {
+        fs.writeFileSync(path.join(folder, `${name}.yaml`), componentYaml(name, flavour, redisHost, postgres?.connectionString ?? options.postgresConnection, mongodb?.host ?? options.mongodbHost))
+      }
+      for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
+    } else {
+      options.components.forEach((yaml, index) => {
+        // `- name: redisHost` then `value: ...`: the value becomes the Redis in use.
+        const pointed = redisHost === undefined ? yaml : yaml.replace(/(name:\s*redisHost\s*\r?\n\s*value:\s*)("[^"\n]*"|'[^'\n]*'|[^\s#]+)/g, `$1"${redisHost}"`)
+        fs.writeFileSync(path.join(folder, `component-${index}.yaml`), pointed)
+      })
     }
-    for (const name of pubsubs) fs.writeFileSync(path.join(folder, `${name}.yaml`), pubsubYaml(name, flavour, redisHost))
-  } else {
-    options.components.forEach((yaml, index) => {
-      // `- name: redisHost` then `value: ...`: the value becomes the Redis in use.
-      const pointed = redisHost === undefined ? yaml : yaml.replace(/(name:\s*redisHost\s*\r?\n\s*value:\s*)("[^"\n]*"|'[^'\n]*'|[^\s#]+)/g, `$1"${redisHost}"`)
-      fs.writeFileSync(path.join(folder, `component-${index}.yaml`), pointed)
-    })
   }
 
   const env: NodeJS.ProcessEnv = { ...process.env }
@@ -216,6 +221,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
 
   let ports: { http: number; grpc: number; internal: number; publicPort: number; profile: number }
   let child: ChildProcess
+  let launched: ChildProcess | undefined
   let printed: () => string
   const launch = async (): Promise<void> => {
     const args = [
@@ -238,6 +244,7 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
       ...(options.daprdArgs ?? []),
     ]
     child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    launched = child
     track(child)
     printed = tail(child)
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
@@ -256,7 +263,9 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
     }
   }
 
+  let version: string
   try {
+    writeComponents()
     // A free port can be taken between our probe and daprd's bind: try again with new ones.
     for (let attempt = 1; ; attempt++) {
       const [http = 0, grpc = 0, internal = 0, publicPort = 0, profile = 0] = await freePorts(5)
@@ -271,13 +280,15 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
         if (!inUse || attempt >= 3 || options.httpPort !== undefined) throw error
       }
     }
+    version = await runtimeVersion(`http://127.0.0.1:${ports.http}`, options.apiToken)
   } catch (error) {
+    // daprd itself too, when it started and what came after failed.
+    if (launched !== undefined) await stop(launched, 2000)
     await cleanUp()
     throw error
   }
 
   const url = `http://127.0.0.1:${ports.http}`
-  const version = await runtimeVersion(url, options.apiToken)
   let closed = false
   return {
     url,

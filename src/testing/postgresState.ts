@@ -11,7 +11,8 @@
  *   whose expiry has passed is not served, even before the component's cleanup deletes it;
  * - DELETE ignores concurrency and consistency options; with an etag it matches expired rows too;
  * - a bulk get is one query: found rows first (in the table's order, not the request's), then the
- *   missing keys; a key asked twice is answered once, and daprd pads the answer with empty entries;
+ *   missing keys; a key found and asked twice is answered once, and daprd pads the answer with
+ *   empty entries;
  * - transactions are all or nothing, their operations applied in order.
  *
  * The in-memory component is in `stateStore.ts`, Redis in `redisState.ts`.

@@ -183,6 +183,8 @@ export const hashSlot = (key: string): number => {
 /**
  * `state.redis` on a Redis Cluster (`redisType: cluster`): as on one Redis, except that a
  * transaction whose keys hash to different slots is refused whole, after the component's own
- * checks of etags and TTLs (the client's CROSSSLOT check, before anything is sent).
+ * checks of etags and TTLs (the client's CROSSSLOT check, before anything is sent). That is the
+ * component's client for Redis 7 and later (go-redis v9), the one proven here; for older servers
+ * the component uses go-redis v8, which splits such a transaction by slot instead.
  */
 export const redisClusterStateStore = (options: StateStoreOptions): StateStore => redisStateStore(options, true)

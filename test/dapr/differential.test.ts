@@ -24,11 +24,34 @@ type Flavour = (typeof FLAVOURS)[number]
  */
 const UNORDERED_BULK: ReadonlySet<Flavour> = new Set(['postgres'])
 
-/** A bulk get answer with its entries sorted by key (re-encoded: escapes are compared elsewhere). */
+/** The top-level entries of a JSON array, each as the exact text the answer has. */
+const entryTexts = (array: string): ReadonlyArray<string> => {
+  const entries: Array<string> = []
+  let depth = 0
+  let start = -1
+  let inString = false
+  for (let at = 0; at < array.length; at++) {
+    const c = array[at]
+    if (inString) {
+      if (c === '\\') at++
+      else if (c === '"') inString = false
+    } else if (c === '"') inString = true
+    else if (c === '{' || c === '[') {
+      if (depth === 1 && c === '{') start = at
+      depth++
+    } else if (c === '}' || c === ']') {
+      depth--
+      if (depth === 1 && c === '}') entries.push(array.slice(start, at + 1))
+    }
+  }
+  return entries
+}
+
+/** A bulk get answer with its entries sorted by key, each entry's text as the answer had it. */
 const sortedBulk = (answer: RawAnswer): RawAnswer => {
-  const entries = JSON.parse(answer.body) as ReadonlyArray<{ key: string }>
-  const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
-  return { ...answer, body: `${JSON.stringify(sorted)}\n` }
+  const entries = entryTexts(answer.body).map((text) => ({ key: (JSON.parse(text) as { key: string }).key, text }))
+  const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.text < b.text ? -1 : 1))
+  return { ...answer, body: `[${sorted.map(({ text }) => text).join(',')}]\n` }
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH'

@@ -6,6 +6,8 @@
  * DocumentDB (no registry it reaches serves it). `npm run test:mongodb` runs it where DocumentDB is
  * installed (docs/dapr-store.md, "MongoDB").
  */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import { daprStore } from '../../src/stores/DaprStore.js'
@@ -34,6 +36,9 @@ describe('an expired entry before the TTL monitor removes it (MongoDB)', () => {
   })
 
   it('is served by no read, yet a first-write (a lease) on its key is refused', async () => {
+    // DocumentDB's TTL monitor is a pg_cron job, once a minute: paused, so that it cannot remove
+    // the document during the test (it would, in one run of about twenty).
+    await promisify(execFile)('psql', [daprd.mongodb?.postgresConnection ?? '', '-qc', "SELECT cron.unschedule('documentdb_ttl_task')"])
     const store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false })
     try {
       const key = 'expires-soon'

@@ -622,6 +622,12 @@ describe("test sidecar: the 'postgres' flavour (state.postgresql v2, as real dap
     const failed = await call(sidecar, 'POST', '/v1.0/state/cache/transaction', { body: { operations } })
     expect([failed.status, message(failed)]).toEqual([500, 'error while executing state transaction: possible etag mismatch. error from state store'])
     expect(sidecar.state('cache').entries()).toEqual([['kept', '1']])
+    // In order: an upsert then a delete of one key leaves nothing; a delete then an upsert, the value.
+    const transaction = (ops: ReadonlyArray<object>) => call(sidecar, 'POST', '/v1.0/state/cache/transaction', { body: { operations: ops } })
+    await transaction([{ operation: 'upsert', request: { key: 'x', value: 1 } }, { operation: 'delete', request: { key: 'x' } }])
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/x')).status).toBe(204)
+    await transaction([{ operation: 'delete', request: { key: 'x' } }, { operation: 'upsert', request: { key: 'x', value: 2 } }])
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/x')).text).toBe('2')
   })
 })
 

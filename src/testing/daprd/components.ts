@@ -2,6 +2,7 @@
  * The component files `startDaprd` writes for daprd: one `state.in-memory`, `state.redis` or
  * `state.postgresql` (v2) or `state.mongodb` component per store, one `pubsub.in-memory` or `pubsub.redis` per pub/sub, and the names it accepts.
  */
+import { createHash } from 'node:crypto'
 import type { Flavour } from './model.js'
 
 // -------------------------------------------------------------------------------------
@@ -9,6 +10,14 @@ import type { Flavour } from './model.js'
 // -------------------------------------------------------------------------------------
 
 type Metadata = ReadonlyArray<readonly [string, string]>
+
+/**
+ * The `tablePrefix` of a store's PostgreSQL table (version 2 names its table `<prefix>state` and
+ * ignores version 1's `tableName`): a letter first, lower case (PostgreSQL folds unquoted names), a
+ * hash of the exact name (so `Cache` and `cache` stay apart) and short enough for its 63 bytes.
+ */
+export const postgresTablePrefix = (store: string): string =>
+  `s_${store.toLowerCase().replace(/-/g, '_').slice(0, 40)}_${createHash('sha256').update(store).digest('hex').slice(0, 8)}_`
 
 /** One component file: its name, its type (`state.redis`, ...) and its metadata. */
 const yaml = (name: string, type: string, metadata: Metadata, version = 'v1'): string => {
@@ -23,9 +32,8 @@ export const componentYaml = (name: string, flavour: Flavour, redisHost: string 
     ? // One collection per store in one database; `replicaSet` lets the component use transactions.
       yaml(name, 'state.mongodb', [['host', mongodbHost ?? ''], ['params', '?replicaSet=rs0'], ['databaseName', 'dapr'], ['collectionName', name], ['operationTimeout', '5s']])
     : flavour === 'postgres'
-    ? // Version 2 of state.postgresql; one table per store (`<store>_state`: version 2 names its table
-      // from a prefix, and ignores version 1's `tableName`), made by the component at its first start.
-      yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tablePrefix', `${name.replace(/-/g, '_')}_`], ['timeout', '5s']], 'v2')
+    ? // Version 2 of state.postgresql; one table per store, made by the component at its first start.
+      yaml(name, 'state.postgresql', [['connectionString', postgres ?? ''], ['tablePrefix', postgresTablePrefix(name)], ['timeout', '5s']], 'v2')
     : yaml(
     name,
     `state.${flavour === 'redis-cluster' ? 'redis' : flavour}`,

@@ -133,6 +133,8 @@ export interface PrivateMongo {
   readonly pid: number
   /** What answers on `host`: `FerretDB <version> on PostgreSQL with DocumentDB`. */
   readonly server: string
+  /** The connection string of the PostgreSQL under FerretDB (user `postgres`, no password, no TLS). */
+  readonly postgresConnection: string
   /** Stops FerretDB and its PostgreSQL (the data kept), for fault tests. */
   readonly stop: () => Promise<void>
   /** Starts both again after `stop()`, with the data they had. */

@@ -23,7 +23,8 @@ import { sleep, stop, tail, track } from './processes.js'
 export const FERRETDB_VERSION = '2.7.0'
 
 const BUILD = 'run `npm run mongodb:build` in a clone of dapr-state-cache (it builds FerretDB from Go\'s module proxy), or set FERRETDB_PATH'
-const DOCUMENTDB = 'install the DocumentDB extension (documentdb, documentdb_core, with pg_cron, vector, postgis and rum) into this PostgreSQL: see "MongoDB" in docs/dapr-store.md'
+const documentdb = (bin: string): string =>
+  `install the DocumentDB extension (documentdb, documentdb_core, with pg_cron, vector, postgis and rum) into the PostgreSQL of ${bin}: see "MongoDB" in docs/dapr-store.md`
 
 // What DocumentDB needs loaded, and the settings FerretDB's own images use; `$$NOW` in updates
 // (Dapr's TTL) needs `enableVariablesSupportForWriteCommands`.
@@ -45,9 +46,9 @@ const cacheRoot = (env: NodeJS.ProcessEnv): string =>
 /** Where `npm run mongodb:build` puts FerretDB. */
 export const builtFerretdb = (env: NodeJS.ProcessEnv = process.env): string => path.join(cacheRoot(env), 'ferretdb', FERRETDB_VERSION, 'ferretdb')
 
-/** FerretDB: `FERRETDB_PATH`, then `ferretdb` on the PATH, then the build's. */
+/** FerretDB: `FERRETDB_PATH`, then the build's (the release proven here), then `ferretdb` on the PATH. */
 const findFerretdb = (): string => {
-  const candidates = [process.env['FERRETDB_PATH'], ...(process.env['PATH'] ?? '').split(path.delimiter).filter((dir) => dir !== '').map((dir) => path.join(dir, 'ferretdb')), builtFerretdb()]
+  const candidates = [process.env['FERRETDB_PATH'], builtFerretdb(), ...(process.env['PATH'] ?? '').split(path.delimiter).filter((dir) => dir !== '').map((dir) => path.join(dir, 'ferretdb'))]
   const found = candidates.find((file) => file !== undefined && file !== '' && fs.existsSync(file) && fs.statSync(file).isFile())
   if (found === undefined) throw new DaprdStartError('E_MONGODB_START', `startDaprd: FerretDB was not found (FERRETDB_PATH, PATH, ${builtFerretdb()}): ${BUILD}`)
   return found
@@ -109,14 +110,17 @@ export const startMongoServer = async (ports: readonly [number, number, number],
   try {
     postgres = await startPostgresProcess(cluster, pgPort, timeoutMs, SETTINGS).catch((error: unknown) => {
       const text = error instanceof Error ? error.message : String(error)
-      throw /pg_documentdb|pg_cron|could not access file/.test(text) ? new DaprdStartError('E_MONGODB_START', `startDaprd: PostgreSQL could not load DocumentDB: ${DOCUMENTDB}\n${text}`) : error
+      throw /pg_documentdb|pg_cron|could not access file/.test(text) ? new DaprdStartError('E_MONGODB_START', `startDaprd: PostgreSQL could not load DocumentDB: ${documentdb(cluster.bin)}\n${text}`) : error
     })
     try {
       const psql = fs.existsSync(path.join(cluster.bin, 'psql')) ? path.join(cluster.bin, 'psql') : 'psql'
       execFileSync(psql, ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qc', 'CREATE EXTENSION IF NOT EXISTS documentdb CASCADE'], { stdio: ['ignore', 'pipe', 'pipe'] })
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new DaprdStartError('E_MONGODB_START', "startDaprd: psql was not found, to create the DocumentDB extension: install Debian's postgresql-client")
+      }
       const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? String(error)
-      throw new DaprdStartError('E_MONGODB_START', `startDaprd: CREATE EXTENSION documentdb failed: ${stderr}: ${DOCUMENTDB}`)
+      throw new DaprdStartError('E_MONGODB_START', `startDaprd: CREATE EXTENSION documentdb failed: ${stderr}: ${documentdb(cluster.bin)}`)
     }
     const server = { cluster, pgPort, port, debugPort, ferretdb, postgres }
     return { ...server, wire: await startWire(server, timeoutMs) }

@@ -127,7 +127,7 @@ export const endpoints = (
         const illegal = keys.find((key) => key.includes('||'))
         if (illegal !== undefined) return illegalKey(storeName, illegal)
         // `data` is the stored bytes embedded as raw JSON, so it is spliced in, not re-encoded.
-        // A component's own bulk get may answer fewer entries than keys (a key asked twice, once):
+        // A component's own bulk get may answer fewer entries than keys (a key found and asked twice, once):
         // daprd's answer has one entry per key asked, the rest empty.
         const answered = store.bulkGet?.(keys) ?? keys.map((key) => ({ key, item: store.get(key) }))
         const parts = keys.map((_, index) => {
