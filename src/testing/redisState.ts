@@ -11,8 +11,9 @@
  * - a TTL > 0 sets the expiry, <= 0 removes it, and a write without one keeps the key's expiry;
  * - every failed delete is an etag mismatch (409); `If-Match` on an absent key succeeds;
  * - no `ttlExpireTime` in GET answers;
- * - transactions are not atomic: as daprd 1.18 sends them, every operation runs once on its own
- *   and once more inside MULTI/EXEC, and the answer is that of the second run.
+ * - transactions are not atomic: as daprd 1.18 sends them (with the `writeTimeout` startDaprd
+ *   sets), every command is queued twice in a row in one MULTI/EXEC, each runs whatever the
+ *   others did, and the answer is the first error.
  */
 import { jsoniterMarshal } from './goJson.js'
 import type { Failure, Item, Operation, SetRequest, StateStore, StateStoreOptions } from './stateStore.js'
@@ -103,20 +104,29 @@ export const redisStateStore = ({ now, appId }: StateStoreOptions, cluster = fal
     return undefined
   }
 
-  /** One pass over a transaction's operations, as Redis runs them: no rollback; the first error. */
-  const runOnce = (operations: ReadonlyArray<Operation>, prepared: ReadonlyArray<{ version: number; ttl: number | undefined } | undefined>): Failure | undefined => {
+  /**
+   * A transaction as daprd 1.18 sends it to Redis 7: one MULTI/EXEC in which every command is queued
+   * twice in a row (the component's pipeline queues each command once with its write timeout and
+   * once without), so an upsert is its set script twice, then its EXPIRE twice. Redis runs every
+   * command whatever the others did (no rollback), and the answer is the first error.
+   */
+  const runTwice = (operations: ReadonlyArray<Operation>, prepared: ReadonlyArray<{ version: number; ttl: number | undefined } | undefined>): Failure | undefined => {
     let first: Failure | undefined
     operations.forEach((operation, index) => {
-      let failure: Failure | undefined
-      if (operation.operation === 'upsert') {
-        const { version, ttl } = prepared[index] ?? { version: 0, ttl: undefined }
-        if (setScript(operation.request.key, version, jsoniterMarshal(operation.request.value), false)) expire(operation.request.key, ttl)
-        else failure = { kind: 'failed', message: setScriptError(storedKey(appId, operation.request.key)) }
-      } else {
-        const result = remove(operation.key, operation.etag)
-        failure = result === undefined ? undefined : { kind: 'failed', message: result.message }
+      for (let run = 0; run < 2; run++) {
+        let failure: Failure | undefined
+        if (operation.operation === 'upsert') {
+          const { version } = prepared[index] ?? { version: 0 }
+          if (!setScript(operation.request.key, version, jsoniterMarshal(operation.request.value), false)) {
+            failure = { kind: 'failed', message: setScriptError(storedKey(appId, operation.request.key)) }
+          }
+        } else {
+          const result = remove(operation.key, operation.etag)
+          failure = result === undefined ? undefined : { kind: 'failed', message: result.message }
+        }
+        first ??= failure
       }
-      first ??= failure
+      if (operation.operation === 'upsert') expire(operation.request.key, prepared[index]?.ttl)
     })
     return first
   }
@@ -143,8 +153,7 @@ export const redisStateStore = ({ now, appId }: StateStoreOptions, cluster = fal
       if (cluster && new Set(operations.map((operation) => hashSlot(storedKey(appId, operation.operation === 'upsert' ? operation.request.key : operation.key)))).size > 1) {
         return { kind: 'failed', message: "CROSSSLOT Keys in request don't hash to the same slot" }
       }
-      runOnce(operations, prepared)
-      return runOnce(operations, prepared)
+      return runTwice(operations, prepared)
     },
     entries: () =>
       Array.from(records.keys()).flatMap((key) => {

@@ -410,6 +410,32 @@ const cases: ReadonlyArray<Case> = [
     },
   },
   {
+    item: '19',
+    title: 'transactions run their operations in order, each as the component runs it (Redis: every command twice in a row)',
+    run: async (call, key) => {
+      const transaction = (operations: ReadonlyArray<unknown>) => call('POST', '/v1.0/state/cache/transaction', JSON.stringify({ operations }))
+      await call('POST', '/v1.0/state/cache', save([{ key: key('k'), value: 1 }]))
+      const etag = (await call('GET', path(key('k')))).headers['etag'] ?? ''
+      await transaction([
+        { operation: 'delete', request: { key: key('k'), etag } },
+        { operation: 'upsert', request: { key: key('k'), value: 2 } },
+      ])
+      const after = (await call('GET', path(key('k')))).headers['etag'] ?? ''
+      // The etag the transaction left, and Redis's version 2: which of them a write can match.
+      await call('POST', '/v1.0/state/cache', save([{ key: key('k'), value: 3, etag: after }]))
+      await call('POST', '/v1.0/state/cache', save([{ key: key('k'), value: 4, etag: '2' }]))
+      await call('GET', path(key('k')))
+      await transaction([
+        { operation: 'upsert', request: { key: key('m'), value: 1 } },
+        { operation: 'delete', request: { key: key('m') } },
+        { operation: 'delete', request: { key: key('n'), etag: '5' } },
+        { operation: 'upsert', request: { key: key('n'), value: 'n', metadata: { ttlInSeconds: '100' } } },
+      ])
+      await call('GET', path(key('m')))
+      await call('GET', path(key('n')))
+    },
+  },
+  {
     item: '21',
     title: 'the 4 MiB body limit: a body one byte over is read up to the limit and fails to decode (400 ERR_MALFORMED_REQUEST "unexpected EOF"); at the limit it is accepted',
     run: async (call, key) => {
