@@ -2,6 +2,7 @@
  * The Dapr store over real HTTP against the test sidecar on loopback: the conformance suite, the
  * Python wire format, and the mapping of every kind of answer to a typed result.
  */
+import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import { manualClock } from '../../src/Clock.js'
@@ -9,6 +10,7 @@ import { CacheConnectionError, CacheOptionsError } from '../../src/errors.js'
 import { daprStore, parseValue, resolveDaprUrl, saveBody } from '../../src/stores/DaprStore.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
+import { saveItems } from '../../src/stores/dapr/wire.js'
 import { pythonVectors } from '../helpers.js'
 import { describeStore, manualTime } from '../storeConformance.js'
 
@@ -85,6 +87,24 @@ describe('daprStore', () => {
 
     it('sends the TTL as a string and the body as compact JSON', () => {
       expect(saveBody('k', Uint8Array.of(1, 2), 3600)).toBe('[{"key":"k","value":"AQI=","metadata":{"ttlInSeconds":"3600"}}]')
+    })
+
+    it('writes a save body as JSON.stringify would, whatever the keys, values, etag and options', () => {
+      const entry = fc.record({ key: fc.string({ unit: 'binary' }), value: fc.uint8Array({ maxLength: 64 }), ttlSeconds: fc.integer({ min: 1, max: 2 ** 31 }) })
+      fc.assert(
+        fc.property(fc.array(entry, { maxLength: 5 }), fc.boolean(), fc.option(fc.string({ unit: 'binary' }), { nil: undefined }), (entries, firstWrite, etag) => {
+          const expected = JSON.stringify(
+            entries.map(({ key, value, ttlSeconds }) => ({
+              key,
+              value: Buffer.from(value).toString('base64'),
+              ...(etag === undefined ? {} : { etag }),
+              ...(firstWrite ? { options: { concurrency: 'first-write' } } : {}),
+              metadata: { ttlInSeconds: String(ttlSeconds) },
+            })),
+          )
+          expect(saveItems(entries, firstWrite, etag)).toBe(expected)
+        }),
+      )
     })
   })
 

@@ -19,17 +19,19 @@ const isBase64 = (text: string): boolean => text.length % 4 === 0 && !text.slice
 export const saveBody = (key: string, value: Uint8Array, ttlSeconds: number, firstWrite = false, etag?: string): string =>
   saveItems([{ key, value, ttlSeconds }], firstWrite, etag)
 
-/** The body of a save of several entries: one item each, as `saveBody` writes one. */
-export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false, etag?: string): string =>
-  JSON.stringify(
-    entries.map(({ key, value, ttlSeconds }) => ({
-      key,
-      value: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
-      ...(etag === undefined ? {} : { etag }),
-      ...(firstWrite ? { options: { concurrency: 'first-write' } } : {}),
-      metadata: { ttlInSeconds: String(ttlSeconds) },
-    })),
-  )
+/**
+ * The body of a save of several entries: one item each, as `saveBody` writes one. Written by hand,
+ * the text `JSON.stringify` would write: base64 needs no escaping, and scanning a large value's
+ * base64 for characters to escape cost more than encoding it (3.7 ms of a 1 MB value's miss).
+ */
+export const saveItems = (entries: ReadonlyArray<StoreEntry>, firstWrite = false, etag?: string): string => {
+  const rest = `${etag === undefined ? '' : `,"etag":${JSON.stringify(etag)}`}${firstWrite ? ',"options":{"concurrency":"first-write"}' : ''}`
+  const items = entries.map(({ key, value, ttlSeconds }) => {
+    const base64 = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+    return `{"key":${JSON.stringify(key)},"value":"${base64}"${rest},"metadata":{"ttlInSeconds":${JSON.stringify(String(ttlSeconds))}}}`
+  })
+  return `[${items.join(',')}]`
+}
 
 /**
  * Whether a refused `first-write` save means "an entry is there": 409 (the in-memory component and
