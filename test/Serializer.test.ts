@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { encode } from '@msgpack/msgpack'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
 import { expectTypeOf } from 'expect-type'
@@ -93,6 +94,18 @@ describe('beyond the Python types', () => {
     expect(hex(serialized(msgpack, -0))).toBe('cb8000000000000000')
     expect(hex(serialized(msgpack, [0, -0]))).toBe('9200cb8000000000000000')
     expect(Object.is(msgpack.deserialize(Buffer.from('c70004', 'hex')), -0)).toBe(true)
+  })
+
+  it("writes long strings byte for byte as the MessagePack package does (a native UTF-8 count)", () => {
+    // Lengths on both sides of 1024 units and of MessagePack's str 8/16/32 headers, any code points.
+    const text = fc.oneof(fc.string({ unit: 'grapheme', minLength: 900, maxLength: 1200 }), fc.string({ unit: 'binary', minLength: 20_000, maxLength: 70_000 }))
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 3 }), (texts) => {
+        const value = { texts, first: texts[0] }
+        expect(hex(serialized(msgpack, value))).toBe(Buffer.from(encode(value)).toString('hex'))
+      }),
+      { numRuns: 40 },
+    )
   })
 
   it('does not copy a value that needs no extension', () => {
