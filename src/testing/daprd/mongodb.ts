@@ -17,7 +17,7 @@ import * as path from 'node:path'
 import { DaprdStartError } from './model.js'
 import type { PostgresCluster } from './postgres.js'
 import { initCluster, removeCluster, startPostgresProcess, stopPostgres } from './postgres.js'
-import { sleep, stop, tail, track } from './processes.js'
+import { started, stop } from './processes.js'
 
 /** The FerretDB release `npm run mongodb:build` builds, and the one these settings were proven with. */
 export const FERRETDB_VERSION = '2.7.0'
@@ -81,24 +81,22 @@ const startWire = async (server: Omit<MongoServer, 'wire'>, timeoutMs: number): 
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
-  track(child)
-  const printed = tail(child)
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const failed = await Promise.race([spawnError, sleep(100).then(() => undefined)])
-    if (failed !== undefined) throw new DaprdStartError('E_MONGODB_START', `startDaprd: could not run ${server.ferretdb}: ${failed.message} (${BUILD})`)
-    if (child.exitCode !== null) throw new DaprdStartError('E_MONGODB_START', `startDaprd: FerretDB exited with code ${child.exitCode} during start:\n${printed()}`)
-    try {
-      const answer = await fetch(`http://127.0.0.1:${server.debugPort}/debug/readyz`, { signal: AbortSignal.timeout(1000) })
-      await answer.arrayBuffer()
-      if (answer.ok) return child
-    } catch {
-      // not listening yet
-    }
-  }
-  await stop(child, 2000)
-  throw new DaprdStartError('E_MONGODB_START', `startDaprd: FerretDB was not ready on port ${server.port} within ${timeoutMs} ms:\n${printed()}`)
+  return started(child, {
+    code: 'E_MONGODB_START',
+    name: `FerretDB (${server.ferretdb})`,
+    hint: BUILD,
+    ready: async () => {
+      try {
+        const answer = await fetch(`http://127.0.0.1:${server.debugPort}/debug/readyz`, { signal: AbortSignal.timeout(1000) })
+        await answer.arrayBuffer()
+        return answer.ok
+      } catch {
+        return false // not listening yet
+      }
+    },
+    awaited: `answer its readiness probe on port ${server.debugPort}`,
+    timeoutMs,
+  })
 }
 
 /** A new PostgreSQL cluster with DocumentDB, and FerretDB in front of it, on the ports given. */

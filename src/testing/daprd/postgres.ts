@@ -11,7 +11,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { DaprdStartError } from './model.js'
-import { sleep, stop, tail, track } from './processes.js'
+import { started } from './processes.js'
 
 const INSTALL = "install Debian's postgresql (apt-get install postgresql)"
 
@@ -75,19 +75,15 @@ export const startPostgresProcess = async (cluster: PostgresCluster, port: numbe
     ['-D', path.join(cluster.folder, 'data'), '-p', String(port), '-k', cluster.folder, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', ...settings.flatMap((setting) => ['-c', setting])],
     options,
   )
-  track(child)
-  const printed = tail(child)
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const failed = await Promise.race([spawnError, sleep(100).then(() => undefined)])
-    if (failed !== undefined) throw new DaprdStartError('E_POSTGRES_START', `startDaprd: could not run postgres: ${failed.message} (${INSTALL})`)
-    if (child.exitCode !== null) throw new DaprdStartError('E_POSTGRES_START', `startDaprd: postgres exited with code ${child.exitCode} during start:\n${printed()}`)
+  return started(child, {
+    code: 'E_POSTGRES_START',
+    name: 'postgres',
+    hint: INSTALL,
     // The server says so in its log once it takes connections (after any recovery at start).
-    if (printed().includes('ready to accept connections')) return child
-  }
-  await stop(child, 2000)
-  throw new DaprdStartError('E_POSTGRES_START', `startDaprd: postgres did not accept connections on port ${port} within ${timeoutMs} ms:\n${printed()}`)
+    ready: (printed) => printed.includes('ready to accept connections'),
+    awaited: `accept connections on port ${port}`,
+    timeoutMs,
+  })
 }
 
 /** Removes the cluster's folder (its server stopped first). */

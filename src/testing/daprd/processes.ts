@@ -4,6 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
+import { DaprdStartError } from './model.js'
 
 // -------------------------------------------------------------------------------------
 // processes
@@ -79,4 +80,41 @@ export const stop = async (child: ChildProcess, graceMs: number): Promise<void> 
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
   await exited(child)
   clearTimeout(timer)
+}
+
+/** How `started` waits for a server it spawned, and what its errors say. */
+export interface Readiness {
+  /** The error code of every failure (`E_REDIS_START`, ...). */
+  readonly code: DaprdStartError['code']
+  /** The server, as the messages name it. */
+  readonly name: string
+  /** What to do when it cannot be run at all (install it, ...). */
+  readonly hint: string
+  /** Whether it is ready now, given what it printed so far. */
+  readonly ready: (printed: string) => boolean | Promise<boolean>
+  /** What it did not do in time, e.g. `answer PING on port 6379`. */
+  readonly awaited: string
+  readonly timeoutMs: number
+  readonly pollMs?: number | undefined
+  readonly graceMs?: number | undefined
+}
+
+/**
+ * Tracks a server just spawned and resolves with it once ready; a `DaprdStartError` when it cannot
+ * be run, exits during start (with its last lines), or is not ready in time (then it is stopped).
+ */
+export const started = async (child: ChildProcess, readiness: Readiness): Promise<ChildProcess> => {
+  const { code, name, timeoutMs } = readiness
+  track(child)
+  const printed = tail(child)
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const failed = await Promise.race([spawnError, sleep(readiness.pollMs ?? 100).then(() => undefined)])
+    if (failed !== undefined) throw new DaprdStartError(code, `startDaprd: could not run ${name}: ${failed.message} (${readiness.hint})`)
+    if (child.exitCode !== null) throw new DaprdStartError(code, `startDaprd: ${name} exited with code ${child.exitCode} during start:\n${printed()}`)
+    if (await readiness.ready(printed())) return child
+  }
+  await stop(child, readiness.graceMs ?? 2000)
+  throw new DaprdStartError(code, `startDaprd: ${name} did not ${readiness.awaited} within ${timeoutMs} ms:\n${printed()}`)
 }

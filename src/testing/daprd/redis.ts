@@ -11,7 +11,7 @@ import { Socket } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { DaprdStartError } from './model.js'
-import { sleep, stop, tail, track } from './processes.js'
+import { sleep, started, stop } from './processes.js'
 
 /** Resolves when `redis-server` answers PING on the port. */
 const redisAnswers = (port: number): Promise<boolean> =>
@@ -27,23 +27,21 @@ const redisAnswers = (port: number): Promise<boolean> =>
     socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
   })
 
-export const startRedisProcess = async (command: string, port: number, timeoutMs: number, extra: ReadonlyArray<string> = []): Promise<ChildProcess> => {
+export const startRedisProcess = (command: string, port: number, timeoutMs: number, extra: ReadonlyArray<string> = []): Promise<ChildProcess> => {
   // No persistence, loopback only, nothing written to disk (but a cluster node's own config file).
   const child = spawn(command, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', os.tmpdir(), ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  track(child)
-  const printed = tail(child)
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const failed = await Promise.race([spawnError, sleep(50).then(() => undefined)])
-    if (failed !== undefined) throw new DaprdStartError('E_REDIS_START', `startDaprd: could not run ${command}: ${failed.message} (install Debian's redis-server, or pass redisHost)`)
-    if (child.exitCode !== null) throw new DaprdStartError('E_REDIS_START', `startDaprd: ${command} exited with code ${child.exitCode} during start:\n${printed()}`)
-    if (await redisAnswers(port)) return child
-  }
-  await stop(child, 1000)
-  throw new DaprdStartError('E_REDIS_START', `startDaprd: ${command} did not answer PING on port ${port} within ${timeoutMs} ms:\n${printed()}`)
+  return started(child, {
+    code: 'E_REDIS_START',
+    name: command,
+    hint: "install Debian's redis-server, or pass redisHost",
+    ready: () => redisAnswers(port),
+    awaited: `answer PING on port ${port}`,
+    timeoutMs,
+    pollMs: 50,
+    graceMs: 1000,
+  })
 }
 
 const redisCli = (args: ReadonlyArray<string>, timeoutMs: number): Promise<string> =>
