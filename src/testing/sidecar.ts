@@ -5,7 +5,8 @@
  * bodies, headers, routing on the escaped path, query-unescape of path parameters, the API token,
  * the body limit, health and metadata), over real sockets, with the state semantics of Dapr's
  * in-memory component (`stateStore.ts`), its Redis component on one Redis or on a cluster
- * (`redisState.ts`) or its PostgreSQL component (`postgresState.ts`), and the differential suite
+ * (`redisState.ts`), its PostgreSQL component (`postgresState.ts`) or its MongoDB component
+ * (`mongoState.ts`), and the differential suite
  * holds each flavour to real daprd on that component. On top it records every request and injects faults
  * (`faults.ts`), so tests can assert the exact wire traffic and the client's behaviour when the
  * sidecar misbehaves. Its pub/sub (`pubsubs`, default one component named `pubsub`) is an in-memory
@@ -19,6 +20,7 @@ import { createServer } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Fault, FaultHandle, FaultOptions, Route } from './faults.js'
 import { faultTable } from './faults.js'
+import { mongoStateStore } from './mongoState.js'
 import { postgresStateStore } from './postgresState.js'
 import { redisClusterStateStore, redisStateStore } from './redisState.js'
 import type { StateStore, StateStoreOptions } from './stateStore.js'
@@ -41,13 +43,14 @@ import { BadEscape, cleanPath, match, queryUnescape } from './sidecar/routing.js
  * @category model
  * @since 0.5.0
  */
-export type SidecarFlavour = 'in-memory' | 'redis' | 'redis-cluster' | 'postgres'
+export type SidecarFlavour = 'in-memory' | 'redis' | 'redis-cluster' | 'postgres' | 'mongodb'
 
 const STORES: Readonly<Record<SidecarFlavour, (options: StateStoreOptions) => StateStore>> = {
   'in-memory': inMemoryStateStore,
   redis: redisStateStore,
   'redis-cluster': redisClusterStateStore,
   postgres: postgresStateStore,
+  mongodb: mongoStateStore,
 }
 
 /** Every flavour's name, for the command line. */
@@ -74,7 +77,8 @@ export interface TestSidecarOptions {
    * The Dapr state component whose semantics every store has (default `'in-memory'`): etag format
    * and checks, `first-write`, TTL edge cases, how values are re-encoded, bulk gets, transactions,
    * the metadata reported. `'redis-cluster'` is `state.redis` on a Redis Cluster (a transaction
-   * over keys of several hash slots is refused); `'postgres'` is `state.postgresql` version 2.
+   * over keys of several hash slots is refused); `'postgres'` is `state.postgresql` version 2;
+   * `'mongodb'` is `state.mongodb` as it answers on FerretDB (`startDaprd`'s MongoDB-compatible server).
    */
   readonly flavour?: SidecarFlavour | undefined
   /** Pub/sub component names (default `["pubsub"]`): an in-memory bus. */

@@ -2,7 +2,8 @@
  * The Dapr store on `state.mongodb` over a private MongoDB-compatible server: FerretDB 2 over
  * PostgreSQL with the DocumentDB extension (no MongoDB server can be installed here). The same
  * suites as every component: the store conformance suite, six daprds on one server, the tag
- * scenarios, a restart under load. Not in `npm run test:dapr`, which CI runs: CI cannot install
+ * scenarios, a restart under load, and the differential cases against the test sidecar's
+ * 'mongodb' flavour. Not in `npm run test:dapr`, which CI runs: CI cannot install
  * DocumentDB (no registry it reaches serves it). `npm run test:mongodb` runs it where DocumentDB is
  * installed (docs/dapr-store.md, "MongoDB").
  */
@@ -14,7 +15,11 @@ import { daprStore } from '../../src/stores/DaprStore.js'
 import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
 import { describeComponent } from './components.js'
+import { describeDifferential } from './differential.js'
 import { sleep } from './helpers.js'
+
+// The test sidecar's 'mongodb' flavour held to daprd on this server.
+describeDifferential(['mongodb'])
 
 describeComponent(
   'mongodb',

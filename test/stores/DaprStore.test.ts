@@ -17,7 +17,8 @@ import { describeStore, manualTime } from '../storeConformance.js'
 const vectors = pythonVectors
 
 // With batched reads (the default) and without, and on every component the test sidecar stands in
-// for (PostgreSQL refuses a first write with a 500, Redis Cluster a transaction across hash slots):
+// for (PostgreSQL refuses a first write with a 500, Redis Cluster a transaction across hash slots,
+// MongoDB keeps expired documents in the way of a first write):
 // the store keeps the same contract.
 const targets = [
   ['', true, 'in-memory'],
@@ -25,6 +26,7 @@ const targets = [
   [', Redis flavour', true, 'redis'],
   [', Redis Cluster flavour', true, 'redis-cluster'],
   [', PostgreSQL flavour', true, 'postgres'],
+  [', MongoDB flavour', true, 'mongodb'],
 ] as const
 for (const [label, batch, flavour] of targets) {
   describeStore(`daprStore over HTTP${label}`, async () => {

@@ -8,6 +8,7 @@ import { manualClock } from '../../src/Clock.js'
 import { startTestSidecar } from '../../src/testing/index.js'
 import type { TestSidecar } from '../../src/testing/index.js'
 import { goDecode } from '../../src/testing/goJson.js'
+import { goQuote } from '../../src/testing/mongoState.js'
 import { hashSlot } from '../../src/testing/redisState.js'
 
 const agent = new Agent({ keepAliveTimeout: 1_000 })
@@ -628,6 +629,45 @@ describe("test sidecar: the 'postgres' flavour (state.postgresql v2, as real dap
     expect((await call(sidecar, 'GET', '/v1.0/state/cache/x')).status).toBe(204)
     await transaction([{ operation: 'delete', request: { key: 'x' } }, { operation: 'upsert', request: { key: 'x', value: 2 } }])
     expect((await call(sidecar, 'GET', '/v1.0/state/cache/x')).text).toBe('2')
+  })
+})
+
+describe("test sidecar: the 'mongodb' flavour (state.mongodb, as daprd answers on FerretDB)", () => {
+  let sidecar: TestSidecar
+  const clock = manualClock(Date.UTC(2026, 0, 1, 0, 0, 0))
+  beforeAll(async () => {
+    sidecar = await startTestSidecar({ flavour: 'mongodb', clock })
+  })
+  afterAll(async () => {
+    await sidecar.close()
+  })
+  beforeEach(() => sidecar.state('cache').clear())
+
+  it('expires a value saved with a TTL of 0 at once, where other components keep it', async () => {
+    await save(sidecar, [{ key: 'zero', value: 1, metadata: { ttlInSeconds: '0' } }])
+    clock.advance(1)
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/zero')).status).toBe(204)
+  })
+
+  it('refuses a first-write over an expired document, until something deletes it', async () => {
+    const firstWrite = { concurrency: 'first-write' }
+    expect((await save(sidecar, [{ key: 'lease', value: 1, options: firstWrite, metadata: { ttlInSeconds: '1' } }])).status).toBe(204)
+    clock.advance(2_000)
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/lease')).status).toBe(204)
+    const refused = await save(sidecar, [{ key: 'lease', value: 2, options: firstWrite }])
+    expect(refused.status).toBe(409)
+    expect(await call(sidecar, 'DELETE', '/v1.0/state/cache/lease').then((answer) => answer.status)).toBe(204)
+    expect((await save(sidecar, [{ key: 'lease', value: 3, options: firstWrite }])).status).toBe(204)
+  })
+
+  it("creates an absent key for any etag, and stores a string as Go's %q writes it", async () => {
+    expect((await save(sidecar, [{ key: 'fresh', value: 'a\u0001<b>', etag: 'anything' }])).status).toBe(204)
+    expect((await call(sidecar, 'GET', '/v1.0/state/cache/fresh')).text).toBe('"a\\x01<b>"')
+  })
+
+  it("quotes as Go's strconv.Quote", () => {
+    expect(goQuote('tab\tquote"back\\')).toBe('"tab\\tquote\\"back\\\\"')
+    expect(goQuote('\u007f\u00a0\u00ad\u00e9\u2028😀')).toBe('"\\x7f\\u00a0\\u00adé\\u2028😀"')
   })
 })
 
