@@ -123,8 +123,9 @@ const LONG_STRING = 1024
  * `@msgpack/msgpack` counts a string's UTF-8 bytes in JavaScript before writing it: 3 ms of a 1 MB
  * string's miss. For long strings this writer does the encoder's own steps (header, then the bytes
  * by `TextEncoder`) with Node's native count. The two counts agree on well-formed strings, the only
- * ones that reach the encoder (`wellFormed` refuses lone surrogates). It reaches into the encoder as
- * `pythonNegativeZero` does; `test/Serializer.test.ts` holds its bytes to the package's.
+ * ones it writes: one with a lone surrogate is refused here too, not only by `prepare`. It reaches
+ * into the encoder as `pythonNegativeZero` does; `test/Serializer.test.ts` holds its bytes to the
+ * package's.
  */
 const nativeUtf8Count = (encoder: Encoder<undefined>): void => {
   const internals = encoder as unknown as {
@@ -136,6 +137,11 @@ const nativeUtf8Count = (encoder: Encoder<undefined>): void => {
   }
   const encodeString = internals.encodeString.bind(encoder)
   internals.encodeString = (text) => {
+    // `prepare` checked each string it read; a getter read once more by the encoder may answer
+    // another one, which would be written as bytes that are not UTF-8.
+    if (!(text as unknown as { isWellFormed: () => boolean }).isWellFormed()) {
+      throw new Refused('cannot cache the value: a string with a lone surrogate (it has no UTF-8 form) appeared while it was written (a getter that answered differently when read again)')
+    }
     if (text.length < LONG_STRING) {
       encodeString(text)
       return

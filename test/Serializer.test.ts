@@ -108,6 +108,19 @@ describe('beyond the Python types', () => {
     )
   })
 
+  it('refuses a lone surrogate that a getter answers only when the encoder reads it again', () => {
+    let reads = 0
+    const value = {
+      get text(): string {
+        reads++
+        return reads === 1 ? 'fine' : 'x\ud800'
+      },
+    }
+    const written = msgpack.trySerialize(value)
+    expect(E.isLeft(written) && written.left).toMatchObject({ _tag: 'SerializationError', message: expect.stringMatching(/lone surrogate/) as unknown })
+    expect(reads).toBe(2)
+  })
+
   it('does not copy a value that needs no extension', () => {
     const value = { a: [1, 2, { b: 'c' }] }
     expect(hex(serialized(msgpack, value))).toBe(hex(serialized(msgpack, structuredClone(value))))
