@@ -61,6 +61,8 @@ export interface CheckResult {
   readonly updates: number
   readonly failedReads: number
   readonly failedUpdates: number
+  /** The first failed answers (not 200), with what the balancer or the replica said. */
+  readonly firstFailures: ReadonlyArray<Pick<Answer, 'method' | 'id' | 'started' | 'ended' | 'status' | 'error' | 'replica'>>
   readonly updatesNotInvalidated: number
   readonly violations: number
   readonly firstViolations: ReadonlyArray<Violation>
@@ -134,6 +136,10 @@ export const check = (answers: ReadonlyArray<Answer>, log: SourceLog, faults: Re
     updates: updates.length,
     failedReads: reads.filter((read) => read.status !== 200).length,
     failedUpdates: updates.filter((update) => update.status !== 200).length,
+    firstFailures: [...reads, ...updates]
+      .filter((answer) => answer.status !== 200)
+      .slice(0, 10)
+      .map(({ method, id, started, ended, status, error, replica }) => ({ method, id, started, ended, status, error, replica })),
     updatesNotInvalidated: updates.filter((update) => update.status === 200 && update.invalidated === false).length,
     violations: violations.length,
     firstViolations: violations.slice(0, 20),
