@@ -195,6 +195,10 @@ export const describeBackplaneScenarios = (label: string, topology: () => Backpl
       await sleep(1200)
       await tiersHold([c], 2, 11)
       await faults.killSidecar(2)
+      // Down for longer than a heartbeat, so that C's next one fails and C stops trusting its tier.
+      // (A daprd back within one heartbeat is noticed only when it asks for /dapr/subscribe, or when
+      // the message C missed counts as lost: docs/replicas.md, "When the bus is away".)
+      await sleep(2 * heartbeatMs)
       source.set(12)
       await a.invalidate(2)
       await faults.restartSidecar(2)
