@@ -13,7 +13,8 @@ import { DAPR_VERSION, DaprdStartError } from './model.js'
 
 const home = (env: NodeJS.ProcessEnv): string => env['HOME'] || os.homedir()
 
-const cacheRoot = (env: NodeJS.ProcessEnv): string =>
+/** Where builds are cached outside the clone: `DAPR_STATE_CACHE_HOME`, else the user's cache folder. */
+export const cacheRoot = (env: NodeJS.ProcessEnv): string =>
   env['DAPR_STATE_CACHE_HOME'] || path.join(env['XDG_CACHE_HOME'] || path.join(home(env), '.cache'), 'dapr-state-cache')
 
 /** The newest binary `npm run dapr:build` made for the pinned release, if any. */

@@ -12,8 +12,8 @@
 import type { ChildProcess } from 'node:child_process'
 import { execFileSync, spawn } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
+import { cacheRoot } from './find.js'
 import { DaprdStartError } from './model.js'
 import type { PostgresCluster } from './postgres.js'
 import { initCluster, removeCluster, startPostgresProcess, stopPostgres } from './postgres.js'
@@ -39,9 +39,6 @@ const SETTINGS = [
   'documentdb.enableBypassDocumentValidation=true',
   'documentdb.enableVariablesSupportForWriteCommands=true',
 ]
-
-const cacheRoot = (env: NodeJS.ProcessEnv): string =>
-  env['DAPR_STATE_CACHE_HOME'] || path.join(env['XDG_CACHE_HOME'] || path.join(env['HOME'] || os.homedir(), '.cache'), 'dapr-state-cache')
 
 /** Where `npm run mongodb:build` puts FerretDB. */
 export const builtFerretdb = (env: NodeJS.ProcessEnv = process.env): string => path.join(cacheRoot(env), 'ferretdb', FERRETDB_VERSION, 'ferretdb')
