@@ -13,7 +13,8 @@
  *
  * A replica trusts its tier only while the bus is seen working: it publishes a heartbeat every
  * `heartbeatMs` and must hear its own back within `suspectAfterMs`. While it does not (the bus or
- * daprd is away, a publish failed, daprd subscribed anew, a message of another replica was lost),
+ * daprd is away, a publish failed, daprd closed a connection or subscribed anew, a message of
+ * another replica was lost),
  * reads skip the tier and go to the store; when its heartbeat is heard again the tier is cleared
  * and used again. A publish never fails a call; an `invalidate` waits for its message at most twice
  * `publishTimeoutMs` (the message on its way before it, then its own), a miss not at all.
@@ -379,6 +380,16 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   timer.unref()
   beat()
 
+  // daprd closed a connection of ours: it stopped or restarted, and a daprd back within one
+  // heartbeat would otherwise be noticed only when it asks for /dapr/subscribe. The heartbeats keep
+  // a connection open, so its end is heard at once. Connections undici closes itself (idle ones, or
+  // one that answered `Connection: close`) say nothing of daprd.
+  const disconnected = (_origin: unknown, _targets: unknown, error: Error & { code?: unknown }): void => {
+    if (closed || error.code === 'UND_ERR_INFO') return
+    suspect('disconnect', `the connection to daprd closed (${error.message}); it may have stopped or restarted`)
+  }
+  pool.on('disconnect', disconnected)
+
   const deliver = (message: Message): void => {
     if (message.origin === replicaId) {
       if (message.kind !== 'beat') return
@@ -502,6 +513,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
       await next
       closed = true
       trusted = false
+      pool.off('disconnect', disconnected)
       await Promise.all([
         release(),
         new Promise<void>((resolve) => {

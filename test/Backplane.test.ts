@@ -7,6 +7,7 @@
 import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { backplane, cache, cacheable, daprStore, defaultBackplane, memoryStore, withBackplane, withKey, withL1 } from '../src/index.js'
+import { BACKPLANE_ROUTE } from '../src/Backplane.js'
 import { freePorts } from '../src/testing/daprd/processes.js'
 import type { Backplane } from '../src/index.js'
 import type { DaprStore } from '../src/stores/DaprStore.js'
@@ -16,6 +17,7 @@ import { deferred } from './helpers.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { readMessage, sequences } from '../src/internal/messages.js'
 import { l1 } from '../src/stores/L1.js'
+import { createServer } from 'node:http'
 
 interface Node {
   readonly sidecar: TestSidecar
@@ -158,6 +160,56 @@ describe('backplane', () => {
     node.sidecar.resubscribe()
     await eventually(() => !node.bus.trusted())
     await eventually(() => node.bus.trusted())
+  })
+
+  it('a daprd that closes its connections (stopped and back within one heartbeat) is distrusted at once, until its heartbeat is back', async () => {
+    // Heartbeats far apart: none is sent while the sidecar is away, so none fails.
+    const nodes = await replicas(1, { heartbeatMs: 2000, suspectAfterMs: 6000 })
+    const node = nodes[0] as Node
+    const source = { version: 1 }
+    const [a] = everywhere(nodes, source)
+    if (a === undefined) throw new Error('one replica')
+    await a.fn(1)
+    await node.sidecar.refuseConnections()
+    await node.sidecar.acceptConnections()
+    await eventually(() => !node.bus.trusted(), 500)
+    // A read now goes to the store, not to the tier.
+    node.sidecar.clearRequests()
+    await a.fn(1)
+    expect(node.sidecar.requests.filter((r) => r.route === 'get')).toHaveLength(1)
+    await eventually(() => node.bus.trusted())
+  })
+
+  it('connections undici closes itself (as the keep-alive the server names asks) do not make a replica distrust its tier', async () => {
+    // A stand-in daprd that names a keep-alive of 2 s: below undici's margin of 2 s, so undici closes
+    // every connection itself after its answer. It hands each published message back to the backplane.
+    let appPort = 0
+    const published: Array<string> = []
+    const daprd = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
+      request.on('end', () => {
+        published.push(body)
+        response.writeHead(204).end()
+        void fetch(`http://127.0.0.1:${appPort}${BACKPLANE_ROUTE}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"data":${body}}` })
+      })
+    })
+    daprd.keepAliveTimeout = 2500
+    await new Promise<void>((resolve) => daprd.listen(0, '127.0.0.1', resolve))
+    closers.push(() => new Promise<void>((resolve) => daprd.close(() => resolve())))
+    const address = daprd.address()
+    const bus = backplane({ daprUrl: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`, heartbeatMs: 50, suspectAfterMs: 1000, logger: quiet })
+    closers.push(bus.close)
+    appPort = await bus.listen(0)
+    await eventually(() => bus.trusted())
+    const before = published.length
+    const deadline = Date.now() + 1000
+    while (Date.now() < deadline) {
+      expect(bus.trusted()).toBe(true)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    // Heartbeats went out meanwhile, each on a connection undici closed after it.
+    expect(published.length - before).toBeGreaterThan(10)
   })
 
   it('malformed messages and messages of a newer format are ignored with a warning; the subscriber keeps going', async () => {
