@@ -10,8 +10,9 @@
  * An invalidation deletes it with the value.
  *
  * It is written with the public step API alone: `aroundCompute` wraps the function's computation
- * (so it runs on a miss only, inside the single flight and the lease) and `step` adds the entry's
- * key to the companions an invalidation deletes.
+ * (so it runs on a miss only, inside the single flight and the lease; a call that runs uncached,
+ * because the value could not be read, does not read the negative entry either) and `step` adds the
+ * entry's key to the companions an invalidation deletes.
  *
  * @since 0.4.0
  */
@@ -132,7 +133,9 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
   }
   return (computation) => {
     const key = computation.key
-    if (key === undefined) return next(computation)
+    // A call that runs uncached (the store could not be read) reads no negative entry either: the
+    // store's trouble costs the call once, not twice.
+    if (key === undefined || !computation.current()) return next(computation)
     const entry = negativeKey(key)
     return (async (): Promise<Computed> => {
       const found = await store.get(entry)()

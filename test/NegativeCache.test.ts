@@ -150,8 +150,12 @@ describe('withNegativeCache', () => {
     )
     store.failWith = { get: CE.connectionError('refused'), set: CE.connectionError('refused') }
     expect(await getUser(1)()).toEqual(E.left({ _tag: 'NotFound', id: 1 }))
-    // The value's read and the negative entry's read failed; a call that runs uncached stores nothing.
-    expect(metrics.getStats().errorsByCode).toMatchObject({ E_CACHE_CONNECTION: 2 })
+    // The value's read failed, so the call runs uncached: it neither reads the negative entry (the
+    // store's trouble costs it once, not twice) nor stores anything.
+    expect(metrics.getStats().errorsByCode).toEqual({ E_CACHE_CONNECTION: 1 })
+    expect(store.keys.get).toHaveLength(1)
+    expect(store.keys.get.filter((key) => key.endsWith(':neg'))).toEqual([])
+    expect(store.keys.set).toEqual([])
   })
 
   it('an entry it cannot read is recorded and the function runs', async () => {
