@@ -67,6 +67,23 @@ export const describeTags = (label: string, open: () => Promise<{ readonly store
     expect(left.filter(Boolean)).toHaveLength(0)
   })
 
+  it('many of 2,000 keys under one tag: every value stored and indexed, the index written a few times per bucket, not once per key', async () => {
+    let indexWrites = 0
+    const setIf = store.setIf
+    if (setIf === undefined) throw new Error(`${label}: no setIf`)
+    const counted: Store = { ...store, setIf: (...args) => (indexWrites++, setIf(...args)) }
+    const metrics = new InMemoryMetrics()
+    const fn = cacheable({ store: counted, name: 'bulk', tags: () => ['shared'], logger: quiet, metrics })(async (id: number) => id)
+    const ids = Array.from({ length: 2000 }, (_, id) => id)
+    expect(await fn.many(ids.map((id) => [id] as [number]))).toEqual(ids)
+    expect(metrics.getStats().errorsByCode).toEqual({})
+    expect(indexWrites).toBeLessThan(640)
+    const stored = await Promise.all(ids.map((id) => present(`cache:bulk:${keyHash('bulk', id)}`)))
+    expect(stored.filter((found) => !found)).toHaveLength(0)
+    const result = E.getOrElseW(() => ({ deleted: -1 }))(await invalidateTags(store, 'shared')())
+    expect(result.deleted).toBe(2000)
+  }, 60_000)
+
   it('a value computed while its tag is invalidated is not left in the store behind it', async () => {
     const gate = deferred()
     const started = deferred()

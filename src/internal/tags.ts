@@ -120,27 +120,68 @@ export const addToIndexes = async (store: Store, prefix: string, tags: ReadonlyA
   const cas = versioned(store)
   if (cas === undefined) return E.left(CE.invalidOptions('tags', store.name, 'a store with versioned entries (getVersioned, setIf, deleteIf)'))
   const bucket = bucketOf(key)
-  const added = await Promise.all(
-    tags.map(async (tag): Promise<E.Either<CacheError, void>> => {
-      const where = bucketKey(prefix, tag, bucket)
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        const read = await cas.getVersioned(where)()
-        if (E.isLeft(read)) return read
-        const now = Math.floor(Date.now() / 1000)
-        const index = O.isSome(read.right) ? readIndex(read.right.value.value) : (Object.create(null) as Index)
-        // Gone a minute after their expiry, not at it: a clock ahead of the store's must not drop a live key.
-        for (const [held, expiry] of Object.entries(index)) if (expiry + BUCKET_SLACK_SECONDS < now) delete index[held]
-        index[key] = now + ttlSeconds
-        const lastExpiry = Math.max(...Object.values(index))
-        const written = await cas.setIf(where, writeIndex(index), lastExpiry - now + BUCKET_SLACK_SECONDS, O.isSome(read.right) ? read.right.value.etag : undefined)()
-        if (E.isLeft(written)) return written
-        if (written.right) return E.right(undefined)
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)))
-      }
-      return E.left(CE.storeRejected(409, `the index of tag ${JSON.stringify(tag)} changed under ${ATTEMPTS} attempts in a row; the value is not stored`, { key }))
-    }),
-  )
+  const added = await Promise.all(tags.map((tag) => join(store, cas, bucketKey(prefix, tag, bucket), tag, key, ttlSeconds)))
   return added.find(E.isLeft) ?? E.right(undefined)
+}
+
+type Versioned = NonNullable<ReturnType<typeof versioned>>
+
+/** A key waiting to join a bucket, and who waits for it. */
+interface Joining {
+  readonly key: string
+  readonly ttlSeconds: number
+  readonly done: (added: E.Either<CacheError, void>) => void
+}
+
+/**
+ * The keys waiting to join each bucket, per store. The keys of one process that join one bucket at
+ * once (a `many` of thousands of keys under one tag, say) share its changes: one versioned write
+ * adds every key that waited, instead of one write per key, each losing to the others.
+ */
+const joining = new WeakMap<Store, Map<string, Array<Joining>>>()
+
+/** Adds `key` to the bucket `where` of `tag`, with the other keys waiting to join it. */
+const join = (store: Store, cas: Versioned, where: string, tag: string, key: string, ttlSeconds: number): Promise<E.Either<CacheError, void>> =>
+  new Promise((done) => {
+    let buckets = joining.get(store)
+    if (buckets === undefined) joining.set(store, (buckets = new Map<string, Array<Joining>>()))
+    const waiting = buckets.get(where)
+    if (waiting !== undefined) {
+      waiting.push({ key, ttlSeconds, done })
+      return
+    }
+    const queue: Array<Joining> = [{ key, ttlSeconds, done }]
+    buckets.set(where, queue)
+    const owner = buckets
+    // One write at a time per bucket: the keys that came while it was under way go in the next.
+    void (async () => {
+      await Promise.resolve()
+      while (queue.length > 0) {
+        const group = queue.splice(0)
+        const added = await addAll(cas, where, tag, group)
+        for (const joined of group) joined.done(E.isLeft(added) ? E.left(CE.withKey(joined.key)(added.left)) : added)
+      }
+      owner.delete(where)
+    })()
+  })
+
+/** Adds every key of `group` to the bucket `where`, with versions: Right once the bucket holds them. */
+const addAll = async (cas: Versioned, where: string, tag: string, group: ReadonlyArray<Joining>): Promise<E.Either<CacheError, void>> => {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const read = await cas.getVersioned(where)()
+    if (E.isLeft(read)) return read
+    const now = Math.floor(Date.now() / 1000)
+    const index = O.isSome(read.right) ? readIndex(read.right.value.value) : (Object.create(null) as Index)
+    // Gone a minute after their expiry, not at it: a clock ahead of the store's must not drop a live key.
+    for (const [held, expiry] of Object.entries(index)) if (expiry + BUCKET_SLACK_SECONDS < now) delete index[held]
+    for (const { key, ttlSeconds } of group) index[key] = Math.max(index[key] ?? 0, now + ttlSeconds)
+    const lastExpiry = Math.max(...Object.values(index))
+    const written = await cas.setIf(where, writeIndex(index), lastExpiry - now + BUCKET_SLACK_SECONDS, O.isSome(read.right) ? read.right.value.etag : undefined)()
+    if (E.isLeft(written)) return written
+    if (written.right) return E.right(undefined)
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)))
+  }
+  return E.left(CE.storeRejected(409, `the index of tag ${JSON.stringify(tag)} changed under ${ATTEMPTS} attempts in a row; the value is not stored`))
 }
 
 /** What a tag invalidation did. */
