@@ -63,7 +63,8 @@ export const batchingBench = async () => {
     // A lone caller: sequential reads of one hit key.
     const lone = await interleaved(contenders.slice(1), reps, ({ fn }) => load(() => fn('hit:1'), { concurrency: 1, ms }))
     const many = await manyRows(pool, batched, ms, reps)
-    return { rows, lone: { unbatched: median(lone.get('unbatched').map((run) => run.p50)), batched: median(lone.get('batched').map((run) => run.p50)) }, many }
+    const bySize = await sizeRows(daprd.url, pool, ms, reps)
+    return { rows, lone: { unbatched: median(lone.get('unbatched').map((run) => run.p50)), batched: median(lone.get('batched').map((run) => run.p50)) }, many, bySize }
   } finally {
     await pool.close()
     await plain.close()
@@ -105,6 +106,43 @@ const manyRows = async (pool, store, ms, reps) => {
     const runs = await interleaved(contenders, reps, ({ fn: group }) => load(group, { concurrency: 1, ms }))
     const pick = (name, field) => median(runs.get(name).map((run) => run[field]))
     rows.push({ kind, ...Object.fromEntries(contenders.map(({ name }) => [name, { keysPerS: pick(name, 'rps') * GROUP, p50: pick(name, 'p50'), cpuUs: pick(name, 'cpuUs') / GROUP }])) })
+  }
+  return rows
+}
+
+/**
+ * Hits of 16 callers against the size of the values: the floor, and the Dapr store without and with
+ * batching (stores of their own per size, so that each learns its values' size as in a service).
+ */
+const sizeRows = async (url, pool, ms, reps) => {
+  const rows = []
+  for (const bytes of [200, 2000, 10_000, 50_000]) {
+    const plain = daprStore({ daprUrl: url, env: {}, connections: 64, batch: false })
+    const batched = daprStore({ daprUrl: url, env: {}, connections: 64 })
+    try {
+      const value = Buffer.alloc(bytes, 7)
+      const keys = 1024
+      for (let i = 0; i < keys; i += 128) await Promise.all(Array.from({ length: 128 }, (_, j) => plain.set(`size-${bytes}:${i + j}`, value, 3600)()))
+      const floor = async (i) => {
+        const answer = await pool.request({ method: 'GET', path: `/v1.0/state/cache/size-${bytes}:${i % keys}` })
+        await answer.body.arrayBuffer()
+      }
+      const read = (store) => async (i) => {
+        const got = await store.get(`size-${bytes}:${i % keys}`)()
+        if (got._tag === 'Left') throw new Error(got.left.message)
+      }
+      const contenders = [
+        { name: 'floor', fn: floor },
+        { name: 'unbatched', fn: read(plain) },
+        { name: 'batched', fn: read(batched) },
+      ]
+      const runs = await interleaved(contenders, reps, ({ fn }) => load(fn, { concurrency: 16, ms }))
+      const pick = (name, field) => median(runs.get(name).map((run) => run[field]))
+      rows.push({ bytes, ...Object.fromEntries(contenders.map(({ name }) => [name, { rps: pick(name, 'rps'), p99: pick(name, 'p99') }])) })
+    } finally {
+      await plain.close()
+      await batched.close()
+    }
   }
   return rows
 }

@@ -788,6 +788,18 @@ const batchingSection = async () => {
           `${fmt(row.many.keysPerS)}, ${fmt(row.many.p50, 2)}, ${fmt(row.many.cpuUs, 0)}`,
           `${fmt(row.many.keysPerS / row.floor.keysPerS, 2)}x`,
         ]),
+      ) +
+      '\n\nHits of 16 callers against value size:\n\n' +
+      table(
+        ['value', 'floor: reads/s, p99 ms', 'unbatched: reads/s, p99 ms', 'batched: reads/s, p99 ms', 'unbatched vs floor', 'batched vs floor'],
+        result.bySize.map((row) => [
+          `${fmt(row.bytes)} B`,
+          `${fmt(row.floor.rps)}, ${fmt(row.floor.p99, 2)}`,
+          `${fmt(row.unbatched.rps)}, ${fmt(row.unbatched.p99, 2)}`,
+          `${fmt(row.batched.rps)}, ${fmt(row.batched.p99, 2)}`,
+          `${fmt(row.unbatched.rps / row.floor.rps, 2)}x`,
+          `${fmt(row.batched.rps / row.floor.rps, 2)}x`,
+        ]),
       ),
   )
 }

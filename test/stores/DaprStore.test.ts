@@ -260,6 +260,26 @@ describe('daprStore', () => {
         sidecar.setReady(true)
       })
     })
+
+    it('waitUntilReady probes until its time is up, the last probe at the deadline, and refuses bad options', async () => {
+      await withStore(async (store) => {
+        sidecar.setReady(false)
+        sidecar.clearRequests()
+        const started = Date.now()
+        // An interval longer than the time left: it still waits out the time and probes at the end.
+        setTimeout(() => sidecar.setReady(true), 250)
+        await expect(store.waitUntilReady({ timeoutMs: 400, intervalMs: 1_000 })).resolves.toBeUndefined()
+        expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+        sidecar.setReady(false)
+        const failing = Date.now()
+        await expect(store.waitUntilReady({ timeoutMs: 300, intervalMs: 1_000 })).rejects.toBeInstanceOf(CacheConnectionError)
+        expect(Date.now() - failing).toBeGreaterThanOrEqual(290)
+        for (const bad of [{ timeoutMs: 'x' }, { timeoutMs: -5 }, { intervalMs: 0 }, { timeout: 5 }]) {
+          await expect(store.waitUntilReady(bad as never)).rejects.toBeInstanceOf(CacheOptionsError)
+        }
+        sidecar.setReady(true)
+      })
+    })
   })
 
   describe('options', () => {

@@ -103,6 +103,19 @@ describe('daprStore with batched reads', () => {
     }
   })
 
+  it('with batch: false every read goes alone, and is reported as a read of 1', async () => {
+    const metrics = new InMemoryMetrics()
+    const store = daprStore({ daprUrl: sidecar.url, env: {}, metrics, batch: false })
+    try {
+      sidecar.clearRequests()
+      await Promise.all([store.get('e0')(), store.get('e1')(), store.get('e2')()])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['get', 'get', 'get'])
+      expect(metrics.getStats()).toMatchObject({ batches: 3, batchedKeys: 3, batchSizes: { '1': 3 } })
+    } finally {
+      await store.close()
+    }
+  })
+
   it('getMany splits more keys than maxKeys into bulk reads side by side', async () => {
     const store = daprStore({ daprUrl: sidecar.url, env: {}, batch: { maxKeys: 40 } })
     try {
@@ -116,6 +129,41 @@ describe('daprStore with batched reads', () => {
         ['bulk', 40],
         ['bulk', 20],
       ])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('learns the values’ size: large ones are read key by key, middling ones a few keys per bulk read, small ones in one', async () => {
+    const store = daprStore({ daprUrl: sidecar.url, env: {} })
+    try {
+      const write = async (prefix: string, bytes: number, count: number): Promise<ReadonlyArray<string>> => {
+        const keys = Array.from({ length: count }, (_, i) => `${prefix}${i}`)
+        for (const key of keys) await store.set(key, Buffer.alloc(bytes, 1), 60)()
+        return keys
+      }
+      const turn = async (keys: ReadonlyArray<string>): Promise<ReadonlyArray<readonly [string, number]>> => {
+        sidecar.clearRequests()
+        const reads = await Promise.all(keys.map((key) => store.get(key)()))
+        expect(reads.every((read) => E.isRight(read) && O.isSome(read.right))).toBe(true)
+        return sidecar.requests.map((r) => [r.route, r.route === 'bulk' ? (JSON.parse(r.body) as { keys: ReadonlyArray<string> }).keys.length : 1] as const)
+      }
+      const large = await write('large', 40_000, 8)
+      // Nothing learnt yet: one bulk read. Then it knows: a GET per key.
+      expect(await turn(large)).toEqual([['bulk', 8]])
+      expect(await turn(large)).toEqual(Array.from({ length: 8 }, () => ['get', 1]))
+      // getMany too.
+      sidecar.clearRequests()
+      await store.getMany?.(large)()
+      expect(sidecar.requests.map((r) => r.route)).toEqual(Array.from({ length: 8 }, () => 'get'))
+      // Values of 4 kB, read a while: four keys per bulk read (about 16 kB), side by side.
+      const middling = await write('middling', 4_000, 16)
+      for (let i = 0; i < 6; i++) await turn(middling)
+      expect(await turn(middling)).toEqual(Array.from({ length: 4 }, () => ['bulk', 4]))
+      // Small values again: one bulk read once it has seen enough of them.
+      const small = await write('small', 100, 40)
+      for (let i = 0; i < 3; i++) await turn(small)
+      expect(await turn(small)).toEqual([['bulk', 40]])
     } finally {
       await store.close()
     }
