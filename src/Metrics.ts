@@ -28,7 +28,9 @@
  *
  * @since 0.1.0
  */
+import * as t from 'io-ts'
 import type { CacheError } from './CacheError.js'
+import { checkOption, group, optional, withMethods } from './internal/options.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -270,6 +272,44 @@ export interface InMemoryMetricsOptions {
   readonly maxKeys?: number | undefined
 }
 
+/** Whether a value is a `CacheMetrics` sink, for the options that take one. */
+export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (recordHit, recordMiss, recordWrite, recordError)', [
+  'recordHit',
+  'recordMiss',
+  'recordWrite',
+  'recordError',
+])
+
+const count = new t.Type<number, number, unknown>(
+  'a non-negative integer',
+  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0,
+  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+const metricsOptionsCodec = group('InMemoryMetrics options', { maxKeys: optional(count) })
+
+/** Every figure of `KeyStats` a key can be ranked by. */
+const KEY_STATS_FIELDS: { readonly [K in KeyStatsField]: null } = {
+  hits: null,
+  l1Hits: null,
+  misses: null,
+  writes: null,
+  errors: null,
+  coalesced: null,
+  stale: null,
+  negativeHits: null,
+  bytesWritten: null,
+  totalHitLatencyMs: null,
+  totalMissLatencyMs: null,
+  totalOperations: null,
+  hitRatio: null,
+  avgHitLatencyMs: null,
+  avgMissLatencyMs: null,
+}
+
+const topKeysCodec = group('getTopKeys options', { by: optional(t.keyof(KEY_STATS_FIELDS, 'a figure of KeyStats')), limit: optional(count) })
+
 /**
  * Keeps counts and latencies in memory, for tests, the quick start and small services.
  *
@@ -285,11 +325,7 @@ export class InMemoryMetrics implements CacheMetrics {
   private readonly perKey = new Map<string, Counters>()
 
   constructor(options: InMemoryMetricsOptions = {}) {
-    const maxKeys = options.maxKeys ?? 1000
-    if (!Number.isSafeInteger(maxKeys) || maxKeys < 0) {
-      throw new RangeError(`invalid option \`maxKeys\`: expected a non-negative integer, got ${String(maxKeys)}`)
-    }
-    this.maxKeys = maxKeys
+    this.maxKeys = checkOption('InMemoryMetrics', metricsOptionsCodec, options).maxKeys ?? 1000
   }
 
   /** Counts a hit (and an `l1Hits` when the in-process tier served it) with its latency. */
@@ -393,8 +429,9 @@ export class InMemoryMetrics implements CacheMetrics {
 
   /** The keys with the largest `by` figure, largest first; ties keep least-recently-updated first. */
   getTopKeys(options: { readonly by?: KeyStatsField; readonly limit?: number } = {}): Array<readonly [string, number]> {
-    const by = options.by ?? 'hits'
-    const limit = options.limit ?? 10
+    const checked = checkOption('getTopKeys', topKeysCodec, options)
+    const by = checked.by ?? 'hits'
+    const limit = checked.limit ?? 10
     return Array.from(this.perKey, ([key, counters]) => [key, snapshot(counters)[by]] as const)
       .sort((a, b) => b[1] - a[1])
       .slice(0, Math.max(0, limit))

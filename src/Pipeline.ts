@@ -38,11 +38,12 @@ import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
 import { DEFAULT_PREFIX } from './internal/keys.js'
 import { runFunction } from './internal/compute.js'
-import { checkOption, clockCodec, keyBuilderCodec, keyName, keyPart, loggerCodec, metricsSinkCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
+import { checkOption, clockCodec, keyBuilderCodec, keyName, keyPart, loggerCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import type { KeyBuilder } from './Key.js'
 import type { ErrorReporter, Logger } from './Logger.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
+import { metricsSinkCodec } from './Metrics.js'
 import type { Serializer } from './Serializer.js'
 
 const fail = (error: CacheError): never => {

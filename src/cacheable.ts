@@ -27,6 +27,7 @@ import type { AnyFunction } from './Key.js'
 import { functionName, isKeyName } from './Key.js'
 import { cacheWarnings } from './Logger.js'
 import type { CacheMetrics } from './Metrics.js'
+import { metricsSinkCodec } from './Metrics.js'
 import type { Cached } from './Cached.js'
 import { fromPlan, plan, runnerOf } from './Cached.js'
 import { daprStore } from './stores/DaprStore.js'
@@ -51,7 +52,6 @@ import {
   keyName,
   keyPart,
   loggerCodec,
-  metricsSinkCodec,
   optional,
   seconds,
   serializerCodec,

@@ -1,3 +1,4 @@
+import { CacheOptionsError } from '../src/errors.js'
 import { keyError, connectionError } from '../src/CacheError.js'
 import { InMemoryMetrics, combineMetrics } from '../src/Metrics.js'
 import type { CacheMetrics } from '../src/Metrics.js'
@@ -85,8 +86,14 @@ describe('InMemoryMetrics', () => {
     expect(metrics.getKeyStats('a')).toBeUndefined()
   })
 
-  it('refuses a bad maxKeys', () => {
+  it('refuses a bad maxKeys, an unknown option, and getTopKeys by a figure it does not keep, naming them', () => {
+    expect(() => new InMemoryMetrics({ maxKeys: -1 })).toThrow(CacheOptionsError)
     expect(() => new InMemoryMetrics({ maxKeys: -1 })).toThrow(/maxKeys/)
+    expect(() => new InMemoryMetrics({ maxkeys: 5 } as never)).toThrow(/maxkeys.*did you mean `maxKeys`/)
+    const metrics = new InMemoryMetrics({ maxKeys: 0 })
+    expect(() => metrics.getTopKeys({ by: 'bogus' as never })).toThrow(/getTopKeys\.by/)
+    expect(() => metrics.getTopKeys({ limit: -1 })).toThrow(/getTopKeys\.limit/)
+    expect(metrics.getTopKeys({ by: 'misses', limit: 3 })).toEqual([])
   })
 })
 

@@ -14,7 +14,6 @@ import { toError } from '../errors.js'
 import type { KeyBuilder } from '../Key.js'
 import { KEY_NAME, KEY_PART, isKeyName, isKeyPart } from '../Key.js'
 import type { Logger } from '../Logger.js'
-import type { CacheMetrics } from '../Metrics.js'
 import type { Serializer } from '../Serializer.js'
 import type { Store } from '../Store.js'
 import type { Bus } from './parts.js'
@@ -164,12 +163,6 @@ export const decodeOption = <A>(option: string, codec: t.Decoder<unknown, A>, va
 export const storeCodec = withMethods<Store>('a Store (an object with get, set and delete)', ['get', 'set', 'delete'])
 export const serializerCodec = withMethods<Serializer>('an object with serialize and deserialize methods', ['serialize', 'deserialize'])
 export const keyBuilderCodec = withMethods<KeyBuilder>('an object with a buildKey(name, args) method', ['buildKey'])
-export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (recordHit, recordMiss, recordWrite, recordError)', [
-  'recordHit',
-  'recordMiss',
-  'recordWrite',
-  'recordError',
-])
 export const loggerCodec = withMethods<Logger>('an object with a warn method', ['warn'])
 export const clockCodec = withMethods<Clock>('a Clock (an object with now())', ['now'])
 export const tracerCodec = withMethods<Tracer>('an OpenTelemetry Tracer', ['startSpan'])
