@@ -35,7 +35,7 @@ import * as t from 'io-ts'
 import { L1OptionsCodec, l1 } from './stores/L1.js'
 import { generations } from './Generations.js'
 import { backplaneCodec, defaultBackplane } from './Backplane.js'
-import type { TagInvalidation } from './Tags.js'
+import type { TagInvalidation, TagsOf } from './Tags.js'
 import { tagsCodec } from './Tags.js'
 import { LeaseOptionsCodec, lease, leaseGenerations } from './Lease.js'
 import { FailSafeOptionsCodec, failSafe } from './FailSafe.js'
@@ -191,15 +191,27 @@ export interface CacheableFunction<Args extends ReadonlyArray<unknown>, R> {
 }
 
 /**
+ * The options of `cacheable`, with the types a `tags` function annotated in them takes (to check
+ * them against the function wrapped).
+ *
+ * @category model
+ * @since 0.5.0
+ */
+export type CacheableOptionsOf<TagArgs, TagValue> = Omit<CacheableOptions, 'tags'> & {
+  /** Which tags each value carries, `(args, value) => tags` (see `withTags`). */
+  readonly tags?: TagsOf<TagArgs, TagValue> | undefined
+}
+
+/**
  * What `cacheable(options)` returns: a function wrapper and a standard method decorator in one.
  * Decorated methods must return a Promise (declare them `async`), since the cached method does.
  *
  * @category model
  * @since 0.1.0
  */
-export interface Cacheable {
-  <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R): CacheableFunction<Args, Awaited<R>>
-  <This, Args extends ReadonlyArray<unknown>, R extends Promise<unknown>>(
+export interface Cacheable<TagArgs = ReadonlyArray<unknown>, TagValue = unknown> {
+  <Args extends TagArgs & ReadonlyArray<unknown>, R extends TagValue | PromiseLike<TagValue>>(fn: (...args: Args) => R): CacheableFunction<Args, Awaited<R>>
+  <This, Args extends TagArgs & ReadonlyArray<unknown>, R extends Promise<TagValue>>(
     method: (this: This, ...args: Args) => R,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
   ): (this: This, ...args: Args) => R
@@ -463,7 +475,7 @@ export function cacheable<This, Args extends ReadonlyArray<unknown>, R extends P
  * @category constructors
  * @since 0.1.0
  */
-export function cacheable(options: CacheableOptions): Cacheable
+export function cacheable<TagArgs = ReadonlyArray<unknown>, TagValue = unknown>(options: CacheableOptionsOf<TagArgs, TagValue>): Cacheable<TagArgs, TagValue>
 export function cacheable(
   target: AnyFunction | CacheableOptions,
   context?: ClassMethodDecoratorContext,

@@ -105,6 +105,36 @@ describe('types', () => {
     expectTypeOf<CacheableOptions['backgroundWrites']>().toEqualTypeOf<boolean | undefined>()
   })
 
+  it('cacheable checks an annotated tags function against the function it wraps; an unannotated one gets unknown', () => {
+    const fits = cacheable({ store, name: 'typed.tags', tags: ([id]: readonly [number], user: { id: number }) => [`user:${id}`, `n:${user.id}`] })(async (id: number) => ({ id }))
+    expectTypeOf(fits).toEqualTypeOf<CacheableFunction<[id: number], { id: number }>>()
+    const unannotated = cacheable({
+      store,
+      name: 'typed.untagged',
+      tags: ([id], value) => {
+        expectTypeOf(id).toEqualTypeOf<unknown>()
+        expectTypeOf(value).toEqualTypeOf<unknown>()
+        return [String(id)]
+      },
+    })((id: number) => id)
+    expectTypeOf(unannotated).toEqualTypeOf<CacheableFunction<[id: number], number>>()
+    // Checked by tsc only: these do not compile.
+    const refused = (): void => {
+      // @ts-expect-error the tags function takes a string, the function a number
+      cacheable({ store, tags: ([id]: readonly [string]) => [id.toUpperCase()] })(async (id: number) => id)
+      // @ts-expect-error the tags function takes a string value, the function returns a number
+      cacheable({ store, tags: (_args: readonly [number], value: string) => [value] })(async (id: number) => id)
+    }
+    expect(typeof refused).toBe('function')
+    class Users {
+      @cacheable({ store, tags: ([id]: readonly [number]) => [`user:${id}`] })
+      async get(id: number): Promise<{ id: number }> {
+        return { id }
+      }
+    }
+    expectTypeOf(new Users().get).toEqualTypeOf<(id: number) => Promise<{ id: number }>>()
+  })
+
   it('withTtl given a function checks it against the value type', () => {
     const byValue = pipe(loadUser, cache(store), withTtl((user: User) => (user.id > 0 ? 60 : 5)))
     expectTypeOf(byValue).toEqualTypeOf<Cached<[id: number, includeRoles: boolean], LoadError | CacheError, User>>()
