@@ -178,7 +178,8 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
 /**
  * Remembers the failures `when` chooses for `ttlSeconds` (default 30) and returns them on the next
  * misses as the same `Left`, without running the function. Only `Left`s the function returned are
- * chosen from, never what it threw, a `CacheError` or a timeout. The failure must be data that
+ * chosen from, never what it threw, a `CacheError` or a timeout (so `when` is typed with the
+ * pipeline's errors other than `CacheError`). The failure must be data that
  * MessagePack keeps (an `Error` keeps its name, message and own fields, not its class). A negative
  * hit is counted as a hit of its own kind (`recordNegativeHit`), not as a miss.
  *
@@ -190,7 +191,7 @@ const remembering = (next: Compute, plan: Plan, ttlSeconds: number, when: (error
  * @since 0.4.0
  */
 export const withNegativeCache = <E>(
-  options: NegativeCacheOptions<E>,
+  options: NegativeCacheOptions<Exclude<E, CacheError>>,
 ): (<Args extends ReadonlyArray<unknown>, A>(self: Cached<Args, E, A>) => Cached<Args, E, A>) => {
   const decoded = checkOption('negativeCache', NegativeCacheOptionsCodec, options)
   const ttlSeconds = decoded.ttlSeconds ?? 30

@@ -213,8 +213,9 @@ describe('types', () => {
       cache(store),
       withNegativeCache({
         when: (error) => {
-          expectTypeOf(error).toEqualTypeOf<LoadError | CacheError>()
-          return !CE.isCacheError(error) && error._tag === 'LoadError'
+          // A CacheError is never given to it.
+          expectTypeOf(error).toEqualTypeOf<LoadError>()
+          return error._tag === 'LoadError'
         },
       }),
     )
