@@ -207,7 +207,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   const listenPort = decoded.listen ?? (envPort === undefined || envPort === '' ? undefined : checkOption('DAPR_STATE_CACHE_BACKPLANE_PORT', port, Number(envPort)))
 
   const replicaId = randomBytes(9).toString('base64url')
-  const { pool, release } = acquire(origin, 4, publishTimeoutMs)
+  const { pool, release } = acquire(origin, 4, publishTimeoutMs, 'backplane')
   const send = sender(pool, origin)
   const path = `/v1.0/publish/${pubsubName}/${topic}`
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(apiToken === undefined ? {} : { 'dapr-api-token': apiToken }) }

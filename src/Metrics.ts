@@ -308,7 +308,14 @@ const KEY_STATS_FIELDS: { readonly [K in KeyStatsField]: null } = {
   avgMissLatencyMs: null,
 }
 
-const topKeysCodec = group('getTopKeys options', { by: optional(t.keyof(KEY_STATS_FIELDS, 'a figure of KeyStats')), limit: optional(count) })
+const limit = new t.Type<number, number, unknown>(
+  'a number (of keys; below 0 counts as 0)',
+  (u): u is number => typeof u === 'number' && !Number.isNaN(u),
+  (u, c) => (typeof u === 'number' && !Number.isNaN(u) ? t.success(u) : t.failure(u, c)),
+  t.identity,
+)
+
+const topKeysCodec = group('getTopKeys options', { by: optional(t.keyof(KEY_STATS_FIELDS, 'a figure of KeyStats')), limit: optional(limit) })
 
 /**
  * Keeps counts and latencies in memory, for tests, the quick start and small services.

@@ -180,6 +180,17 @@ describe('backplane', () => {
     await eventually(() => node.bus.trusted())
   })
 
+  it('a store’s connection reset (a store of the same pool size as the backplane’s) is not taken for daprd going away', async () => {
+    const nodes = await replicas(1, { heartbeatMs: 2000, suspectAfterMs: 6000 })
+    const node = nodes[0] as Node
+    const store = daprStore({ daprUrl: node.sidecar.url, connections: 4 })
+    closers.push(store.close)
+    node.sidecar.fault({ route: 'get', kind: 'reset', times: 1 })
+    expect((await store.get('k')())._tag).toBe('Left')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(node.bus.trusted()).toBe(true)
+  })
+
   it('connections undici closes itself (as the keep-alive the server names asks) do not make a replica distrust its tier', async () => {
     // A stand-in daprd that names a keep-alive of 2 s: below undici's margin of 2 s, so undici closes
     // every connection itself after its answer. It hands each published message back to the backplane.

@@ -7,7 +7,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
-import { cacheable, daprStore, invalidateTags, memoryStore } from '../src/index.js'
+import { cacheable, daprStore, defaultKeyBuilder, invalidateTags, memoryStore } from '../src/index.js'
+import { bucketOf } from '../src/internal/tags.js'
 import type { Store } from '../src/index.js'
 import { startTestSidecar } from '../src/testing/index.js'
 import { describeTags } from './tagScenarios.js'
@@ -49,6 +50,31 @@ it('5,000 keys under one tag: deleted in chunks, progress in metrics as it goes'
   expect(Math.max(...progress)).toBeLessThanOrEqual(100)
   expect(progress.reduce((a, b) => a + b, 0)).toBe(5000)
 }, 30_000)
+
+it('a bucket write that never answers holds back the keys that come after it for at most a while', async () => {
+  const inner = memoryStore()
+  const setIf = inner.setIf
+  if (setIf === undefined) throw new Error('the memory store has setIf')
+  let hang = true
+  const hanging: Store = {
+    ...inner,
+    setIf: (...args) => {
+      if (!hang) return setIf(...args)
+      hang = false
+      return () => new Promise<never>(() => undefined)
+    },
+  }
+  const fn = cacheable({ store: hanging, name: 'stuck', tags: () => ['t'], logger: quiet })(async (id: number) => id)
+  const keyOf = (id: number): string => defaultKeyBuilder().buildKey('stuck', [id])
+  const neighbour = Array.from({ length: 1000 }, (_, id) => id).find((id) => id > 0 && bucketOf(keyOf(id)) === bucketOf(keyOf(0)))
+  if (neighbour === undefined) throw new Error('no key of the same bucket')
+  void fn(0) // its bucket write never answers: that call waits with it
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const started = Date.now()
+  expect(await fn(neighbour)).toBe(neighbour)
+  expect(Date.now() - started).toBeLessThan(5_000)
+  expect(await hanging.get(keyOf(neighbour))()).toEqual(E.right(O.some(expect.any(Uint8Array))))
+}, 15_000)
 
 it('tags with the lease: the key’s generations and the epoch together; invalidate and invalidateTag both win', async () => {
   const store = memoryStore()

@@ -45,6 +45,9 @@ const BUCKET_SLACK_SECONDS = 60
 /** Attempts at changing one bucket before giving up (each lost to another writer). */
 const ATTEMPTS = 20
 
+/** How long the keys waiting for a bucket wait for the write before theirs, at most. */
+const GROUP_PATIENCE_MS = 2_000
+
 /** How many keys are deleted at once. */
 const DELETE_CHUNK = 100
 
@@ -153,13 +156,19 @@ const join = (store: Store, cas: Versioned, where: string, tag: string, key: str
     const queue: Array<Joining> = [{ key, ttlSeconds, done }]
     buckets.set(where, queue)
     const owner = buckets
-    // One write at a time per bucket: the keys that came while it was under way go in the next.
+    // One write at a time per bucket: the keys that came while it was under way go in the next. A
+    // write that takes longer than GROUP_PATIENCE_MS (a store that does not answer) does not hold
+    // the next one back.
     void (async () => {
       await Promise.resolve()
       while (queue.length > 0) {
         const group = queue.splice(0)
-        const added = await addAll(cas, where, tag, group)
-        for (const joined of group) joined.done(E.isLeft(added) ? E.left(CE.withKey(joined.key)(added.left)) : added)
+        const written = addAll(cas, where, tag, group).then((added) => {
+          for (const joined of group) joined.done(E.isLeft(added) ? E.left(CE.withKey(joined.key)(added.left)) : added)
+        })
+        let patience: ReturnType<typeof setTimeout> | undefined
+        await Promise.race([written, new Promise<void>((resolve) => (patience = setTimeout(resolve, GROUP_PATIENCE_MS)))])
+        clearTimeout(patience)
       }
       owner.delete(where)
     })()

@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
 import * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from '../CacheError.js'
@@ -100,7 +101,7 @@ export interface DaprStoreOptions {
    * Reads batched (on by default; `false` turns it off): the single-key reads of one turn of the
    * event loop go out as one bulk read (`POST /v1.0/state/{store}/bulk`), each caller getting its own
    * key's answer; a lone read stays a single GET. `windowMs` (0 or up to 1) waits that long for more
-   * keys; `maxKeys` (default 100) bounds a batch. A bulk read carries about 16 KiB of values (the
+   * keys; `maxKeys` (default 100) bounds a batch. A bulk read carries at most about 16 KiB of values (the
    * store learns their size from its reads), so large values are read in smaller bulk reads side by
    * side, or key by key. A sidecar without the bulk endpoint is read key by key. Measured on real
    * daprd: 2.5-4.2x the reads per second of one request per key, at a lower p99, and an isolated
@@ -138,8 +139,21 @@ export interface DaprStore extends Store {
   readonly close: () => Promise<void>
 }
 
+/** The least time a probe of `waitUntilReady` is given, the last one past the deadline included. */
+const LAST_PROBE_MS = 250
+
 /** `waitUntilReady`'s options. */
-const waitCodec = group('waitUntilReady options', { timeoutMs: optional(milliseconds), intervalMs: optional(milliseconds) })
+const waitCodec = group('waitUntilReady options', {
+  timeoutMs: optional(
+    new t.Type<number, number, unknown>(
+      'a number of milliseconds from 0 (one probe) to 2147483647',
+      (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= MAX_INT32,
+      (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= MAX_INT32 ? t.success(u) : t.failure(u, c)),
+      t.identity,
+    ),
+  ),
+  intervalMs: optional(milliseconds),
+})
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -513,17 +527,20 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
     return results.find(E.isLeft) ?? E.right(undefined)
   }
 
-  const isReady = async (): Promise<boolean> => {
-    const answered = await send({ method: 'GET', path: '/v1.0/healthz/outbound', headers: {} }, undefined, readTimeoutMs)
+  /** One probe of the outbound health endpoint, answered within `timeoutMs`. */
+  const probe = async (timeoutMs: number): Promise<boolean> => {
+    const answered = await send({ method: 'GET', path: '/v1.0/healthz/outbound', headers: {} }, undefined, timeoutMs)
     return E.isRight(answered) && answered.right.status === 204
   }
+  const isReady = (): Promise<boolean> => probe(readTimeoutMs)
 
   const waitUntilReady = async (wait: { readonly timeoutMs?: number; readonly intervalMs?: number } = {}): Promise<void> => {
     const { timeoutMs: within = 60_000, intervalMs = 500 } = checkOption('waitUntilReady', waitCodec, wait)
     const deadline = Date.now() + within
     for (;;) {
-      if (await isReady()) return
-      // Probes until the time is up, the last one at the deadline.
+      // Probes until the time is up, the last one at the deadline; a probe gets the time left, and at
+      // least LAST_PROBE_MS (an answer needs a round trip), never the whole read timeout past it.
+      if (await probe(Math.min(readTimeoutMs, Math.max(LAST_PROBE_MS, deadline - Date.now())))) return
       const left = deadline - Date.now()
       if (left <= 0) throw toError(CE.connectionError(`the sidecar at ${origin} was not ready within ${within} ms`))
       await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, left)))

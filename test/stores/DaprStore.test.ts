@@ -277,6 +277,13 @@ describe('daprStore', () => {
         for (const bad of [{ timeoutMs: 'x' }, { timeoutMs: -5 }, { intervalMs: 0 }, { timeout: 5 }]) {
           await expect(store.waitUntilReady(bad as never)).rejects.toBeInstanceOf(CacheOptionsError)
         }
+        // 0: one probe. A probe that hangs is given only the time left, not the store's read timeout.
+        await expect(store.waitUntilReady({ timeoutMs: 0 })).rejects.toBeInstanceOf(CacheConnectionError)
+        const hang = sidecar.fault({ route: 'outbound', kind: 'hang' })
+        const hanging = Date.now()
+        await expect(store.waitUntilReady({ timeoutMs: 300 })).rejects.toBeInstanceOf(CacheConnectionError)
+        expect(Date.now() - hanging).toBeLessThan(1_500)
+        hang.remove()
         sidecar.setReady(true)
       })
     })

@@ -152,6 +152,13 @@ describe('daprStore with batched reads', () => {
       // Nothing learnt yet: one bulk read. Then it knows: a GET per key.
       expect(await turn(large)).toEqual([['bulk', 8]])
       expect(await turn(large)).toEqual(Array.from({ length: 8 }, () => ['get', 1]))
+      // One key asked three times in a turn is still read once, each caller its own bytes.
+      sidecar.clearRequests()
+      const same = await Promise.all([store.get('large0')(), store.get('large0')(), store.get('large0')()])
+      expect(sidecar.requests.map((r) => r.route)).toEqual(['get'])
+      const values = same.map((read) => (E.isRight(read) && O.isSome(read.right) ? read.right.value : undefined))
+      expect(new Set(values).size).toBe(3)
+      expect(values.every((value) => value?.byteLength === 40_000)).toBe(true)
       // getMany too.
       sidecar.clearRequests()
       await store.getMany?.(large)()

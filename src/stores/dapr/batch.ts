@@ -79,10 +79,8 @@ export const batched = (
 
   const answer = (waiters: ReadonlyArray<(read: Read) => void>, read: Read): void => {
     learn(read)
-    waiters.forEach((resolve, index) => {
-      // Each caller its own bytes: a second caller of one key gets a copy.
-      resolve(index === 0 || read._tag === 'Left' || read.right._tag === 'None' ? read : { _tag: 'Right', right: { _tag: 'Some', value: read.right.value.slice() } })
-    })
+    // Each caller its own bytes: a second caller of one key gets a copy.
+    waiters.forEach((resolve, index) => resolve(index === 0 ? read : copy(read)))
   }
 
   const send = async (batch: Map<string, Array<(read: Read) => void>>): Promise<void> => {
@@ -123,11 +121,27 @@ export const batched = (
     if (batch !== undefined) void send(batch)
   }
 
+  /** The reads of this turn that went out at once, by key: a key asked again in the turn is read once. */
+  let alone: Map<string, Promise<Read>> | undefined
+  const copy = (read: Read): Read => (read._tag === 'Left' || read.right._tag === 'None' ? read : { _tag: 'Right', right: { _tag: 'Some', value: read.right.value.slice() } })
+
   return (key) => {
     if (pending === undefined && (perRequest() === 1 || !bulkWorks)) {
       // Values too large to share a bulk read, or no bulk endpoint: nothing to wait for.
+      const underway = alone?.get(key)
+      // Each caller its own bytes: a second caller of one key gets a copy.
+      if (underway !== undefined) return underway.then(copy)
+      if (alone === undefined) {
+        const turn = new Map<string, Promise<Read>>()
+        alone = turn
+        setImmediate(() => {
+          if (alone === turn) alone = undefined
+        })
+      }
       sent?.(1)
-      return single(key).then(learn)
+      const reading = single(key).then(learn)
+      alone.set(key, reading)
+      return reading
     }
     return new Promise<Read>((resolve) => {
       if (pending === undefined) {

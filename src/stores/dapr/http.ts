@@ -18,11 +18,16 @@ interface SharedPool {
   users: number
 }
 
-// One pool per sidecar address and size, shared by the stores using it. Empty until a store is made.
+// One pool per sidecar address, size and user kind, shared by the users of that kind. Empty until a store is made.
 const pools = new Map<string, SharedPool>()
 
-export const acquire = (origin: string, connections: number, connectTimeoutMs: number): { pool: Pool; release: () => Promise<void> } => {
-  const id = `${origin}#${connections}`
+/**
+ * The pool for `origin` of `connections`, shared with the other users of the same `kind`: the
+ * backplane keeps pools of its own, so that what happens to a store's connections (a reset read)
+ * is never taken for daprd going away.
+ */
+export const acquire = (origin: string, connections: number, connectTimeoutMs: number, kind: 'store' | 'backplane' = 'store'): { pool: Pool; release: () => Promise<void> } => {
+  const id = `${kind}:${origin}#${connections}`
   let shared = pools.get(id)
   if (shared === undefined || shared.pool.closed || shared.pool.destroyed) {
     shared = {
