@@ -171,10 +171,11 @@ export const step = (name: string, patch: (plan: Plan) => Partial<Plan>): Step =
 
 /**
  * Makes a step that wraps the function's computation: on a miss (and when a call runs uncached),
- * the engine runs `wrap(next, plan)` instead of the function, where `next` runs the function (and
- * the wrappers applied before this one) and `plan` is the finished plan, as every step left it. The
- * computation gets the call's `self`, `args` and `key`; what it returns is what the function would
- * have: a value is cached, a failure is not. `thrown` tells a failure the function threw from a
+ * the engine runs the computation `wrap(next, plan)` made instead of the function, where `next` runs
+ * the function (and the wrappers applied before this one) and `plan` is the finished plan, as every
+ * step left it. `wrap` is called as the pipeline is built, again for each later step (with the plan
+ * so far), so it makes no client or timer of its own. The computation gets the call's `self`, `args`
+ * and `key`; what it returns is what the function would have: a value is cached, a failure is not. `thrown` tells a failure the function threw from a
  * `Left` it returned. It runs inside the single flight and the lease, so concurrent misses share it.
  *
  * @category combinators

@@ -36,7 +36,6 @@ import { around, step } from './Cached.js'
 import type { Clock } from './Clock.js'
 import { dedup } from './Dedup.js'
 import { toError } from './errors.js'
-import { DEFAULT_PREFIX } from './internal/keys.js'
 import { runFunction } from './internal/compute.js'
 import { checkOption, clockCodec, keyBuilderCodec, keyName, keyPart, loggerCodec, seconds, serializerCodec, tracerCodec } from './internal/options.js'
 import type { KeyBuilder } from './Key.js'
@@ -74,9 +73,13 @@ export interface KeyOptions {
  */
 export const withKey = (name: string, options: KeyOptions = {}): Step => {
   const checkedName = checkOption('name', keyName, name)
-  const prefix = options.prefix === undefined ? DEFAULT_PREFIX : checkOption('keyPrefix', keyPart, options.prefix)
-  const keyBuilder = options.keyBuilder === undefined ? undefined : checkOption('keyBuilder', keyBuilderCodec, options.keyBuilder)
-  return step('withKey', () => ({ name: checkedName, prefix, keyBuilder }))
+  // Only the parts given: a prefix or key builder another step chose stays, wherever withKey stands.
+  const parts = {
+    name: checkedName,
+    ...(options.prefix === undefined ? {} : { prefix: checkOption('keyPrefix', keyPart, options.prefix) }),
+    ...(options.keyBuilder === undefined ? {} : { keyBuilder: checkOption('keyBuilder', keyBuilderCodec, options.keyBuilder) }),
+  }
+  return step('withKey', () => parts)
 }
 
 /**

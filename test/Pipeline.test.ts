@@ -10,7 +10,7 @@ import type { MemoryStore } from '../src/stores/MemoryStore.js'
 import { memoryStore } from '../src/stores/MemoryStore.js'
 import type { Store } from '../src/Store.js'
 import { InMemoryMetrics } from '../src/Metrics.js'
-import { cache } from '../src/Cached.js'
+import { cache, step } from '../src/Cached.js'
 import { orElseUncached, withBackgroundWrites, withDecoder, withDedup, withKey, withMetrics, withSerializer, withTtl } from '../src/Pipeline.js'
 import { msgpackSerializer } from '../src/Serializer.js'
 import { manualClock } from '../src/Clock.js'
@@ -71,6 +71,22 @@ describe('cache pipeline', () => {
     const getUser = pipe((id: number) => TE.right(id), cache(store), withKey('myapp.services.get_user'))
     await getUser(123)()
     expect(store.keys.set).toEqual(['cache:myapp.services.get_user:2e35095596df2383'])
+  })
+
+  it('withKey keeps a key builder or prefix another step chose, wherever it stands', async () => {
+    const store = probeStore(memoryStore())
+    const builder = step('builder', () => ({ keyBuilder: { buildKey: (name: string, args: ReadonlyArray<unknown>) => `custom|${name}|${String(args[0])}` } }))
+    const prefix = step('prefix', () => ({ prefix: 'acme.cache' }))
+    for (const [i, fn] of [
+      pipe((id: number) => TE.right(id), cache(store), withKey('users.get'), builder),
+      pipe((id: number) => TE.right(id), cache(store), builder, withKey('users.get')),
+    ].entries()) {
+      await fn(i)()
+    }
+    await pipe((id: number) => TE.right(id), cache(store), withKey('users.get'), prefix)(2)()
+    await pipe((id: number) => TE.right(id), cache(store), prefix, withKey('users.get'))(3)()
+    expect(store.keys.set.slice(0, 2)).toEqual(['custom|users.get|0', 'custom|users.get|1'])
+    expect(store.keys.set.slice(2).map((key) => key.split(':').slice(0, 2).join(':'))).toEqual(['acme.cache:users.get', 'acme.cache:users.get'])
   })
 
   it('invalidate drops one entry', async () => {

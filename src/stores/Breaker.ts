@@ -21,7 +21,7 @@ import type { CacheError } from '../CacheError.js'
 import * as CE from '../CacheError.js'
 import type { Clock } from '../Clock.js'
 import { systemClock } from '../Clock.js'
-import { toError } from '../errors.js'
+import { checkOption, clockCodec, group, milliseconds, optional, positiveInteger } from '../internal/options.js'
 import type { Store, StoreEntry } from '../Store.js'
 
 // -------------------------------------------------------------------------------------
@@ -80,11 +80,11 @@ export const isStoreTrouble = (error: CacheError): boolean =>
 // combinators
 // -------------------------------------------------------------------------------------
 
-const positiveInteger = (option: string, value: number | undefined, fallback: number): number => {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value <= 0) throw toError(CE.invalidOptions(option, value, 'a positive integer'))
-  return value
-}
+const breakerCodec = group('breaker options', {
+  failureThreshold: optional(positiveInteger),
+  cooldownMs: optional(milliseconds),
+  clock: optional(clockCodec),
+})
 
 /**
  * `store` behind a circuit breaker. Options are checked here.
@@ -93,9 +93,10 @@ const positiveInteger = (option: string, value: number | undefined, fallback: nu
  * @since 0.1.0
  */
 export const withBreaker = (store: Store, options: BreakerOptions = {}): BreakerStore => {
-  const failureThreshold = positiveInteger('breaker.failureThreshold', options.failureThreshold, 5)
-  const cooldownMs = positiveInteger('breaker.cooldownMs', options.cooldownMs, 5_000)
-  const clock = options.clock ?? systemClock
+  const checked = checkOption('breaker', breakerCodec, options)
+  const failureThreshold = checked.failureThreshold ?? 5
+  const cooldownMs = checked.cooldownMs ?? 5_000
+  const clock = checked.clock ?? systemClock
 
   let failures = 0
   let openUntil = 0 // 0: closed

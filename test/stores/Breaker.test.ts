@@ -113,5 +113,7 @@ describe('withBreaker', () => {
   it('refuses bad options', () => {
     expect(() => withBreaker(memoryStore(), { failureThreshold: 0 })).toThrow(CacheOptionsError)
     expect(() => withBreaker(memoryStore(), { cooldownMs: -1 })).toThrow(/breaker\.cooldownMs/)
+    expect(() => withBreaker(memoryStore(), { cooldownMs: 3e9 })).toThrow(/breaker\.cooldownMs.*2147483647/)
+    expect(() => withBreaker(memoryStore(), { cooldown: 5 } as never)).toThrow(/breaker\.cooldown.*did you mean `cooldownMs`/)
   })
 })
