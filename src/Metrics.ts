@@ -30,7 +30,7 @@
  */
 import * as t from 'io-ts'
 import type { CacheError } from './CacheError.js'
-import { checkOption, group, optional, withMethods } from './internal/options.js'
+import { checkOption, group, nonNegativeInteger, optional, withMethods } from './internal/options.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -280,14 +280,7 @@ export const metricsSinkCodec = withMethods<CacheMetrics>('a CacheMetrics sink (
   'recordError',
 ])
 
-const count = new t.Type<number, number, unknown>(
-  'a non-negative integer',
-  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0,
-  (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 ? t.success(u) : t.failure(u, c)),
-  t.identity,
-)
-
-const metricsOptionsCodec = group('InMemoryMetrics options', { maxKeys: optional(count) })
+const metricsOptionsCodec = group('InMemoryMetrics options', { maxKeys: optional(nonNegativeInteger('a non-negative integer')) })
 
 /** Every figure of `KeyStats` a key can be ranked by. */
 const KEY_STATS_FIELDS: { readonly [K in KeyStatsField]: null } = {

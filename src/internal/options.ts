@@ -67,6 +67,15 @@ const upTo = (name: string, max: number) =>
     t.identity,
   )
 
+/** A safe integer from 0 to `max` (a count, or a time where 0 means "once, at once"). */
+export const nonNegativeInteger = (name: string, max = Number.MAX_SAFE_INTEGER) =>
+  new t.Type<number, number, unknown>(
+    name,
+    (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= max,
+    (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= max ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  )
+
 export const seconds = upTo('a positive integer number of seconds, at most 2147483647 (what Dapr state stores take)', MAX_INT32)
 
 /** A delay or a deadline: a timer cannot wait longer (Node clamps a longer one to 1 ms). */

@@ -18,7 +18,6 @@
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
-import * as t from 'io-ts'
 import * as O from 'fp-ts/lib/Option.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import type { CacheError } from '../CacheError.js'
@@ -27,7 +26,7 @@ import { toError } from '../errors.js'
 import type { BreakerOptions, BreakerStore } from './Breaker.js'
 import { trust } from '../internal/guardedStore.js'
 import { KEY_PART, daprKeyProblem, isKeyPart } from '../Key.js'
-import { MAX_INT32, checkOption, group, milliseconds, optional } from '../internal/options.js'
+import { MAX_INT32, checkOption, group, milliseconds, nonNegativeInteger, optional } from '../internal/options.js'
 import type { CacheMetrics, MetricsContext } from '../Metrics.js'
 import { combineMetrics, metricsSinkCodec } from '../Metrics.js'
 import { withBreaker } from './Breaker.js'
@@ -144,14 +143,7 @@ const LAST_PROBE_MS = 250
 
 /** `waitUntilReady`'s options. */
 const waitCodec = group('waitUntilReady options', {
-  timeoutMs: optional(
-    new t.Type<number, number, unknown>(
-      'a number of milliseconds from 0 (one probe) to 2147483647',
-      (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= MAX_INT32,
-      (u, c) => (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0 && u <= MAX_INT32 ? t.success(u) : t.failure(u, c)),
-      t.identity,
-    ),
-  ),
+  timeoutMs: optional(nonNegativeInteger('a number of milliseconds from 0 (one probe) to 2147483647', MAX_INT32)),
   intervalMs: optional(milliseconds),
 })
 
@@ -305,12 +297,10 @@ export const daprStore = (options: DaprStoreOptions = {}): DaprStore => {
   const sizes = answerSizes(maxKeys)
   const read =
     batchOption === false
-      ? sent === undefined
-        ? getOne
-        : (key: string): Promise<Read> => {
-            sent(1)
-            return getOne(key)
-          }
+      ? (key: string): Promise<Read> => {
+          sent?.(1)
+          return getOne(key)
+        }
       : batched(getOne, bulkWhileItWorks, batchOptions, sent, sizes)
 
   const get = (key: string): TE.TaskEither<CacheError, O.Option<Uint8Array>> => async () => {

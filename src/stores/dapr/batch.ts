@@ -76,6 +76,8 @@ export const batched = (
   let bulkWorks = true
   let pending: Map<string, Array<(read: Read) => void>> | undefined
   const { learn, keysPerRequest: perRequest } = sizes
+  /** The same answer in bytes of its own, for a second caller of one key. */
+  const copy = (read: Read): Read => (read._tag === 'Left' || read.right._tag === 'None' ? read : { _tag: 'Right', right: { _tag: 'Some', value: read.right.value.slice() } })
 
   const answer = (waiters: ReadonlyArray<(read: Read) => void>, read: Read): void => {
     learn(read)
@@ -123,7 +125,6 @@ export const batched = (
 
   /** The reads of this turn that went out at once, by key: a key asked again in the turn is read once. */
   let alone: Map<string, Promise<Read>> | undefined
-  const copy = (read: Read): Read => (read._tag === 'Left' || read.right._tag === 'None' ? read : { _tag: 'Right', right: { _tag: 'Some', value: read.right.value.slice() } })
 
   return (key) => {
     if (pending === undefined && (perRequest() === 1 || !bulkWorks)) {
