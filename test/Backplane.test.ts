@@ -195,14 +195,23 @@ describe('backplane', () => {
     // A stand-in daprd that names a keep-alive of 2 s: below undici's margin of 2 s, so undici closes
     // every connection itself after its answer. It hands each published message back to the backplane.
     let appPort = 0
+    let forwarding = true
     const published: Array<string> = []
+    const forwards = new Set<Promise<void>>()
+    const failures: Array<unknown> = []
     const daprd = createServer((request, response) => {
       let body = ''
       request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')))
       request.on('end', () => {
         published.push(body)
         response.writeHead(204).end()
-        void fetch(`http://127.0.0.1:${appPort}${BACKPLANE_ROUTE}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"data":${body}}` })
+        if (!forwarding) return
+        const forward = fetch(`http://127.0.0.1:${appPort}${BACKPLANE_ROUTE}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"data":${body}}` }).then(
+          () => undefined,
+          (error: unknown) => void failures.push(error),
+        )
+        forwards.add(forward)
+        void forward.finally(() => forwards.delete(forward))
       })
     })
     daprd.keepAliveTimeout = 2500
@@ -219,8 +228,12 @@ describe('backplane', () => {
       expect(bus.trusted()).toBe(true)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    // Heartbeats went out meanwhile, each on a connection undici closed after it.
+    // Heartbeats went out meanwhile, each on a connection undici closed after it, and each came back.
     expect(published.length - before).toBeGreaterThan(10)
+    // Stop handing messages back before the backplane closes: a hand-back racing its close would be reset.
+    forwarding = false
+    await Promise.all([...forwards])
+    expect(failures).toEqual([])
   })
 
   it('malformed messages and messages of a newer format are ignored with a warning; the subscriber keeps going', async () => {
