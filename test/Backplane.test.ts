@@ -13,7 +13,7 @@ import type { Backplane } from '../src/index.js'
 import type { DaprStore } from '../src/stores/DaprStore.js'
 import type { TestSidecar } from '../src/testing/index.js'
 import { startTestSidecar } from '../src/testing/index.js'
-import { deferred } from './helpers.js'
+import { deferred, eventually } from './helpers.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { readMessage, sequences } from '../src/internal/messages.js'
 import { l1 } from '../src/stores/L1.js'
@@ -33,12 +33,15 @@ afterEach(async () => {
 const quiet = { warn: () => undefined }
 
 /** `count` replicas of one app: the first sidecar's state and bus are shared by the others. */
-const replicas = async (count: number, options: { heartbeatMs?: number; suspectAfterMs?: number; logger?: { warn: (m: string) => void } } = {}): Promise<ReadonlyArray<Node>> => {
+const replicas = async (
+  count: number,
+  options: { heartbeatMs?: number; suspectAfterMs?: number; publishTimeoutMs?: number; logger?: { warn: (m: string) => void } } = {},
+): Promise<ReadonlyArray<Node>> => {
   const nodes: Array<Node> = []
   for (let i = 0; i < count; i++) {
     const sidecar = await startTestSidecar(nodes[0] === undefined ? {} : { replicaOf: nodes[0].sidecar })
     closers.push(sidecar.close)
-    const bus = backplane({ daprUrl: sidecar.url, heartbeatMs: options.heartbeatMs ?? 100, suspectAfterMs: options.suspectAfterMs ?? 1000, logger: options.logger ?? quiet })
+    const bus = backplane({ daprUrl: sidecar.url, heartbeatMs: options.heartbeatMs ?? 100, suspectAfterMs: options.suspectAfterMs ?? 1000, publishTimeoutMs: options.publishTimeoutMs, logger: options.logger ?? quiet })
     closers.push(bus.close)
     sidecar.connectApp(await bus.listen(0))
     const store = daprStore({ daprUrl: sidecar.url })
@@ -47,15 +50,6 @@ const replicas = async (count: number, options: { heartbeatMs?: number; suspectA
   }
   await eventually(() => nodes.every((node) => node.bus.trusted()))
   return nodes
-}
-
-/** Polls `condition` every 10 ms until it holds; fails after `ms`. */
-const eventually = async (condition: () => boolean, ms = 5000): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('the condition did not come to hold in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 /** The same function on every replica, with the in-process tier and the backplane; `source` is what it reads. */
@@ -157,9 +151,10 @@ describe('backplane', () => {
     const nodes = await replicas(1)
     const node = nodes[0] as Node
     expect(node.bus.trusted()).toBe(true)
+    const before = node.bus.stats().cleared
     node.sidecar.resubscribe()
-    await eventually(() => !node.bus.trusted())
-    await eventually(() => node.bus.trusted())
+    // Distrusted until the next heartbeat comes back, which may be within a poll: counted when trust returns.
+    await eventually(() => node.bus.stats().cleared > before && node.bus.trusted())
   })
 
   it('a daprd that closes its connections (stopped and back within one heartbeat) is distrusted at once, until its heartbeat is back', async () => {
@@ -178,7 +173,7 @@ describe('backplane', () => {
     await a.fn(1)
     expect(node.sidecar.requests.filter((r) => r.route === 'get')).toHaveLength(1)
     await eventually(() => node.bus.trusted())
-  })
+  }, 15_000) // two heartbeats 2 s apart: about 4 s
 
   it('a store’s connection reset (a store of the same pool size as the backplane’s) is not taken for daprd going away', async () => {
     const nodes = await replicas(1, { heartbeatMs: 2000, suspectAfterMs: 6000 })
@@ -287,7 +282,8 @@ describe('backplane', () => {
   })
 
   it('a write another replica’s invalidation overtook (landed after its delete, before its message) is deleted when the message comes', async () => {
-    const nodes = await replicas(2)
+    // A's messages are held back 1.5 s below (heartbeats too): the replicas wait for them longer.
+    const nodes = await replicas(2, { suspectAfterMs: 5000, publishTimeoutMs: 5000 })
     const [first, second] = nodes as [Node, Node]
     const source = { version: 1 }
     const gate = deferred()
@@ -308,17 +304,18 @@ describe('backplane', () => {
     await eventually(() => started.count === 1)
     source.version = 2
     // A's message is held back for a while after its delete.
-    first.sidecar.fault({ route: 'publish', kind: 'delay', delayMs: 400 })
+    const held = first.sidecar.fault({ route: 'publish', kind: 'delay', delayMs: 1500 })
     const invalidating = a.invalidate(4)
     await eventually(() => first.sidecar.requests.some((r) => r.route === 'delete'))
     gate.resolve()
     expect(await early).toEqual({ id: 4, version: 1 })
     // B's old value landed after A's delete: the store holds it until A's message reaches B.
     expect(stored()).toBe(1)
+    held.remove()
     await invalidating
     await eventually(() => stored() === 0)
     expect(await b(4)).toEqual({ id: 4, version: 2 })
-  })
+  }, 15_000)
 
   it('changes share messages: 100 writes and 100 invalidations at once take a handful of publishes, not 200', async () => {
     const nodes = await replicas(2)

@@ -22,7 +22,7 @@ import { msgpackSerializer } from '../src/Serializer.js'
 import type { Store } from '../src/Store.js'
 import type { TestSidecar } from '../src/testing/index.js'
 import { startTestSidecar } from '../src/testing/index.js'
-import { collectingLogger } from './helpers.js'
+import { collectingLogger, eventually } from './helpers.js'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const NAME = 'replicas.value'
@@ -90,7 +90,7 @@ describe.each(['in-memory', 'redis', 'postgres'] as const)('the lease on the tes
       },
     })
     void holder.cached(2) // takes the lease and hangs
-    await sleep(50)
+    await eventually(() => computations.count === 1) // it holds the lease: its function has begun
     stuck = false
     const others = Array.from({ length: 3 }, () => replica(computations, { fnMs: 50, lease: { leaseSeconds: 1, maxWaitMs: 3_000, pollMs: 10, maxPollMs: 50 } }))
     const started = Date.now()
@@ -107,7 +107,7 @@ describe.each(['in-memory', 'redis', 'postgres'] as const)('the lease on the tes
     const computations = { count: 0 }
     const slow = replica(computations, { fnMs: 1_000, lease: { leaseSeconds: 10, pollMs: 10, maxPollMs: 50 } })
     const slowCall = slow.cached(3)
-    await sleep(50)
+    await eventually(() => computations.count === 1) // it holds the lease: its function has begun
     const impatient = replica(computations, { fnMs: 10, lease: { maxWaitMs: 200, pollMs: 10, maxPollMs: 50 } })
     const started = Date.now()
     await impatient.cached(3)

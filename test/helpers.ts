@@ -51,6 +51,18 @@ export const until = async (condition: () => boolean): Promise<void> => {
   }
 }
 
+/**
+ * Polls `condition` every 10 ms until it holds; fails after `ms`. For what another process, a socket
+ * or a timer brings about, where `until`'s turns of the event loop say nothing about time.
+ */
+export const eventually = async (condition: () => boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('the condition did not come to hold in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
 export type Operation = 'get' | 'set' | 'delete'
 
 /** A store around another that counts every operation and can fail or hold any of them on demand. */
