@@ -147,6 +147,37 @@ describe('withRefreshAhead', () => {
     for (const r of replicas) expect(await r('k')()).toEqual(E.right(2))
   })
 
+  it('with a lease, a replica that takes the lease after another refreshed the key and gave it back does not refresh it again', async () => {
+    const clock = manualClock(0)
+    const shared = memoryStore({ clock })
+    let calls = 0
+    const late = deferred()
+    // B's lease request is held until A's refresh has landed and A gave the lease back.
+    const slow: Store = { ...shared, name: 'slow', create: (key, value, ttl) => async () => (await late.promise, shared.create(key, value, ttl)()) }
+    const replica = (store: Store) =>
+      pipe(
+        (_: string) => TE.right(++calls),
+        cache(store),
+        withKey('ra.late'),
+        withTtl(10),
+        withClock(clock),
+        withLease({ pollMs: 1 }),
+        withRefreshAhead({ threshold: 0.5 }),
+        orElseUncached({ onError: () => undefined }),
+      )
+    const [a, b] = [replica(shared), replica(slow)]
+    expect(await a('k')()).toEqual(E.right(1))
+    clock.advance(6000)
+    expect(await b('k')()).toEqual(E.right(1)) // due: B's refresh waits for its lease
+    expect(await a('k')()).toEqual(E.right(1)) // due: A takes the lease and refreshes
+    await settled(a)
+    expect(calls).toBe(2)
+    late.resolve()
+    await settled(b)
+    expect(calls).toBe(2) // B found the companion entry rewritten since its hit: nothing to do
+    expect(await b('k')()).toEqual(E.right(2))
+  })
+
   it('leaves no unhandled rejection behind when a store of the user\'s throws where it must answer', async () => {
     const clock = manualClock(0)
     const inner = memoryStore({ clock })

@@ -462,7 +462,7 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
   if (rule === undefined || E.isLeft(found) || O.isNone(found.right) || recipe.background.has(key)) return
   const meta = decodeMeta(found.right.value)
   if (meta === undefined || !rule.due(meta, recipe.clock.now())) return
-  background(recipe, key, refresh(at))
+  background(recipe, key, refresh(at, meta.writtenAt))
 }
 
 /**
@@ -470,20 +470,25 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
  * started it. With a lease, only the replica that takes it refreshes; the others leave it (and the
  * refresh lands with no outcome).
  */
-const refresh = async (origin: Lookup): Promise<Outcome | undefined> => {
+const refresh = async (origin: Lookup, seenWrittenAt: number): Promise<Outcome | undefined> => {
   const { recipe } = origin
   const call = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin.call)
   // A refresh is no caller's: it reads and writes on its own, outside any batch of the call that began it.
   const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0, batch: undefined }
   try {
-    return await refreshUnder(at)
+    return await refreshUnder(at, seenWrittenAt)
   } finally {
     call?.end()
   }
 }
 
-/** The refresh itself, under the lease when there is one. */
-const refreshUnder = async (at: Lookup): Promise<Outcome | undefined> => {
+/**
+ * The refresh itself, under the lease when there is one. Another replica may have refreshed the key
+ * and given the lease back between this one's hit and its lease: the companion entry then is no
+ * longer the one the hit saw, and the key is left alone (the entry gone: invalidated or expired, and
+ * the next call computes it).
+ */
+const refreshUnder = async (at: Lookup, seenWrittenAt: number): Promise<Outcome | undefined> => {
   const { recipe, key } = at
   const lease = recipe.lease
   if (lease === undefined || !(await lease.supported())) return computeAndWrite(at)
@@ -491,7 +496,9 @@ const refreshUnder = async (at: Lookup): Promise<Outcome | undefined> => {
   if (E.isLeft(acquired) || !acquired.right) return undefined // another replica refreshes it, or the store cannot say
   const acquiredAt = Date.now()
   try {
-    return await computeAndWrite(at)
+    const now = await recipe.store.get(metaKey(key))()
+    const changed = E.isRight(now) && (O.isNone(now.right) || decodeMeta(now.right.value)?.writtenAt !== seenWrittenAt)
+    return changed ? undefined : await computeAndWrite(at)
   } finally {
     await lease.release(key, acquiredAt)
   }

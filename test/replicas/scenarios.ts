@@ -110,17 +110,17 @@ export const describeReplicaScenarios = (label: string, topology: () => Topology
 
     it('refresh ahead on 6 replicas with a lease: a hot key past half its TTL is refreshed once, not once per replica', async () => {
       const { url } = topology()
-      const config = (index: number) => ({ daprUrl: url(index), lease: { pollMs: 10, maxPollMs: 50 }, refreshAhead: { threshold: 0.5 }, ttlSeconds: 4 })
+      const config = (index: number) => ({ daprUrl: url(index), lease: { pollMs: 10, maxPollMs: 50 }, refreshAhead: { threshold: 0.5 }, ttlSeconds: 6 })
       const { replicas, close } = await startReplicas(Array.from({ length: 6 }, (_, index) => config(index)))
       try {
         const first = (await (replicas[0] as (typeof replicas)[number]).call(4, 1, 0)).values[0]
-        await sleep(2_100) // past half its TTL: the next hits start refreshes
-        const answers = await Promise.all(replicas.map((replica) => replica.call(4, 10, 300)))
-        // Every caller got the cached value at once; the refresh runs behind them.
+        await sleep(3_100) // past half its TTL: the next hits start refreshes
+        const answers = await Promise.all(replicas.map((replica) => replica.call(4, 10, 1_000)))
+        // Every caller got the cached value without waiting for the function (1 s); the refresh runs behind them.
         expect(new Set(answers.flatMap((answer) => answer.values).map((value) => JSON.stringify(value)))).toEqual(new Set([JSON.stringify(first)]))
-        expect(Math.max(...answers.flatMap((answer) => answer.ms))).toBeLessThan(300)
+        expect(Math.max(...answers.flatMap((answer) => answer.ms))).toBeLessThan(800)
         let stats = await Promise.all(replicas.map((replica) => replica.stats()))
-        for (let i = 0; i < 100 && stats.some((one) => one.pending > 0); i++) {
+        for (let i = 0; i < 150 && stats.some((one) => one.pending > 0); i++) {
           await sleep(20)
           stats = await Promise.all(replicas.map((replica) => replica.stats()))
         }
