@@ -153,7 +153,9 @@ describe('withRefreshAhead', () => {
     let calls = 0
     const late = deferred()
     // B's lease request is held until A's refresh has landed and A gave the lease back.
-    const slow: Store = { ...shared, name: 'slow', create: (key, value, ttl) => async () => (await late.promise, shared.create(key, value, ttl)()) }
+    const { create } = shared
+    if (create === undefined) throw new Error('the memory store takes leases')
+    const slow: Store = { ...shared, name: 'slow', create: (key, value, ttl) => async () => (await late.promise, create(key, value, ttl)()) }
     const replica = (store: Store) =>
       pipe(
         (_: string) => TE.right(++calls),
