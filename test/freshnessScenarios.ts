@@ -65,7 +65,7 @@ export const describeFreshness = (label: string, setup: () => Promise<FreshnessS
         metrics,
         logger: quiet,
         clock: subject.clock,
-        failSafe: { maxStaleSeconds: 3, throttleSeconds: 1 },
+        failSafe: { maxStaleSeconds: 3, throttleSeconds: 2 },
       })(async (sku: string) => {
         calls++
         if (failing) throw new Error('the source is down')
@@ -76,18 +76,18 @@ export const describeFreshness = (label: string, setup: () => Promise<FreshnessS
       await subject.elapse(1200) // the value expired
 
       // One after the other, so that each is a call of its own (concurrent ones would join one flight).
-      // A hundred: on real daprd they must all fit in the second the function rests, on a loaded host too.
+      // A hundred: on real daprd they must all fit in the two seconds the function rests, on a loaded host too.
       for (let i = 0; i < 100; i++) expect(await price('a')).toEqual({ sku: 'a', cents: 1999 })
       expect(calls).toBe(2) // once to fill, once to fail: the other 99 got the stale value while it rests
       expect(metrics.getStats().stale).toBe(100)
       // A Python reader of the key gets nothing: the stale value lives only in the companion entry.
       expect(await subject.readAsPython(keyOf(name, 'a'))).toBeUndefined()
 
-      await subject.elapse(1100) // the rest is over: the function is tried once more, and fails again
+      await subject.elapse(2100) // the rest is over: the function is tried once more, and fails again
       expect(await price('a')).toEqual({ sku: 'a', cents: 1999 })
       expect(calls).toBe(3)
 
-      await subject.elapse(2500) // expired 3.8 s ago: past maxStaleSeconds
+      await subject.elapse(2500) // expired 4.8 s ago: past maxStaleSeconds
       await expect(price('a')).rejects.toThrow('the source is down')
       expect(calls).toBe(4)
       expect(metrics.getStats().stale).toBe(101)

@@ -50,14 +50,14 @@ describe.each(flavours)('daprStore on real daprd (%s)', (flavour) => {
       store,
       // daprd's clock is the real one: time passes by waiting, and checks keep clear of a TTL's end.
       elapse: sleep,
-      marginMs: 300,
+      marginMs: 600,
       teardown: () => store.close(),
     }
   })
 
   describeStore(`daprStore on real daprd (${flavour}), reads batched`, async () => {
     const store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false, batch: true })
-    return { store, elapse: sleep, marginMs: 300, teardown: () => store.close() }
+    return { store, elapse: sleep, marginMs: 600, teardown: () => store.close() }
   })
 
   describe('the Python wire format', () => {

@@ -9,7 +9,7 @@ import { startDaprd } from '../../src/testing/index.js'
 import { describeReplicaScenarios } from '../replicas/scenarios.js'
 import { describeStore } from '../storeConformance.js'
 import { describeTags } from '../tagScenarios.js'
-import { raw, sleep } from './helpers.js'
+import { raw, sleep, startMany } from './helpers.js'
 import type { Restartable } from './restartUnderLoad.js'
 import { itRestartsUnderLoad } from './restartUnderLoad.js'
 
@@ -35,7 +35,8 @@ export const describeSixDaprds = (label: string, options: StartDaprdOptions, sha
   let daprds: ReadonlyArray<Daprd> = []
   beforeAll(async () => {
     const owner = await startDaprd({ pubsubs: [], ...options })
-    daprds = [owner, ...(await Promise.all(Array.from({ length: 5 }, () => startDaprd({ pubsubs: [], ...options, ...share(owner) }))))]
+    daprds = [owner]
+    daprds = [owner, ...(await startMany(5, () => startDaprd({ pubsubs: [], ...options, ...share(owner) })))]
   }, 120_000)
   afterAll(async () => {
     // The owner last: the others point at its server.
@@ -74,7 +75,7 @@ export const describeComponent = (
     describeStore(`daprStore on real daprd (${flavour})`, async () => {
       const store = daprStore({ daprUrl: daprd.url, env: {}, breaker: false })
       // daprd's clock is the real one: time passes by waiting, and checks keep clear of a TTL's end.
-      return { store, elapse: sleep, marginMs: 300, teardown: () => store.close() }
+      return { store, elapse: sleep, marginMs: 600, teardown: () => store.close() }
     })
   })
 

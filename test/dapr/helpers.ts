@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process'
 import { request } from 'undici'
-import type { Flavour } from '../../src/testing/index.js'
+import type { Daprd, Flavour } from '../../src/testing/index.js'
 
 /** The components the test sidecar also has (its two flavours): the ones every suite runs on. */
 export const flavours: ReadonlyArray<Extract<Flavour, 'in-memory' | 'redis'>> = ['in-memory', 'redis']
@@ -55,4 +55,17 @@ export const alive = (pid: number): boolean => {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/**
+ * Starts `count` daprds at once. If one fails to start, those that did are closed before the error
+ * is thrown: nothing keeps running, holding ports and CPU, through the files after this one.
+ */
+export const startMany = async (count: number, start: () => Promise<Daprd>): Promise<ReadonlyArray<Daprd>> => {
+  const settled = await Promise.allSettled(Array.from({ length: count }, start))
+  const failed = settled.find((one): one is PromiseRejectedResult => one.status === 'rejected')
+  const started = settled.flatMap((one) => (one.status === 'fulfilled' ? [one.value] : []))
+  if (failed === undefined) return started
+  await Promise.allSettled(started.map((daprd) => daprd.close()))
+  throw failed.reason
 }

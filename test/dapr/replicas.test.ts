@@ -7,7 +7,7 @@ import type { Daprd } from '../../src/testing/index.js'
 import { startDaprd } from '../../src/testing/index.js'
 import { describeBackplaneScenarios } from '../replicas/backplane.js'
 import { describeReplicaScenarios } from '../replicas/scenarios.js'
-import { raw } from './helpers.js'
+import { raw, startMany } from './helpers.js'
 
 describe('six daprds on one Redis', () => {
   let redisOwner: Daprd
@@ -15,7 +15,7 @@ describe('six daprds on one Redis', () => {
   beforeAll(async () => {
     redisOwner = await startDaprd({ flavour: 'redis' })
     const host = redisOwner.redis?.host ?? ''
-    daprds = [redisOwner, ...(await Promise.all(Array.from({ length: 5 }, () => startDaprd({ flavour: 'redis', redisHost: host }))))]
+    daprds = [redisOwner, ...(await startMany(5, () => startDaprd({ flavour: 'redis', redisHost: host })))]
   })
   afterAll(async () => {
     await Promise.all(daprds.slice(1).map((daprd) => daprd.close()))
