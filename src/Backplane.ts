@@ -17,7 +17,8 @@
  * another replica was lost),
  * reads skip the tier and go to the store; when its heartbeat is heard again the tier is cleared
  * and used again. A publish never fails a call; an `invalidate` waits for its message at most twice
- * `publishTimeoutMs` (the message on its way before it, then its own), a miss not at all.
+ * `publishTimeoutMs` (the message on its way before it, then its own), a miss not at all. An
+ * invalidation whose message failed is sent again with each heartbeat, for 10 s.
  *
  * @since 0.5.0
  */
@@ -31,7 +32,7 @@ import type { Step } from './Cached.js'
 import { step } from './Cached.js'
 import { combineMetrics, metricsSinkCodec } from './Metrics.js'
 import type { Message } from './internal/messages.js'
-import { FORMAT, MAX_KEYS_PER_MESSAGE, readMessage, sequences } from './internal/messages.js'
+import { FORMAT, MAX_KEYS_PER_MESSAGE, OVERTAKE_WINDOW_MS, readMessage, sequences } from './internal/messages.js'
 import { busCodec, checkOption, group, loggerCodec, milliseconds, optional } from './internal/options.js'
 import type { BackplaneEvent, Bus } from './internal/parts.js'
 import { acquire, sender } from './stores/dapr/http.js'
@@ -158,6 +159,9 @@ const MAX_MESSAGE_CHARS = 256 * 1024
 
 /** How long a new value's message may wait for others to share it. */
 const SET_LINGER_MS = 25
+
+/** The most invalidated keys whose message failed that are kept to be sent again. */
+const MAX_UNSENT = 10_000
 
 /** The largest event body read. */
 const MAX_EVENT_BYTES = 1024 * 1024
@@ -301,6 +305,30 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   let inFlight: Promise<boolean> | undefined
   let next: Promise<boolean> | undefined
   let hurry: (() => void) | undefined
+  // Invalidated keys whose message failed, with when it first did. The other replicas' tiers are
+  // cleared anyway once they notice the gap in this replica's numbers, but a write of theirs that
+  // the invalidation overtook is deleted only when they hear of it: the keys go out again with each
+  // heartbeat, for as long as they would still delete such a write.
+  const unsent = new Map<string, number>()
+  const postKeys = async (kind: 'delete' | 'set', keys: Array<string>): Promise<boolean> => {
+    const ok = await post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys })
+    if (kind === 'delete') {
+      const now = performance.now()
+      for (const key of keys) {
+        if (ok) unsent.delete(key)
+        else if (!unsent.has(key) && unsent.size < MAX_UNSENT) unsent.set(key, now)
+      }
+    }
+    return ok
+  }
+  const resend = (): void => {
+    const now = performance.now()
+    for (const [key, failedAt] of unsent) {
+      if (now - failedAt > OVERTAKE_WINDOW_MS) unsent.delete(key)
+      else batch.delete.add(key)
+    }
+    if (batch.delete.size > 0) void flush(true)
+  }
   const sendBatch = async (): Promise<boolean> => {
     const sends: Array<Promise<boolean>> = []
     for (const kind of ['delete', 'set'] as const) {
@@ -308,7 +336,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
       let size = 0
       for (const key of batch[kind]) {
         if (keys.length === MAX_KEYS_PER_MESSAGE || (keys.length > 0 && size + key.length > MAX_MESSAGE_CHARS)) {
-          sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys }))
+          sends.push(postKeys(kind, keys))
           keys = []
           size = 0
         }
@@ -316,7 +344,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
         size += key.length + 3
       }
       batch[kind].clear()
-      if (keys.length > 0) sends.push(post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys }))
+      if (keys.length > 0) sends.push(postKeys(kind, keys))
     }
     return (await Promise.all(sends)).every(Boolean)
   }
@@ -364,6 +392,7 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
     if (closed) return
     try {
       void post({ v: FORMAT, origin: replicaId, seq: ++seq, kind: 'beat', keys: [] })
+      if (unsent.size > 0 && next === undefined) resend()
       if (seen.lost(performance.now(), suspectAfterMs)) {
         counts.cleared++
         warn('lost', 'a message of another replica was lost; in-process tiers cleared')

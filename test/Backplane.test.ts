@@ -52,6 +52,29 @@ const replicas = async (
   return nodes
 }
 
+/**
+ * One function on two replicas, without a tier: B's computations wait for `gate` (`started` counts
+ * them), A's do not; both read `source`. `stored()`: how many entries the shared store holds.
+ */
+const heldOnSecond = (nodes: ReadonlyArray<Node>) => {
+  const [first, second] = nodes as [Node, Node]
+  const source = { version: 1 }
+  const gate = deferred()
+  const started = { count: 0 }
+  const on = (node: Node) =>
+    cacheable({ store: node.store, name: 'slow', ttlSeconds: 60, backplane: node.bus, logger: quiet })(async (id: number) => {
+      const version = source.version
+      if (node === second) {
+        started.count++
+        await gate.promise
+      }
+      return { id, version }
+    })
+  const [a, b] = [on(first), on(second)]
+  const stored = () => first.sidecar.state('cache').entries().length
+  return { first, a, b, source, gate, started, stored }
+}
+
 /** The same function on every replica, with the in-process tier and the backplane; `source` is what it reads. */
 const everywhere = (nodes: ReadonlyArray<Node>, source: { version: number }, options: { l1TtlSeconds?: number } = {}) =>
   nodes.map((node) => {
@@ -284,22 +307,7 @@ describe('backplane', () => {
   it('a write another replica’s invalidation overtook (landed after its delete, before its message) is deleted when the message comes', async () => {
     // A's messages are held back 1.5 s below (heartbeats too): the replicas wait for them longer.
     const nodes = await replicas(2, { suspectAfterMs: 5000, publishTimeoutMs: 5000 })
-    const [first, second] = nodes as [Node, Node]
-    const source = { version: 1 }
-    const gate = deferred()
-    const started = { count: 0 }
-    const [a, b] = nodes.map((node) =>
-      cacheable({ store: node.store, name: 'slow', ttlSeconds: 60, backplane: node.bus, logger: quiet })(async (id: number) => {
-        const version = source.version
-        if (node === second) {
-          started.count++
-          await gate.promise
-        }
-        return { id, version }
-      }),
-    )
-    if (a === undefined || b === undefined) throw new Error('two replicas')
-    const stored = () => first.sidecar.state('cache').entries().length
+    const { first, a, b, source, gate, started, stored } = heldOnSecond(nodes)
     const early = b(4) // B reads the source (version 1) and is held
     await eventually(() => started.count === 1)
     source.version = 2
@@ -316,6 +324,26 @@ describe('backplane', () => {
     await eventually(() => stored() === 0)
     expect(await b(4)).toEqual({ id: 4, version: 2 })
   }, 15_000)
+
+  it('an invalidation whose message failed is sent again: the write it overtook on another replica is deleted once the bus is back', async () => {
+    const nodes = await replicas(2)
+    const { first, a, b, source, gate, started, stored } = heldOnSecond(nodes)
+    const early = b(4) // B reads the source (version 1) and is held
+    await eventually(() => started.count === 1)
+    source.version = 2
+    const failing = first.sidecar.fault({ route: 'publish', kind: 'status', status: 500 })
+    const failures = first.bus.stats().publishFailures
+    await a.invalidate(4) // deleted; its message fails
+    expect(first.bus.stats().publishFailures).toBeGreaterThan(failures)
+    gate.resolve()
+    expect(await early).toEqual({ id: 4, version: 1 })
+    // B's old value landed after A's delete, and B heard nothing.
+    expect(stored()).toBe(1)
+    failing.remove()
+    // With A's next heartbeat its invalidation goes out again; B deletes the write it overtook.
+    await eventually(() => stored() === 0)
+    expect(await b(4)).toEqual({ id: 4, version: 2 })
+  })
 
   it('changes share messages: 100 writes and 100 invalidations at once take a handful of publishes, not 200', async () => {
     const nodes = await replicas(2)

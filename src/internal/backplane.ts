@@ -7,13 +7,8 @@ import type { BackplaneEvent, Bus, L1 } from './parts.js'
 import type { Recipe } from './recipe.js'
 import { forgetHere } from './invalidate.js'
 import { drop } from './write.js'
+import { OVERTAKE_WINDOW_MS } from './messages.js'
 
-/**
- * How long after this process's write of a key another replica's invalidation of it still deletes
- * it: the write may hold a value computed before that invalidation, landed after its delete and
- * before its message arrived here. Longer than a message takes while the bus is trusted.
- */
-export const OVERTAKE_WINDOW_MS = 10_000
 
 /** How many landed writes are remembered before the old ones are forgotten. */
 const MAX_LANDED = 10_000

@@ -11,6 +11,14 @@ export const FORMAT = 1
 /** The most keys one message carries; a change of more goes out as several messages. */
 export const MAX_KEYS_PER_MESSAGE = 500
 
+/**
+ * How long after this process's write of a key another replica's invalidation of it still deletes
+ * it: the write may hold a value computed before that invalidation, landed after its delete and
+ * before its message arrived here. Longer than a message takes while the bus is trusted. An
+ * invalidation whose message could not be published is sent again for as long.
+ */
+export const OVERTAKE_WINDOW_MS = 10_000
+
 /** The longest key a message may name (a longer one is not a key this library wrote). */
 const MAX_KEY_LENGTH = 64 * 1024
 
