@@ -83,8 +83,17 @@ export const startDaprd = async (options: StartDaprdOptions = {}): Promise<Daprd
   const redisCommand = options.redisServerPath ?? 'redis-server'
   let redisHost = options.redisHost
   if (flavour === 'redis' && redisHost === undefined) {
-    const port = await freePort()
-    redisChild = await startRedisProcess(redisCommand, port, startTimeoutMs)
+    // A port found free may be taken before Redis binds it: then Redis says so and exits, and
+    // another is tried (three times in all).
+    let port = await freePort()
+    for (let attempt = 1; redisChild === undefined; attempt++) {
+      try {
+        redisChild = await startRedisProcess(redisCommand, port, startTimeoutMs)
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof DaprdStartError && /address already in use/i.test(error.message))) throw error
+        port = await freePort()
+      }
+    }
     redisHost = `127.0.0.1:${port}`
     redis = {
       host: redisHost,
