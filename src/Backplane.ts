@@ -18,7 +18,7 @@
  * reads skip the tier and go to the store; when its heartbeat is heard again the tier is cleared
  * and used again. A publish never fails a call; an `invalidate` waits for its message at most twice
  * `publishTimeoutMs` (the message on its way before it, then its own), a miss not at all. An
- * invalidation whose message failed is sent again with each heartbeat, for 10 s.
+ * invalidation whose message failed is sent again after each heartbeat that goes through, for 10 s.
  *
  * @since 0.5.0
  */
@@ -305,11 +305,13 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   let inFlight: Promise<boolean> | undefined
   let next: Promise<boolean> | undefined
   let hurry: (() => void) | undefined
-  // Invalidated keys whose message failed, with when it first did. The other replicas' tiers are
+  // Invalidated keys whose message failed, with when (oldest first). The other replicas' tiers are
   // cleared anyway once they notice the gap in this replica's numbers, but a write of theirs that
-  // the invalidation overtook is deleted only when they hear of it: the keys go out again with each
-  // heartbeat, for as long as they would still delete such a write.
+  // the invalidation overtook is deleted only when they hear of it: the keys go out again after each
+  // heartbeat that went through, one message at a time, for as long as they would still delete such
+  // a write. A new invalidation of a key starts its time anew.
   const unsent = new Map<string, number>()
+  let resending = false
   const postKeys = async (kind: 'delete' | 'set', keys: Array<string>): Promise<boolean> => {
     const ok = await post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys })
     if (kind === 'delete') {
@@ -321,13 +323,25 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
     }
     return ok
   }
-  const resend = (): void => {
+  const forgetOld = (): void => {
     const now = performance.now()
     for (const [key, failedAt] of unsent) {
-      if (now - failedAt > OVERTAKE_WINDOW_MS) unsent.delete(key)
-      else batch.delete.add(key)
+      if (now - failedAt <= OVERTAKE_WINDOW_MS) break
+      unsent.delete(key)
     }
-    if (batch.delete.size > 0) void flush(true)
+  }
+  const resend = (): void => {
+    forgetOld()
+    if (resending || closed || unsent.size === 0) return
+    resending = true
+    let taken = 0
+    for (const key of unsent.keys()) {
+      if (taken++ === MAX_KEYS_PER_MESSAGE) break
+      batch.delete.add(key)
+    }
+    void flush(true).finally(() => {
+      resending = false
+    })
   }
   const sendBatch = async (): Promise<boolean> => {
     const sends: Array<Promise<boolean>> = []
@@ -382,8 +396,10 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   const publish: Bus['publish'] = (kind, key) => {
     if (closed) return Promise.resolve(false)
     // A key set and deleted before they went out: the delete says all the others need to know.
-    if (kind === 'delete') batch.set.delete(key)
-    else if (batch.delete.has(key)) return flush(true)
+    if (kind === 'delete') {
+      batch.set.delete(key)
+      unsent.delete(key)
+    } else if (batch.delete.has(key)) return flush(true)
     batch[kind].add(key)
     return flush(kind === 'delete')
   }
@@ -391,8 +407,8 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   const beat = (): void => {
     if (closed) return
     try {
-      void post({ v: FORMAT, origin: replicaId, seq: ++seq, kind: 'beat', keys: [] })
-      if (unsent.size > 0 && next === undefined) resend()
+      // Invalidations whose message failed go out again once publishing works: not into a bus that is away.
+      void post({ v: FORMAT, origin: replicaId, seq: ++seq, kind: 'beat', keys: [] }).then((ok) => (ok ? resend() : forgetOld()))
       if (seen.lost(performance.now(), suspectAfterMs)) {
         counts.cleared++
         warn('lost', 'a message of another replica was lost; in-process tiers cleared')

@@ -8,6 +8,7 @@ import { pipe } from 'fp-ts/lib/function.js'
 import * as TE from 'fp-ts/lib/TaskEither.js'
 import { backplane, cache, cacheable, daprStore, defaultBackplane, memoryStore, withBackplane, withKey, withL1 } from '../src/index.js'
 import { BACKPLANE_ROUTE } from '../src/Backplane.js'
+import { defaultKeyBuilder } from '../src/Key.js'
 import { freePorts } from '../src/testing/daprd/processes.js'
 import type { Backplane } from '../src/index.js'
 import type { DaprStore } from '../src/stores/DaprStore.js'
@@ -340,10 +341,24 @@ describe('backplane', () => {
     // B's old value landed after A's delete, and B heard nothing.
     expect(stored()).toBe(1)
     failing.remove()
-    // With A's next heartbeat its invalidation goes out again; B deletes the write it overtook.
-    await eventually(() => stored() === 0)
+    // After A's next heartbeat its invalidation goes out again, while A keeps publishing new values
+    // of another function; B deletes the write it overtook.
+    const busy = cacheable({ store: first.store, name: 'busy', ttlSeconds: 60, l1: true, backplane: first.bus, logger: quiet })(async (id: number) => id)
+    let writing = true
+    const writes = Promise.all(
+      Array.from({ length: 8 }, async (_, writer) => {
+        for (let id = writer; writing; id += 8) await busy(id)
+      }),
+    )
+    try {
+      const key = defaultKeyBuilder().buildKey('slow', [4])
+      await eventually(() => first.sidecar.state('cache').get(key) === undefined)
+    } finally {
+      writing = false
+      await writes
+    }
     expect(await b(4)).toEqual({ id: 4, version: 2 })
-  })
+  }, 15_000)
 
   it('changes share messages: 100 writes and 100 invalidations at once take a handful of publishes, not 200', async () => {
     const nodes = await replicas(2)

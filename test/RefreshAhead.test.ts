@@ -147,18 +147,18 @@ describe('withRefreshAhead', () => {
     for (const r of replicas) expect(await r('k')()).toEqual(E.right(2))
   })
 
-  it('with a lease, a replica that takes the lease after another refreshed the key and gave it back does not refresh it again', async () => {
+  /** Two replicas with a lease on one store; B's lease requests wait for `late`. */
+  const lateLease = () => {
     const clock = manualClock(0)
     const shared = memoryStore({ clock })
-    let calls = 0
+    const source = { calls: 0 }
     const late = deferred()
-    // B's lease request is held until A's refresh has landed and A gave the lease back.
     const { create } = shared
     if (create === undefined) throw new Error('the memory store takes leases')
     const slow: Store = { ...shared, name: 'slow', create: (key, value, ttl) => async () => (await late.promise, create(key, value, ttl)()) }
     const replica = (store: Store) =>
       pipe(
-        (_: string) => TE.right(++calls),
+        (_: string) => TE.right(++source.calls),
         cache(store),
         withKey('ra.late'),
         withTtl(10),
@@ -167,17 +167,43 @@ describe('withRefreshAhead', () => {
         withRefreshAhead({ threshold: 0.5 }),
         orElseUncached({ onError: () => undefined }),
       )
-    const [a, b] = [replica(shared), replica(slow)]
+    return { clock, source, late, a: replica(shared), b: replica(slow) }
+  }
+
+  it('with a lease, a replica that takes the lease after another refreshed the key and gave it back does not refresh it again', async () => {
+    const { clock, source, late, a, b } = lateLease()
     expect(await a('k')()).toEqual(E.right(1))
     clock.advance(6000)
     expect(await b('k')()).toEqual(E.right(1)) // due: B's refresh waits for its lease
     expect(await a('k')()).toEqual(E.right(1)) // due: A takes the lease and refreshes
     await settled(a)
-    expect(calls).toBe(2)
+    expect(source.calls).toBe(2)
     late.resolve()
     await settled(b)
-    expect(calls).toBe(2) // B found the companion entry rewritten since its hit: nothing to do
+    expect(source.calls).toBe(2) // B found the companion entry rewritten since its hit: nothing to do
     expect(await b('k')()).toEqual(E.right(2))
+  })
+
+  it('with a lease, a key invalidated before its lease came is left alone; one expired meanwhile is refreshed', async () => {
+    const invalidated = lateLease()
+    await invalidated.a('k')()
+    invalidated.clock.advance(6000)
+    await invalidated.b('k')() // due: B's refresh waits for its lease
+    await invalidated.a.invalidate('k')()
+    invalidated.late.resolve()
+    await settled(invalidated.b)
+    expect(invalidated.source.calls).toBe(1) // the next call computes it
+
+    const expired = lateLease()
+    await expired.a('k')()
+    expired.clock.advance(6000)
+    await expired.b('k')()
+    expired.clock.advance(5000) // past the value's expiry before B has its lease
+    expired.late.resolve()
+    await settled(expired.b)
+    expect(expired.source.calls).toBe(2) // refreshed: the next call hits
+    expect(await expired.a('k')()).toEqual(E.right(2))
+    expect(expired.source.calls).toBe(2)
   })
 
   it('leaves no unhandled rejection behind when a store of the user\'s throws where it must answer', async () => {

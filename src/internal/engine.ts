@@ -20,7 +20,8 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as O from 'fp-ts/lib/Option.js'
 import type { CacheError } from '../CacheError.js'
-import { decodeMeta, metaKey } from './meta.js'
+import type { EntryMeta } from './meta.js'
+import { decodeMeta, expiresAt, metaKey } from './meta.js'
 import type { Lease } from './parts.js'
 import type { Lookup, Outcome, Recipe } from './recipe.js'
 import { background, cacheFailure, fillL1, missOf, read } from './recipe.js'
@@ -462,7 +463,7 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
   if (rule === undefined || E.isLeft(found) || O.isNone(found.right) || recipe.background.has(key)) return
   const meta = decodeMeta(found.right.value)
   if (meta === undefined || !rule.due(meta, recipe.clock.now())) return
-  background(recipe, key, refresh(at, meta.writtenAt))
+  background(recipe, key, refresh(at, meta))
 }
 
 /**
@@ -470,13 +471,13 @@ const refreshIfDue = (at: Lookup, found: E.Either<CacheError, O.Option<Uint8Arra
  * started it. With a lease, only the replica that takes it refreshes; the others leave it (and the
  * refresh lands with no outcome).
  */
-const refresh = async (origin: Lookup, seenWrittenAt: number): Promise<Outcome | undefined> => {
+const refresh = async (origin: Lookup, seen: EntryMeta): Promise<Outcome | undefined> => {
   const { recipe } = origin
   const call = recipe.tracer === undefined ? undefined : startCall(recipe.tracer, recipe.context, origin.call)
   // A refresh is no caller's: it reads and writes on its own, outside any batch of the call that began it.
   const at: Lookup = { ...origin, call, ticket: recipe.l1?.ticket() ?? 0, batch: undefined }
   try {
-    return await refreshUnder(at, seenWrittenAt)
+    return await refreshUnder(at, seen)
   } finally {
     call?.end()
   }
@@ -485,10 +486,11 @@ const refresh = async (origin: Lookup, seenWrittenAt: number): Promise<Outcome |
 /**
  * The refresh itself, under the lease when there is one. Another replica may have refreshed the key
  * and given the lease back between this one's hit and its lease: the companion entry then is no
- * longer the one the hit saw, and the key is left alone (the entry gone: invalidated or expired, and
- * the next call computes it).
+ * longer the one the hit saw, and the key is left alone. So it is when the entry is gone before its
+ * value's expiry (invalidated: the next call computes it); gone past it, or unreadable, the key is
+ * refreshed.
  */
-const refreshUnder = async (at: Lookup, seenWrittenAt: number): Promise<Outcome | undefined> => {
+const refreshUnder = async (at: Lookup, seen: EntryMeta): Promise<Outcome | undefined> => {
   const { recipe, key } = at
   const lease = recipe.lease
   if (lease === undefined || !(await lease.supported())) return computeAndWrite(at)
@@ -497,7 +499,8 @@ const refreshUnder = async (at: Lookup, seenWrittenAt: number): Promise<Outcome 
   const acquiredAt = Date.now()
   try {
     const now = await recipe.store.get(metaKey(key))()
-    const changed = E.isRight(now) && (O.isNone(now.right) || decodeMeta(now.right.value)?.writtenAt !== seenWrittenAt)
+    const changed =
+      E.isRight(now) && (O.isNone(now.right) ? recipe.clock.now() < expiresAt(seen) : decodeMeta(now.right.value)?.writtenAt !== seen.writtenAt)
     return changed ? undefined : await computeAndWrite(at)
   } finally {
     await lease.release(key, acquiredAt)
