@@ -7,7 +7,7 @@
 import { Pool } from 'undici'
 import { cacheable, daprStore } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
-import { interleaved, load, median, quick } from './lib.mjs'
+import { interleaved, load, median, quick, seedHits } from './lib.mjs'
 
 const KEYS = 4096
 
@@ -17,8 +17,7 @@ export const batchingBench = async () => {
   const batched = daprStore({ daprUrl: daprd.url, env: {}, connections: 64, batch: true })
   const pool = new Pool(daprd.url, { connections: 64, pipelining: 1 })
   try {
-    const value = Buffer.from(JSON.stringify({ id: 1, name: 'a row of fifteen fields or so', tags: ['x', 'y'] }))
-    for (let i = 0; i < KEYS; i += 256) await Promise.all(Array.from({ length: 256 }, (_, j) => plain.set(`hit:${i + j}`, value, 3600)()))
+    await seedHits(plain, KEYS)
     const floor = async (key) => {
       const answer = await pool.request({ method: 'GET', path: `/v1.0/state/cache/${encodeURIComponent(key)}` })
       await answer.body.arrayBuffer()

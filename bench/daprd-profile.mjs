@@ -12,7 +12,7 @@ import { daprStore } from 'dapr-state-cache'
 import { startDaprd } from 'dapr-state-cache/testing'
 import { findDaprd } from '../dist/esm/testing/daprd/find.js'
 import { freePorts } from '../dist/esm/testing/daprd/processes.js'
-import { load } from './lib.mjs'
+import { load, seedHits } from './lib.mjs'
 
 const KEYS = 4096
 const BULK = 16
@@ -22,8 +22,7 @@ const daprd = await startDaprd({ flavour: 'redis', pubsubs: [], daprdArgs: ['--e
 const store = daprStore({ daprUrl: daprd.url, env: {}, connections: 64, batch: false })
 const pool = new Pool(daprd.url, { connections: 64, pipelining: 1 })
 try {
-  const value = Buffer.from(JSON.stringify({ id: 1, name: 'a row of fifteen fields or so', tags: ['x', 'y'] }))
-  for (let i = 0; i < KEYS; i += 256) await Promise.all(Array.from({ length: 256 }, (_, j) => store.set(`hit:${i + j}`, value, 3600)()))
+  await seedHits(store, KEYS)
   const bulk = async (i) => {
     const keys = Array.from({ length: BULK }, (_, j) => `hit:${(i * BULK + j) % KEYS}`)
     const answer = await pool.request({ method: 'POST', path: '/v1.0/state/cache/bulk', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keys, parallelism: BULK }) })

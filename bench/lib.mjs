@@ -178,3 +178,9 @@ export const identitySerializer = (views = []) => {
     deserialize: (bytes) => values[1 + new Uint32Array(bytes.buffer, bytes.byteOffset, 1)[0]],
   }
 }
+
+/** A small row's bytes, written under `hit:0` ... `hit:<count - 1>` for an hour, 256 at a time. */
+export const seedHits = async (store, count) => {
+  const value = Buffer.from(JSON.stringify({ id: 1, name: 'a row of fifteen fields or so', tags: ['x', 'y'] }))
+  for (let i = 0; i < count; i += 256) await Promise.all(Array.from({ length: Math.min(256, count - i) }, (_, j) => store.set(`hit:${i + j}`, value, 3600)()))
+}

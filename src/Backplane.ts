@@ -314,7 +314,8 @@ export const backplane = (options: BackplaneOptions = {}): Backplane => {
   let resending = false
   const postKeys = async (kind: 'delete' | 'set', keys: Array<string>): Promise<boolean> => {
     const ok = await post({ v: FORMAT, origin: replicaId, seq: ++seq, kind, keys })
-    if (kind === 'delete') {
+    // Nothing to keep or to clear when every invalidation went out: the usual case costs nothing.
+    if (kind === 'delete' && (!ok || unsent.size > 0)) {
       const now = performance.now()
       for (const key of keys) {
         if (ok) unsent.delete(key)

@@ -116,26 +116,30 @@ describe('withRefreshAhead', () => {
     expect(calls).toBe(1)
   })
 
+  /** One replica of `name` over `store`: ten seconds, a lease, refreshed from half its TTL. */
+  const leased = (store: Store, clock: ReturnType<typeof manualClock>, name: string, f: (id: string) => TE.TaskEither<never, number>) =>
+    pipe(
+      f,
+      cache(store),
+      withKey(name),
+      withTtl(10),
+      withClock(clock),
+      withLease({ pollMs: 1 }),
+      withRefreshAhead({ threshold: 0.5 }),
+      orElseUncached({ onError: () => undefined }),
+    )
+
   it('with a lease, one replica refreshes a key: the others find the lease taken and leave it', async () => {
     const clock = manualClock(0)
     const store = memoryStore({ clock }) // shared, as one Dapr store is by every replica
     const gate = deferred()
     let calls = 0
     const replica = () =>
-      pipe(
-        (_: string) => async () => {
-          calls++
-          if (calls > 1) await gate.promise
-          return E.right(calls)
-        },
-        cache(store),
-        withKey('ra.replicas'),
-        withTtl(10),
-        withClock(clock),
-        withLease({ pollMs: 1 }),
-        withRefreshAhead({ threshold: 0.5 }),
-        orElseUncached({ onError: () => undefined }),
-      )
+      leased(store, clock, 'ra.replicas', (_: string) => async () => {
+        calls++
+        if (calls > 1) await gate.promise
+        return E.right(calls)
+      })
     const replicas = [replica(), replica(), replica()]
     expect(await replicas[0]?.('k')()).toEqual(E.right(1))
     clock.advance(6000)
@@ -156,17 +160,7 @@ describe('withRefreshAhead', () => {
     const { create } = shared
     if (create === undefined) throw new Error('the memory store takes leases')
     const slow: Store = { ...shared, name: 'slow', create: (key, value, ttl) => async () => (await late.promise, create(key, value, ttl)()) }
-    const replica = (store: Store) =>
-      pipe(
-        (_: string) => TE.right(++source.calls),
-        cache(store),
-        withKey('ra.late'),
-        withTtl(10),
-        withClock(clock),
-        withLease({ pollMs: 1 }),
-        withRefreshAhead({ threshold: 0.5 }),
-        orElseUncached({ onError: () => undefined }),
-      )
+    const replica = (store: Store) => leased(store, clock, 'ra.late', (_: string) => TE.right(++source.calls))
     return { clock, source, late, a: replica(shared), b: replica(slow) }
   }
 

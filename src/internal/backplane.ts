@@ -9,7 +9,6 @@ import { forgetHere } from './invalidate.js'
 import { drop } from './write.js'
 import { OVERTAKE_WINDOW_MS } from './messages.js'
 
-
 /** How many landed writes are remembered before the old ones are forgotten. */
 const MAX_LANDED = 10_000
 
